@@ -1,0 +1,200 @@
+//! The operators shared by [`DStream`](crate::DStream) and [`Dataset`](crate::Dataset).
+//!
+//! Both types wrap the same plan nodes, so an operator has one implementation and its meaning is
+//! the same on a finite dataset and on every batch of a stream. The macro below writes the
+//! methods once for both types.
+
+/// Defines the shared transformations on `$ty<T>` (which has `fn wrap<U>(&self, Plan<U>) -> $ty<U>`).
+macro_rules! collection_ops {
+    ($ty:ident) => {
+        impl<T: $crate::data::Data> $ty<T> {
+            /// Applies `f` to every record.
+            pub fn map<U, F>(&self, f: F) -> $ty<U>
+            where
+                U: $crate::data::Data,
+                F: Fn(T) -> U + Send + Sync + 'static,
+            {
+                let f: std::sync::Arc<dyn Fn(T) -> U + Send + Sync> = std::sync::Arc::new(f);
+                self.wrap(self.plan.derive("map", move |s, _b| $crate::ops::narrow::map(s, f.clone())))
+            }
+
+            /// Applies `f` to every record and flattens the results.
+            pub fn flat_map<U, I, F>(&self, f: F) -> $ty<U>
+            where
+                U: $crate::data::Data,
+                I: IntoIterator<Item = U> + 'static,
+                F: Fn(T) -> I + Send + Sync + 'static,
+            {
+                let f = std::sync::Arc::new(f);
+                self.wrap(self.plan.derive("flat_map", move |s, _b| $crate::ops::narrow::flat_map(s, f.clone())))
+            }
+
+            /// Keeps the records for which `f` returns `true`.
+            pub fn filter<F>(&self, f: F) -> $ty<T>
+            where
+                F: Fn(&T) -> bool + Send + Sync + 'static,
+            {
+                let f: std::sync::Arc<dyn Fn(&T) -> bool + Send + Sync> = std::sync::Arc::new(f);
+                self.wrap(self.plan.derive("filter", move |s, _b| $crate::ops::narrow::filter(s, f.clone())))
+            }
+
+            /// Applies `f` to each whole partition (one per worker) of every batch, empty
+            /// partitions included.
+            pub fn map_partitions<U, I, F>(&self, f: F) -> $ty<U>
+            where
+                U: $crate::data::Data,
+                I: IntoIterator<Item = U> + 'static,
+                F: Fn(Vec<T>) -> I + Send + Sync + 'static,
+            {
+                let f = std::sync::Arc::new(f);
+                self.wrap(self.plan.derive("map_partitions", move |s, b| {
+                    let f = f.clone();
+                    $crate::ops::per_time(
+                        s,
+                        $crate::ops::local(),
+                        "map_partitions",
+                        &b.env,
+                        $crate::ops::EmitEmpty::AllWorkers,
+                        Vec::new,
+                        |acc: &mut Vec<T>, data: &mut Vec<T>| acc.append(data),
+                        move |_t, part, out: &mut Vec<U>| out.extend(f(part)),
+                    )
+                }))
+            }
+
+            /// Turns each partition (one per worker) of every batch into one `Vec`.
+            pub fn glom(&self) -> $ty<Vec<T>> {
+                self.map_partitions(|part| std::iter::once(part))
+            }
+
+            /// The records of both.
+            pub fn union(&self, other: &$ty<T>) -> $ty<T> {
+                self.wrap(self.plan.derive2(&other.plan, "union", |a, b, _bld| $crate::ops::narrow::union(a, b)))
+            }
+
+            /// Spreads the records evenly (round-robin) over `n` partitions. Partitions are
+            /// workers, so at most as many partitions as workers are used.
+            pub fn repartition(&self, n: usize) -> $ty<T> {
+                self.wrap(self.plan.derive("repartition", move |s, b| {
+                    $crate::ops::narrow::repartition(s, n.min(b.env.peers), b.env.index)
+                }))
+            }
+        }
+
+        impl<K: $crate::data::Key, V: $crate::data::Data> $ty<(K, V)> {
+            /// Merges the values of each key with `f` (associative and commutative), combining
+            /// on each worker before records are routed by key.
+            pub fn reduce_by_key<F>(&self, f: F) -> $ty<(K, V)>
+            where
+                F: Fn(V, V) -> V + Send + Sync + 'static,
+            {
+                let f: std::sync::Arc<dyn Fn(V, V) -> V + Send + Sync> = std::sync::Arc::new(f);
+                let combiner = $crate::ops::keyed::Combiner {
+                    create: std::sync::Arc::new(|v| v),
+                    merge_value: f.clone(),
+                    merge_combiners: f,
+                };
+                self.wrap(self.plan.derive("reduce_by_key", move |s, b| {
+                    $crate::ops::keyed::combine_by_key(s, b, "reduce_by_key", combiner.clone())
+                }))
+            }
+
+            /// Spark's `combineByKey`: `create` makes a combiner from a key's first value on a
+            /// worker, `merge_value` adds further values, `merge_combiners` merges the
+            /// workers' combiners.
+            pub fn combine_by_key<C, F1, F2, F3>(&self, create: F1, merge_value: F2, merge_combiners: F3) -> $ty<(K, C)>
+            where
+                C: $crate::data::Data,
+                F1: Fn(V) -> C + Send + Sync + 'static,
+                F2: Fn(C, V) -> C + Send + Sync + 'static,
+                F3: Fn(C, C) -> C + Send + Sync + 'static,
+            {
+                let combiner = $crate::ops::keyed::Combiner {
+                    create: std::sync::Arc::new(create),
+                    merge_value: std::sync::Arc::new(merge_value),
+                    merge_combiners: std::sync::Arc::new(merge_combiners),
+                };
+                self.wrap(self.plan.derive("combine_by_key", move |s, b| {
+                    $crate::ops::keyed::combine_by_key(s, b, "combine_by_key", combiner.clone())
+                }))
+            }
+
+            /// Gathers the values of each key (in arrival order per worker).
+            pub fn group_by_key(&self) -> $ty<(K, Vec<V>)> {
+                self.wrap(self.plan.derive("group_by_key", |s, b| $crate::ops::keyed::group_by_key(s, b)))
+            }
+
+            /// Applies `f` to every value, keeping the key.
+            pub fn map_values<U, F>(&self, f: F) -> $ty<(K, U)>
+            where
+                U: $crate::data::Data,
+                F: Fn(V) -> U + Send + Sync + 'static,
+            {
+                self.map(move |(k, v)| (k, f(v)))
+            }
+
+            /// Applies `f` to every value and pairs each result with the key.
+            pub fn flat_map_values<U, I, F>(&self, f: F) -> $ty<(K, U)>
+            where
+                U: $crate::data::Data,
+                I: IntoIterator<Item = U> + 'static,
+                F: Fn(V) -> I + Send + Sync + 'static,
+            {
+                let f = std::sync::Arc::new(f);
+                self.wrap(self.plan.derive("flat_map_values", move |s, _b| {
+                    let f = f.clone();
+                    $crate::ops::narrow(s, "flat_map_values", move |data: &mut Vec<(K, V)>, out: &mut Vec<(K, U)>| {
+                        for (k, v) in data.drain(..) {
+                            out.extend(f(v).into_iter().map(|u| (k.clone(), u)));
+                        }
+                    })
+                }))
+            }
+
+            /// For every key present on either side, the key with both sides' values.
+            pub fn cogroup<W: $crate::data::Data>(&self, other: &$ty<(K, W)>) -> $ty<(K, (Vec<V>, Vec<W>))> {
+                self.wrap(self.plan.derive2(&other.plan, "cogroup", |l, r, _b| {
+                    $crate::ops::cogroup::cogroup_with(l, r, "cogroup", |k, vs, ws, out: &mut Vec<(K, (Vec<V>, Vec<W>))>| {
+                        out.push((k, (vs, ws)))
+                    })
+                }))
+            }
+
+            /// Every pair of values with the same key on both sides.
+            pub fn join<W: $crate::data::Data>(&self, other: &$ty<(K, W)>) -> $ty<(K, (V, W))> {
+                self.joined(other, $crate::ops::cogroup::JoinKind::Inner)
+                    .flat_map(|(k, (v, w))| v.zip(w).map(|vw| (k, vw)))
+            }
+
+            /// Like `join`, but every left value is kept; without a match it pairs with `None`.
+            pub fn left_outer_join<W: $crate::data::Data>(&self, other: &$ty<(K, W)>) -> $ty<(K, (V, Option<W>))> {
+                self.joined(other, $crate::ops::cogroup::JoinKind::LeftOuter)
+                    .flat_map(|(k, (v, w))| v.map(|v| (k, (v, w))))
+            }
+
+            /// Like `join`, but every right value is kept; without a match it pairs with `None`.
+            pub fn right_outer_join<W: $crate::data::Data>(&self, other: &$ty<(K, W)>) -> $ty<(K, (Option<V>, W))> {
+                self.joined(other, $crate::ops::cogroup::JoinKind::RightOuter)
+                    .flat_map(|(k, (v, w))| w.map(|w| (k, (v, w))))
+            }
+
+            /// Like `join`, but every value of either side is kept, paired with `None` when the
+            /// other side has no value for its key.
+            pub fn full_outer_join<W: $crate::data::Data>(&self, other: &$ty<(K, W)>) -> $ty<(K, (Option<V>, Option<W>))> {
+                self.joined(other, $crate::ops::cogroup::JoinKind::FullOuter)
+            }
+
+            fn joined<W: $crate::data::Data>(
+                &self,
+                other: &$ty<(K, W)>,
+                kind: $crate::ops::cogroup::JoinKind,
+            ) -> $ty<(K, (Option<V>, Option<W>))> {
+                self.wrap(self.plan.derive2(&other.plan, "join", move |l, r, _b| {
+                    $crate::ops::cogroup::join(l, r, kind)
+                }))
+            }
+        }
+    };
+}
+
+pub(crate) use collection_ops;

@@ -1,0 +1,128 @@
+//! The typed configuration of a [`StreamingContext`](crate::StreamingContext).
+
+use crate::error::{Error, Result};
+use std::time::Duration;
+
+/// The smallest batch interval Freshet accepts.
+pub const MIN_BATCH_INTERVAL: Duration = Duration::from_millis(1);
+
+/// Configuration of a streaming context.
+///
+/// ```
+/// use std::time::Duration;
+/// use freshet::StreamingConfig;
+///
+/// let config = StreamingConfig::new(Duration::from_millis(100)).workers(2);
+/// assert_eq!(config.batch_interval(), Duration::from_millis(100));
+/// ```
+#[derive(Clone, Debug)]
+pub struct StreamingConfig {
+    batch_interval: Duration,
+    workers: usize,
+    max_in_flight_batches: usize,
+    stop_on_ctrl_c: bool,
+}
+
+impl StreamingConfig {
+    /// A configuration with the given batch interval, one worker per available core (at most 4),
+    /// one batch in flight at a time, and a graceful stop on Ctrl-C.
+    pub fn new(batch_interval: Duration) -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        StreamingConfig {
+            batch_interval,
+            workers: cores.clamp(1, 4),
+            max_in_flight_batches: 1,
+            stop_on_ctrl_c: true,
+        }
+    }
+
+    /// Sets the number of worker threads.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
+    }
+
+    /// Sets how many batches may be processed at the same time. With `1` (the default, as in
+    /// Spark) a batch starts only when the previous one has completed, so a job that cannot keep
+    /// up shows a growing scheduling delay rather than a growing pile of half-done batches.
+    pub fn max_in_flight_batches(mut self, n: usize) -> Self {
+        self.max_in_flight_batches = n;
+        self
+    }
+
+    /// Whether Ctrl-C (SIGINT) stops the context gracefully (default `true`).
+    pub fn stop_on_ctrl_c(mut self, yes: bool) -> Self {
+        self.stop_on_ctrl_c = yes;
+        self
+    }
+
+    /// The batch interval.
+    pub fn batch_interval(&self) -> Duration {
+        self.batch_interval
+    }
+
+    /// The number of worker threads.
+    pub fn worker_count(&self) -> usize {
+        self.workers
+    }
+
+    /// The largest number of batches processed at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight_batches
+    }
+
+    /// Whether Ctrl-C stops the context gracefully.
+    pub fn stops_on_ctrl_c(&self) -> bool {
+        self.stop_on_ctrl_c
+    }
+
+    /// Checks the configuration.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_interval < MIN_BATCH_INTERVAL {
+            return Err(Error::Config(format!(
+                "the batch interval must be at least {MIN_BATCH_INTERVAL:?}, got {:?}",
+                self.batch_interval
+            )));
+        }
+        if self.batch_interval.subsec_nanos() % 1_000_000 != 0 {
+            return Err(Error::Config(format!(
+                "the batch interval must be a whole number of milliseconds, got {:?}",
+                self.batch_interval
+            )));
+        }
+        if self.workers == 0 {
+            return Err(Error::Config("at least one worker is needed".into()));
+        }
+        if self.workers > 1024 {
+            return Err(Error::Config(format!(
+                "{} workers is more than the 1024 supported",
+                self.workers
+            )));
+        }
+        if self.max_in_flight_batches == 0 {
+            return Err(Error::Config(
+                "max_in_flight_batches must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_interval_is_rejected() {
+        let err = StreamingConfig::new(Duration::ZERO).validate().unwrap_err();
+        assert!(err.to_string().contains("batch interval"), "{err}");
+    }
+
+    #[test]
+    fn zero_workers_is_rejected() {
+        let c = StreamingConfig::new(Duration::from_millis(10)).workers(0);
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,281 @@
+//! `Dataset<T>`: a finite, partitioned collection (the RDD's role), for batch jobs and for the
+//! batches of a stream inside [`DStream::transform`](crate::DStream::transform).
+//!
+//! Transformations are lazy: they build a plan. Actions (`collect`, `count`, `take`, `reduce`,
+//! `save_as_text_files`) run the plan as a batch job with one worker thread per partition (at
+//! most 256), and return its result.
+//!
+//! A dataset is split into partitions; partition `p` is processed by worker `p % workers`.
+//! `glom` and `map_partitions` see one partition per worker.
+
+use crate::collection::collection_ops;
+use crate::data::Data;
+use crate::error::{Error, Result};
+use crate::ops;
+use crate::plan::{Builder, Lineage, Plan};
+use crate::runtime::batch_job::run_batch_job;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The most worker threads a batch job uses.
+pub const MAX_BATCH_WORKERS: usize = 256;
+
+/// A finite, partitioned collection of records of type `T`.
+pub struct Dataset<T> {
+    pub(crate) plan: Plan<T>,
+}
+
+impl<T> Clone for Dataset<T> {
+    fn clone(&self) -> Self {
+        Dataset {
+            plan: self.plan.clone(),
+        }
+    }
+}
+
+collection_ops!(Dataset);
+
+impl<T: Data> Dataset<T> {
+    pub(crate) fn from_plan(plan: Plan<T>) -> Self {
+        Dataset { plan }
+    }
+
+    pub(crate) fn wrap<U: Data>(&self, plan: Plan<U>) -> Dataset<U> {
+        Dataset { plan }
+    }
+
+    /// A dataset of `records`, cut into `partitions` contiguous slices (at least one).
+    ///
+    /// ```
+    /// use freshet::Dataset;
+    /// let ds = Dataset::parallelize(vec![1, 2, 3, 4], 2);
+    /// assert_eq!(ds.map(|x| x * 10).collect()?, vec![10, 20, 30, 40]);
+    /// # Ok::<(), freshet::Error>(())
+    /// ```
+    pub fn parallelize(records: Vec<T>, partitions: usize) -> Dataset<T> {
+        let partitions = partitions.max(1);
+        let n = records.len();
+        let mut slices: Vec<Vec<T>> = Vec::with_capacity(partitions);
+        let mut rest = records;
+        for p in (0..partitions).rev() {
+            slices.push(rest.split_off(n * p / partitions));
+        }
+        slices.reverse();
+        let slices = Arc::new(slices);
+        let lineage = Lineage {
+            streaming: false,
+            partitions,
+        };
+        Dataset::from_plan(Plan::new("parallelize", lineage, move |b: &mut Builder<'_>| {
+            let slices = Arc::clone(&slices);
+            b.static_input(Arc::new(move |worker, peers, _env| {
+                let mut mine = Vec::new();
+                for (p, slice) in slices.iter().enumerate() {
+                    if p % peers == worker {
+                        mine.extend(slice.iter().cloned());
+                    }
+                }
+                mine
+            }))
+        }))
+    }
+
+    /// The number of partitions.
+    pub fn partitions(&self) -> usize {
+        self.plan.lineage().partitions.max(1)
+    }
+
+    fn workers(&self) -> Result<usize> {
+        if self.plan.lineage().streaming {
+            return Err(Error::Plan(format!(
+                "`{}` is part of a stream's batch (inside `transform`): it has no value outside the running stream, so actions such as collect or count cannot run on it; use the stream's output operations instead",
+                self.plan.name()
+            )));
+        }
+        Ok(self.partitions().min(MAX_BATCH_WORKERS))
+    }
+
+    /// All records, partition 0 first.
+    pub fn collect(&self) -> Result<Vec<T>> {
+        let workers = self.workers()?;
+        let result: Arc<Mutex<Vec<T>>> = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&result);
+        let plan = self.plan.clone();
+        run_batch_job(
+            workers,
+            Arc::new(move |b: &mut Builder<'_>| {
+                let s = plan.stream(b);
+                let sink = Arc::clone(&sink);
+                let done = ops::output::gather_each(s, b, "collect", move |_t, records| {
+                    *sink.lock().unwrap_or_else(|p| p.into_inner()) = records;
+                });
+                b.probe(done);
+            }),
+        )?;
+        let records = std::mem::take(&mut *result.lock().unwrap_or_else(|p| p.into_inner()));
+        Ok(records)
+    }
+
+    /// The number of records.
+    pub fn count(&self) -> Result<u64> {
+        let counted = Dataset::from_plan(self.plan.derive("count", |s, b| ops::aggregate::count(s, b)));
+        Ok({ self.workers()?; counted.collect()? }.into_iter().sum())
+    }
+
+    /// The first `n` records (partition 0 first).
+    pub fn take(&self, n: usize) -> Result<Vec<T>> {
+        let first = Dataset::from_plan(self.plan.derive("take", move |s, b| ops::output::take_local(s, b, n)));
+        let mut records = { self.workers()?; first.collect()? };
+        records.truncate(n);
+        Ok(records)
+    }
+
+    /// All records folded with `f` (associative and commutative); `None` if there are none.
+    pub fn reduce<F>(&self, f: F) -> Result<Option<T>>
+    where
+        F: Fn(T, T) -> T + Send + Sync + 'static,
+    {
+        let f: Arc<dyn Fn(T, T) -> T + Send + Sync> = Arc::new(f);
+        let reduced = Dataset::from_plan(self.plan.derive("reduce", move |s, b| ops::aggregate::reduce(s, b, f.clone())));
+        Ok({ self.workers()?; reduced.collect()? }.pop())
+    }
+
+    /// Writes the records as text, one line each, to `dir/part-NNNNN` (one file per worker),
+    /// then an empty `dir/_SUCCESS`.
+    pub fn save_as_text_files(&self, dir: impl AsRef<Path>) -> Result<()>
+    where
+        T: std::fmt::Display,
+    {
+        let workers = self.workers()?;
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let plan = self.plan.clone();
+        let target = dir.clone();
+        let batch_dir: ops::output::BatchDir = Arc::new(move |_t| target.clone());
+        run_batch_job(
+            workers,
+            Arc::new(move |b: &mut Builder<'_>| {
+                let s = plan.stream(b);
+                let done = ops::output::save_as_text(s, b, batch_dir.clone());
+                b.probe(done);
+            }),
+        )?;
+        let success = dir.join("_SUCCESS");
+        std::fs::write(&success, b"").map_err(|e| Error::io(&success, e))
+    }
+}
+
+impl<T: crate::data::Key> Dataset<T> {
+    /// The number of occurrences of each distinct record, as a dataset of `(record, count)`.
+    pub fn count_by_value(&self) -> Dataset<(T, u64)> {
+        self.map(|x| (x, 1u64)).reduce_by_key(|a, b| a + b)
+    }
+}
+
+impl Dataset<String> {
+    /// The lines of the text files at `path`: a file, a directory (its files, hidden ones
+    /// excepted), or a glob pattern (`logs/*.log`). One partition per file.
+    ///
+    /// Fails if nothing matches. A file that cannot be read when the job runs fails the job.
+    pub fn text_file(path: impl AsRef<Path>) -> Result<Dataset<String>> {
+        let files = Arc::new(resolve_files(path.as_ref())?);
+        let lineage = Lineage {
+            streaming: false,
+            partitions: files.len(),
+        };
+        Ok(Dataset::from_plan(Plan::new("text_file", lineage, move |b: &mut Builder<'_>| {
+            let files = Arc::clone(&files);
+            b.static_input(Arc::new(move |worker, peers, env| {
+                let mut lines = Vec::new();
+                for (i, file) in files.iter().enumerate() {
+                    if i % peers == worker {
+                        if let Err(e) = read_lines(file, &mut lines, &mut |what| {
+                            env.shared.skip("text_file", &format!("{}: {what}", file.display()))
+                        }) {
+                            env.shared.fail(e);
+                        }
+                    }
+                }
+                lines
+            }))
+        })))
+    }
+}
+
+/// The files a path, directory or glob pattern names, sorted.
+pub(crate) fn resolve_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let text = path.to_string_lossy().to_string();
+    let mut files = Vec::new();
+    if path.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(|e| Error::io(path, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(path, e))?;
+            let p = entry.path();
+            let hidden = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.') || n.starts_with('_'));
+            if p.is_file() && !hidden {
+                files.push(p);
+            }
+        }
+    } else if path.is_file() {
+        files.push(path.to_path_buf());
+    } else {
+        let paths = glob::glob(&text).map_err(|e| Error::Pattern {
+            pattern: text.clone(),
+            message: e.to_string(),
+        })?;
+        for p in paths {
+            let p = p.map_err(|e| Error::io(e.path().to_path_buf(), std::io::Error::other(e.to_string())))?;
+            if p.is_file() {
+                files.push(p);
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no file matches this path"),
+        ));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Appends the lines of `path` to `out` (without line terminators). A line that is not valid
+/// UTF-8 is skipped and reported through `skip`.
+pub(crate) fn read_lines(path: &Path, out: &mut Vec<String>, skip: &mut dyn FnMut(&str)) -> Result<()> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => out.extend(text.lines().map(str::to_owned)),
+        Err(_) => {
+            for (n, line) in bytes.as_slice().lines_lossless().enumerate() {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                match std::str::from_utf8(line) {
+                    Ok(s) => out.push(s.to_owned()),
+                    Err(_) => skip(&format!("line {} is not valid UTF-8", n + 1)),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splitting bytes into lines, keeping the exact bytes of each line.
+trait LinesLossless {
+    fn lines_lossless(&self) -> std::vec::IntoIter<&[u8]>;
+}
+
+impl LinesLossless for &[u8] {
+    fn lines_lossless(&self) -> std::vec::IntoIter<&[u8]> {
+        let mut v: Vec<&[u8]> = self.split(|b| *b == b'\n').collect();
+        if v.last().is_some_and(|l| l.is_empty()) {
+            v.pop();
+        }
+        v.into_iter()
+    }
+}

@@ -1,0 +1,219 @@
+//! `DStream<T>`: a discretized stream, the endless sequence of batches of a streaming pipeline.
+//!
+//! Every transformation applies to every batch independently (windowed and stateful operators
+//! excepted): `stream.map(f)` is the stream whose batch `t` is `f` applied to batch `t`.
+//! Output operations (`foreach_batch`, `print`, `save_as_text_files`) run once per batch, in
+//! batch-time order; a batch is complete when every output operation has finished it.
+
+use crate::collection::collection_ops;
+use crate::context::ContextInner;
+use crate::data::{Data, Key};
+use crate::dataset::Dataset;
+use crate::ops;
+use crate::plan::{Builder, Plan};
+use crate::time::BatchTime;
+use std::fmt::Debug;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// A stream of batches of records of type `T`.
+pub struct DStream<T> {
+    pub(crate) plan: Plan<T>,
+    pub(crate) ctx: Arc<ContextInner>,
+}
+
+impl<T> Clone for DStream<T> {
+    fn clone(&self) -> Self {
+        DStream {
+            plan: self.plan.clone(),
+            ctx: Arc::clone(&self.ctx),
+        }
+    }
+}
+
+collection_ops!(DStream);
+
+impl<T: Data> DStream<T> {
+    pub(crate) fn wrap<U: Data>(&self, plan: Plan<U>) -> DStream<U> {
+        DStream {
+            plan,
+            ctx: Arc::clone(&self.ctx),
+        }
+    }
+
+    /// The number of records of each batch: one record per batch, `0` for an empty batch.
+    pub fn count(&self) -> DStream<u64> {
+        self.wrap(self.plan.derive("count", |s, b| ops::aggregate::count(s, b)))
+    }
+
+    /// Folds each non-empty batch into one record with `f` (associative and commutative).
+    pub fn reduce<F>(&self, f: F) -> DStream<T>
+    where
+        F: Fn(T, T) -> T + Send + Sync + 'static,
+    {
+        let f: Arc<dyn Fn(T, T) -> T + Send + Sync> = Arc::new(f);
+        self.wrap(self.plan.derive("reduce", move |s, b| ops::aggregate::reduce(s, b, f.clone())))
+    }
+
+    /// Applies a batch function to every batch: `f` receives the batch as a [`Dataset`] and
+    /// returns a `Dataset`, which becomes the output's batch.
+    ///
+    /// `f` is called once, when the pipeline is built, on a dataset that stands for "the current
+    /// batch"; the plan it returns runs on every batch. So `f` may combine the batch with static
+    /// datasets (a join with a reference table) and use every transformation, but cannot call
+    /// actions such as `collect` on it. The batch time is available inside the operators'
+    /// closures through [`current_batch_time`](crate::current_batch_time).
+    pub fn transform<U, F>(&self, f: F) -> DStream<U>
+    where
+        U: Data,
+        F: FnOnce(Dataset<T>) -> Dataset<U>,
+    {
+        let out = f(Dataset::from_plan(self.plan.clone()));
+        self.wrap(out.plan)
+    }
+
+    /// Like [`transform`](Self::transform), with two streams whose batches of the same time are
+    /// passed together.
+    pub fn transform_with<U, V, F>(&self, other: &DStream<U>, f: F) -> DStream<V>
+    where
+        U: Data,
+        V: Data,
+        F: FnOnce(Dataset<T>, Dataset<U>) -> Dataset<V>,
+    {
+        let out = f(Dataset::from_plan(self.plan.clone()), Dataset::from_plan(other.plan.clone()));
+        self.wrap(out.plan)
+    }
+
+    /// Runs `f(time, records)` for every batch, in batch-time order, empty batches included.
+    ///
+    /// The batch is gathered on one worker (records of worker 0 first, then worker 1's, ...),
+    /// so this suits results of moderate size: dashboards, alerts, small sinks.
+    pub fn foreach_batch<F>(&self, f: F)
+    where
+        F: Fn(BatchTime, Vec<T>) + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        let plan = self.plan.clone();
+        self.ctx.add_output(Arc::new(move |b: &mut Builder<'_>| {
+            let s = plan.stream(b);
+            b.enter_operator("foreach_batch");
+            let f = f.clone();
+            let done = ops::output::gather_each(s, b, "foreach_batch", move |t, records| f(BatchTime(t), records));
+            b.probe(done);
+        }));
+    }
+
+    /// Prints the first `n` records of every batch to standard output, under a header with the
+    /// batch time (as Spark's `print`).
+    pub fn print(&self, n: usize)
+    where
+        T: Debug,
+    {
+        let plan = self.plan.clone();
+        self.ctx.add_output(Arc::new(move |b: &mut Builder<'_>| {
+            let s = plan.stream(b);
+            b.enter_operator("print");
+            let first = ops::output::take_local(s, b, n + 1);
+            let done = ops::output::gather_each(first, b, "print", move |t, records| {
+                print!("{}", ops::output::format_print(t, &records, n));
+            });
+            b.probe(done);
+        }));
+    }
+
+    /// Writes every batch as text files, one line per record: directory
+    /// `<prefix>-<batch time in ms>[.<suffix>]` with one `part-NNNNN` file per worker.
+    pub fn save_as_text_files(&self, prefix: impl Into<String>, suffix: Option<&str>)
+    where
+        T: std::fmt::Display,
+    {
+        let prefix = prefix.into();
+        let suffix = suffix.map(str::to_string);
+        let dir: ops::output::BatchDir = Arc::new(move |t| {
+            PathBuf::from(match &suffix {
+                Some(s) => format!("{prefix}-{t}.{s}"),
+                None => format!("{prefix}-{t}"),
+            })
+        });
+        let plan = self.plan.clone();
+        self.ctx.add_output(Arc::new(move |b: &mut Builder<'_>| {
+            let s = plan.stream(b);
+            b.enter_operator("save_as_text_files");
+            let done = ops::output::save_as_text(s, b, dir.clone());
+            b.probe(done);
+        }));
+    }
+
+    /// Keeps every batch in memory and returns a handle to read them: the output operation
+    /// that tests use.
+    pub fn collect_batches(&self) -> CollectedBatches<T> {
+        let collected = CollectedBatches {
+            batches: Arc::new(Mutex::new(Vec::new())),
+        };
+        let sink = collected.clone();
+        self.foreach_batch(move |t, records| sink.lock().push((t, records)));
+        collected
+    }
+}
+
+impl<T: Key> DStream<T> {
+    /// The number of occurrences of each distinct record of each batch.
+    pub fn count_by_value(&self) -> DStream<(T, u64)> {
+        self.map(|x| (x, 1u64)).reduce_by_key(|a, b| a + b)
+    }
+}
+
+/// The batches a [`DStream::collect_batches`] output has received so far.
+pub struct CollectedBatches<T> {
+    batches: Arc<Mutex<Vec<(BatchTime, Vec<T>)>>>,
+}
+
+impl<T> Clone for CollectedBatches<T> {
+    fn clone(&self) -> Self {
+        CollectedBatches {
+            batches: Arc::clone(&self.batches),
+        }
+    }
+}
+
+impl<T: Clone> CollectedBatches<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(BatchTime, Vec<T>)>> {
+        self.batches.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every batch received so far, in batch-time order.
+    pub fn batches(&self) -> Vec<(BatchTime, Vec<T>)> {
+        self.lock().clone()
+    }
+
+    /// The records of every batch received so far, each batch sorted (for order-insensitive
+    /// comparisons).
+    pub fn sorted_batches(&self) -> Vec<Vec<T>>
+    where
+        T: Ord,
+    {
+        self.lock()
+            .iter()
+            .map(|(_, r)| {
+                let mut r = r.clone();
+                r.sort();
+                r
+            })
+            .collect()
+    }
+
+    /// The records of batch `time`, if it has been received.
+    pub fn batch(&self, time: BatchTime) -> Option<Vec<T>> {
+        self.lock().iter().find(|(t, _)| *t == time).map(|(_, r)| r.clone())
+    }
+
+    /// The number of batches received so far.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no batch has been received yet.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+}

@@ -1,0 +1,59 @@
+//! # Freshet
+//!
+//! Micro-batch stream processing in Rust: a live stream is cut into batches at a fixed interval,
+//! each batch is a finite partitioned dataset, and the same operators serve batch jobs
+//! ([`Dataset`]) and streams ([`DStream`]). Execution runs on timely-dataflow: each batch time is
+//! a timely timestamp, workers are threads, keyed operators exchange records by key hash, and a
+//! batch is complete when the dataflow's frontier passes its time.
+//!
+//! ```
+//! use std::time::Duration;
+//! use freshet::{Dataset, StreamingConfig, StreamingContext};
+//!
+//! // One function for batch jobs and streams.
+//! fn errors(lines: Dataset<String>) -> Dataset<String> {
+//!     lines.filter(|l| l.contains("ERROR"))
+//! }
+//!
+//! let batch = Dataset::parallelize(vec!["ok".to_string(), "ERROR disk".to_string()], 2);
+//! assert_eq!(errors(batch).collect()?, vec!["ERROR disk".to_string()]);
+//!
+//! let ctx = StreamingContext::new(StreamingConfig::new(Duration::from_millis(10)))?;
+//! let found = ctx
+//!     .queue_stream(vec![vec!["ERROR a".to_string(), "fine".to_string()]])
+//!     .transform(errors)
+//!     .collect_batches();
+//! ctx.run_available_now()?;
+//! assert_eq!(found.batches()[0].1, vec!["ERROR a".to_string()]);
+//! # Ok::<(), freshet::Error>(())
+//! ```
+//!
+//! See [`StreamingContext`] for the life cycle of a job, [`source`] for the inputs, and
+//! [`DStream`] for the operators.
+
+#![deny(missing_docs)]
+
+mod clock;
+mod collection;
+mod config;
+mod context;
+mod data;
+mod dataset;
+mod dstream;
+mod error;
+mod listener;
+mod ops;
+mod plan;
+mod runtime;
+pub mod source;
+mod time;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::StreamingConfig;
+pub use context::StreamingContext;
+pub use data::{Data, Key};
+pub use dataset::{Dataset, MAX_BATCH_WORKERS};
+pub use dstream::{CollectedBatches, DStream};
+pub use error::{Error, Result};
+pub use listener::{BatchInfo, StreamingListener};
+pub use time::{current_batch_time, BatchTime};

@@ -1,0 +1,102 @@
+//! Keyed aggregations: `combine_by_key` (and through it `reduce_by_key`, `count_by_value`) and
+//! `group_by_key`. Records are combined on their worker first, then routed by key.
+
+use super::narrow::exchange_by_key;
+use super::{per_time, EmitEmpty, FastMap};
+use crate::data::{Data, Key};
+use crate::plan::{Builder, TStream};
+use std::sync::Arc;
+use timely::dataflow::channels::pact::Pipeline;
+
+/// The three functions of `combine_by_key`.
+pub(crate) struct Combiner<V, C> {
+    /// Makes a combiner from a key's first value.
+    pub create: Arc<dyn Fn(V) -> C + Send + Sync>,
+    /// Adds a value to a combiner.
+    pub merge_value: Arc<dyn Fn(C, V) -> C + Send + Sync>,
+    /// Merges two combiners.
+    pub merge_combiners: Arc<dyn Fn(C, C) -> C + Send + Sync>,
+}
+
+impl<V, C> Clone for Combiner<V, C> {
+    fn clone(&self) -> Self {
+        Combiner {
+            create: self.create.clone(),
+            merge_value: self.merge_value.clone(),
+            merge_combiners: self.merge_combiners.clone(),
+        }
+    }
+}
+
+fn drain_map<K, C>(map: FastMap<K, Option<C>>, out: &mut Vec<(K, C)>) {
+    out.reserve(map.len());
+    out.extend(map.into_iter().filter_map(|(k, c)| c.map(|c| (k, c))));
+}
+
+/// `combine_by_key`: per-worker combine, then (with more than one worker) route by key and merge.
+pub(crate) fn combine_by_key<'s, K: Key, V: Data, C: Data>(
+    s: TStream<'s, (K, V)>,
+    b: &mut Builder<'s>,
+    name: &str,
+    c: Combiner<V, C>,
+) -> TStream<'s, (K, C)> {
+    let (create, merge_value) = (c.create.clone(), c.merge_value.clone());
+    let local = per_time(
+        s,
+        Pipeline,
+        name,
+        &b.env,
+        EmitEmpty::Never,
+        FastMap::<K, Option<C>>::default,
+        move |map, data: &mut Vec<(K, V)>| {
+            for (k, v) in data.drain(..) {
+                let slot = map.entry(k).or_insert(None);
+                *slot = Some(match slot.take() {
+                    Some(acc) => merge_value(acc, v),
+                    None => create(v),
+                });
+            }
+        },
+        |_t, map, out| drain_map(map, out),
+    );
+    if b.env.peers == 1 {
+        return local;
+    }
+    let merge = c.merge_combiners;
+    per_time(
+        local,
+        exchange_by_key::<K, C>(),
+        name,
+        &b.env,
+        EmitEmpty::Never,
+        FastMap::<K, Option<C>>::default,
+        move |map, data: &mut Vec<(K, C)>| {
+            for (k, v) in data.drain(..) {
+                let slot = map.entry(k).or_insert(None);
+                *slot = Some(match slot.take() {
+                    Some(acc) => merge(acc, v),
+                    None => v,
+                });
+            }
+        },
+        |_t, map, out| drain_map(map, out),
+    )
+}
+
+/// `group_by_key`: routes every record by key and gathers each key's values in arrival order.
+pub(crate) fn group_by_key<'s, K: Key, V: Data>(s: TStream<'s, (K, V)>, b: &mut Builder<'s>) -> TStream<'s, (K, Vec<V>)> {
+    per_time(
+        s,
+        exchange_by_key::<K, V>(),
+        "group_by_key",
+        &b.env,
+        EmitEmpty::Never,
+        FastMap::<K, Vec<V>>::default,
+        |map, data: &mut Vec<(K, V)>| {
+            for (k, v) in data.drain(..) {
+                map.entry(k).or_default().push(v);
+            }
+        },
+        |_t, map, out| out.extend(map),
+    )
+}

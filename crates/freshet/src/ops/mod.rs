@@ -1,0 +1,195 @@
+//! Operator implementations on timely streams.
+//!
+//! Every operator of the public API is one function here, built on three shapes:
+//! - [`narrow`]: record-at-a-time work on each container as it arrives (map, filter, ...);
+//! - [`per_time`]: state kept per batch time and finished when the input frontier passes the
+//!   batch, i.e. when every worker has sent everything for it (reduce, group, count, gather);
+//! - [`per_time2`]: the same over two inputs (cogroup and the joins).
+//!
+//! Keyed operators route records with [`route`], a hash independent of the one the per-worker
+//! hash maps use, so that the keys a worker receives still spread over its map's buckets.
+
+pub(crate) mod aggregate;
+pub(crate) mod cogroup;
+pub(crate) mod keyed;
+pub(crate) mod narrow;
+pub(crate) mod output;
+
+use crate::plan::{TStream, WorkerEnv};
+use crate::time::with_batch_time;
+use std::collections::BTreeMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::rc::Rc;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::{ParallelizationContract, Pipeline};
+use timely::dataflow::operators::{Capability, Operator};
+
+pub(crate) use narrow::narrow;
+
+/// The hash map used for per-batch keyed state.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<rustc_hash::FxHasher>>;
+
+/// The worker-routing hash of a key.
+pub(crate) fn route<K: Hash + ?Sized>(key: &K) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    key.hash(&mut h);
+    // Fx's low bits also pick the bucket in the receiving worker's map; route by the high bits.
+    h.finish().rotate_left(29).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17
+}
+
+/// Which workers finish batches in which they received no records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EmitEmpty {
+    /// Only batches with records are finished.
+    Never,
+    /// Worker 0 finishes every batch (operators that gather to worker 0: count, foreach_batch).
+    Worker0,
+    /// Every worker finishes every batch (operators on each partition: glom, map_partitions).
+    AllWorkers,
+}
+
+/// Keeps a state per batch time, updated by `add` with every container of that batch; when the
+/// input frontier passes the batch, `finish` turns the state into the batch's output.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn per_time<'s, T, U, S, P, I, A, F>(
+    stream: TStream<'s, T>,
+    pact: P,
+    name: &str,
+    env: &Rc<WorkerEnv>,
+    emit_empty: EmitEmpty,
+    init: I,
+    mut add: A,
+    mut finish: F,
+) -> TStream<'s, U>
+where
+    T: 'static,
+    U: 'static,
+    S: 'static,
+    P: ParallelizationContract<u64, Vec<T>>,
+    I: Fn() -> S + 'static,
+    A: FnMut(&mut S, &mut Vec<T>) + 'static,
+    F: FnMut(u64, S, &mut Vec<U>) + 'static,
+{
+    let env = Rc::clone(env);
+    let every_batch = match emit_empty {
+        EmitEmpty::Never => false,
+        EmitEmpty::Worker0 => env.index == 0,
+        EmitEmpty::AllWorkers => true,
+    };
+    stream.unary_frontier::<CapacityContainerBuilder<Vec<U>>, _, _, _>(pact, name, move |cap, _info| {
+        let mut held: Option<Capability<u64>> = every_batch.then(|| cap.delayed(&env.first_time));
+        drop(cap);
+        let mut pending: BTreeMap<u64, (Option<Capability<u64>>, S)> = BTreeMap::new();
+        let mut out: Vec<U> = Vec::new();
+        move |(input, frontier), output| {
+            input.for_each(|icap, data| {
+                let Some(&t) = icap.least() else { return };
+                let entry = pending.entry(t).or_insert_with(|| (None, init()));
+                if entry.0.is_none() && !every_batch {
+                    entry.0 = icap.retain_least(0);
+                }
+                with_batch_time(t, || add(&mut entry.1, data));
+            });
+            if every_batch {
+                while let Some(cap) = held.as_mut() {
+                    let t = *cap.time();
+                    if frontier.less_equal(&t) {
+                        break;
+                    }
+                    if frontier.is_empty() && env.last_fed().is_none_or(|last| t > last) {
+                        held = None;
+                        pending.clear();
+                        break;
+                    }
+                    let state = pending.remove(&t).map(|(_, s)| s).unwrap_or_else(&init);
+                    with_batch_time(t, || finish(t, state, &mut out));
+                    if !out.is_empty() {
+                        output.session(&*cap).give_container(&mut out);
+                        out.clear();
+                    }
+                    cap.downgrade(&(t + env.interval));
+                }
+            } else {
+                while let Some(entry) = pending.first_entry() {
+                    let t = *entry.key();
+                    if frontier.less_equal(&t) {
+                        break;
+                    }
+                    let (cap, state) = entry.remove();
+                    with_batch_time(t, || finish(t, state, &mut out));
+                    if let (Some(cap), false) = (cap, out.is_empty()) {
+                        output.session(&cap).give_container(&mut out);
+                    }
+                    out.clear();
+                }
+            }
+        }
+    })
+}
+
+/// [`per_time`] over two inputs: `add1` and `add2` update the same per-batch state.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn per_time2<'s, T1, T2, U, S, P1, P2, I, A1, A2, F>(
+    left: TStream<'s, T1>,
+    right: TStream<'s, T2>,
+    pact1: P1,
+    pact2: P2,
+    name: &str,
+    init: I,
+    mut add1: A1,
+    mut add2: A2,
+    mut finish: F,
+) -> TStream<'s, U>
+where
+    T1: 'static,
+    T2: 'static,
+    U: 'static,
+    S: 'static,
+    P1: ParallelizationContract<u64, Vec<T1>>,
+    P2: ParallelizationContract<u64, Vec<T2>>,
+    I: Fn() -> S + 'static,
+    A1: FnMut(&mut S, &mut Vec<T1>) + 'static,
+    A2: FnMut(&mut S, &mut Vec<T2>) + 'static,
+    F: FnMut(u64, S, &mut Vec<U>) + 'static,
+{
+    left.binary_frontier::<_, CapacityContainerBuilder<Vec<U>>, _, _, _, _>(right, pact1, pact2, name, move |cap, _info| {
+        drop(cap);
+        let mut pending: BTreeMap<u64, (Option<Capability<u64>>, S)> = BTreeMap::new();
+        let mut out: Vec<U> = Vec::new();
+        move |(input1, frontier1), (input2, frontier2), output| {
+            input1.for_each(|icap, data| {
+                let Some(&t) = icap.least() else { return };
+                let entry = pending.entry(t).or_insert_with(|| (None, init()));
+                if entry.0.is_none() {
+                    entry.0 = icap.retain_least(0);
+                }
+                with_batch_time(t, || add1(&mut entry.1, data));
+            });
+            input2.for_each(|icap, data| {
+                let Some(&t) = icap.least() else { return };
+                let entry = pending.entry(t).or_insert_with(|| (None, init()));
+                if entry.0.is_none() {
+                    entry.0 = icap.retain_least(0);
+                }
+                with_batch_time(t, || add2(&mut entry.1, data));
+            });
+            while let Some(entry) = pending.first_entry() {
+                let t = *entry.key();
+                if frontier1.less_equal(&t) || frontier2.less_equal(&t) {
+                    break;
+                }
+                let (cap, state) = entry.remove();
+                with_batch_time(t, || finish(t, state, &mut out));
+                if let (Some(cap), false) = (cap, out.is_empty()) {
+                    output.session(&cap).give_container(&mut out);
+                }
+                out.clear();
+            }
+        }
+    })
+}
+
+/// The pipeline pact (records stay on their worker).
+pub(crate) fn local() -> Pipeline {
+    Pipeline
+}

@@ -1,0 +1,88 @@
+//! Record-at-a-time operators: each container is transformed as it arrives.
+
+use super::route;
+use crate::data::{Data, Key};
+use crate::plan::TStream;
+use crate::time::with_batch_time;
+use std::sync::Arc;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::{Concat, Operator};
+
+/// Applies `f` to every container: `f(input, output)` moves what it keeps from `input` to `output`.
+pub(crate) fn narrow<'s, T, U, F>(stream: TStream<'s, T>, name: &str, mut f: F) -> TStream<'s, U>
+where
+    T: 'static,
+    U: 'static,
+    F: FnMut(&mut Vec<T>, &mut Vec<U>) + 'static,
+{
+    stream.unary::<CapacityContainerBuilder<Vec<U>>, _, _, _>(Pipeline, name, move |_cap, _info| {
+        let mut buf: Vec<U> = Vec::new();
+        move |input, output| {
+            input.for_each(|cap, data| {
+                let Some(&t) = cap.least() else { return };
+                buf.clear();
+                with_batch_time(t, || f(data, &mut buf));
+                if !buf.is_empty() {
+                    output.session(&cap).give_container(&mut buf);
+                }
+            });
+        }
+    })
+}
+
+/// `map`.
+pub(crate) fn map<'s, T: Data, U: Data>(
+    s: TStream<'s, T>,
+    f: Arc<dyn Fn(T) -> U + Send + Sync>,
+) -> TStream<'s, U> {
+    narrow(s, "map", move |data, out| out.extend(data.drain(..).map(|x| f(x))))
+}
+
+/// `filter`.
+pub(crate) fn filter<'s, T: Data>(s: TStream<'s, T>, f: Arc<dyn Fn(&T) -> bool + Send + Sync>) -> TStream<'s, T> {
+    narrow(s, "filter", move |data, out| out.extend(data.drain(..).filter(|x| f(x))))
+}
+
+/// `flat_map`.
+pub(crate) fn flat_map<'s, T, U, I, F>(s: TStream<'s, T>, f: Arc<F>) -> TStream<'s, U>
+where
+    T: Data,
+    U: Data,
+    I: IntoIterator<Item = U>,
+    F: Fn(T) -> I + Send + Sync + 'static,
+{
+    narrow(s, "flat_map", move |data, out| {
+        for x in data.drain(..) {
+            out.extend(f(x));
+        }
+    })
+}
+
+/// `union` of two streams.
+pub(crate) fn union<'s, T: Data>(a: TStream<'s, T>, b: TStream<'s, T>) -> TStream<'s, T> {
+    a.concat(b)
+}
+
+/// `repartition(n)`: spreads records round-robin over `n` workers (at most all of them).
+pub(crate) fn repartition<'s, T: Data>(s: TStream<'s, T>, n: usize, worker: usize) -> TStream<'s, T> {
+    let n = n.max(1) as u64;
+    let mut next = worker as u64;
+    s.unary::<CapacityContainerBuilder<Vec<T>>, _, _, _>(
+            Exchange::new(move |_x: &T| {
+                next = next.wrapping_add(1);
+                next % n
+            }),
+            "repartition",
+            |_cap, _info| {
+                move |input, output| {
+                    input.for_each(|cap, data| output.session(&cap).give_container(data));
+                }
+            },
+        )
+}
+
+/// Sends every record to the worker that owns its key (used before keyed work).
+pub(crate) fn exchange_by_key<K: Key, V: Data>() -> Exchange<(K, V), impl FnMut(&(K, V)) -> u64> {
+    Exchange::new(|x: &(K, V)| route(&x.0))
+}

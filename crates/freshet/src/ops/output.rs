@@ -1,0 +1,138 @@
+//! Output operators: gathering batches on worker 0 (`foreach_batch`, `print`, `collect`) and
+//! writing partitions to files (`save_as_text_files`).
+
+use super::{narrow, per_time, EmitEmpty};
+use crate::data::Data;
+use crate::error::Error;
+use crate::plan::{Builder, TStream};
+use std::fmt::Debug;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+
+/// Gathers every batch on worker 0 (worker 0's records first, then worker 1's, ...) and calls
+/// `f(time, records)` there once per batch, in batch-time order, empty batches included.
+pub(crate) fn gather_each<'s, T, F>(s: TStream<'s, T>, b: &mut Builder<'s>, name: &str, mut f: F) -> TStream<'s, ()>
+where
+    T: Data,
+    F: FnMut(u64, Vec<T>) + 'static,
+{
+    let index = b.env.index;
+    let tagged = narrow(s, "gather-tag", move |data: &mut Vec<T>, out: &mut Vec<(usize, Vec<T>)>| {
+        out.push((index, std::mem::take(data)));
+    });
+    per_time(
+        tagged,
+        Exchange::new(|_: &(usize, Vec<T>)| 0),
+        name,
+        &b.env,
+        EmitEmpty::Worker0,
+        Vec::new,
+        |acc: &mut Vec<(usize, Vec<T>)>, data: &mut Vec<(usize, Vec<T>)>| acc.append(data),
+        move |t, mut parts, _out: &mut Vec<()>| {
+            parts.sort_by_key(|p| p.0);
+            let total = parts.iter().map(|p| p.1.len()).sum();
+            let mut records = Vec::with_capacity(total);
+            for (_, mut part) in parts {
+                records.append(&mut part);
+            }
+            f(t, records);
+        },
+    )
+}
+
+/// Keeps at most `n` records of each batch on each worker.
+pub(crate) fn take_local<'s, T: Data>(s: TStream<'s, T>, b: &mut Builder<'s>, n: usize) -> TStream<'s, T> {
+    per_time(
+        s,
+        Pipeline,
+        "take",
+        &b.env,
+        EmitEmpty::Never,
+        Vec::new,
+        move |acc: &mut Vec<T>, data: &mut Vec<T>| {
+            let room = n.saturating_sub(acc.len());
+            acc.extend(data.drain(..).take(room));
+            data.clear();
+        },
+        |_t, acc, out| *out = acc,
+    )
+}
+
+/// The text `print(n)` writes for one batch: a header with the batch time, then the first `n`
+/// records, then `...` if the batch has more.
+pub(crate) fn format_print<T: Debug>(time: u64, records: &[T], n: usize) -> String {
+    let mut s = String::new();
+    s.push_str("-------------------------------------------\n");
+    s.push_str(&format!("Time: {time} ms\n"));
+    s.push_str("-------------------------------------------\n");
+    for r in records.iter().take(n) {
+        s.push_str(&format!("{r:?}\n"));
+    }
+    if records.len() > n {
+        s.push_str("...\n");
+    }
+    s.push('\n');
+    s
+}
+
+/// Writes `lines` to `dir/name` through a temporary file renamed into place, so a reader never
+/// sees half a file.
+pub(crate) fn write_lines_atomically<T: std::fmt::Display>(dir: &Path, name: &str, lines: &[T]) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(name);
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut w = std::io::BufWriter::new(file);
+    for line in lines {
+        writeln!(w, "{line}").map_err(|e| Error::io(&tmp, e))?;
+    }
+    w.flush().map_err(|e| Error::io(&tmp, e))?;
+    drop(w);
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+}
+
+/// Where each batch's files go: a function of the batch time.
+pub(crate) type BatchDir = Arc<dyn Fn(u64) -> PathBuf + Send + Sync>;
+
+/// Every worker writes its partition of every batch to `dir(time)/part-<worker>`, empty
+/// partitions included (as Spark does).
+pub(crate) fn save_as_text<'s, T: Data + std::fmt::Display>(
+    s: TStream<'s, T>,
+    b: &mut Builder<'s>,
+    dir: BatchDir,
+) -> TStream<'s, ()> {
+    let env = b.env.clone();
+    per_time(
+        s,
+        Pipeline,
+        "save_as_text_files",
+        &b.env,
+        EmitEmpty::AllWorkers,
+        Vec::new,
+        |acc: &mut Vec<T>, data: &mut Vec<T>| acc.append(data),
+        move |t, records, _out: &mut Vec<()>| {
+            let name = format!("part-{:05}", env.index);
+            if let Err(e) = write_lines_atomically(&dir(t), &name, &records) {
+                env.shared.fail(e);
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn print_format_truncates() {
+        let s = format_print(1000, &[1, 2, 3], 2);
+        assert_eq!(
+            s,
+            "-------------------------------------------\nTime: 1000 ms\n-------------------------------------------\n1\n2\n...\n\n"
+        );
+        let empty: Vec<i32> = vec![];
+        assert!(format_print(5, &empty, 10).ends_with("---\n\n"));
+    }
+}

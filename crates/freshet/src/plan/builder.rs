@@ -1,0 +1,239 @@
+//! The per-worker state used while a plan is installed into a timely dataflow.
+
+use super::memo::Memo;
+use super::TStream;
+use crate::data::Data;
+use crate::runtime::Shared;
+use std::any::Any;
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::Probe;
+use timely::dataflow::{InputHandle, ProbeHandle, Scope};
+
+/// Identifies a streaming source registered with a context.
+pub(crate) type SourceId = u64;
+
+/// What the driver hands one worker for one source and one batch: records, file names, offset
+/// ranges... each source knows its own type.
+pub(crate) type Split = Box<dyn Any + Send>;
+
+/// Facts about the worker and the run that operators need while they run.
+pub(crate) struct WorkerEnv {
+    /// This worker's index.
+    pub index: usize,
+    /// The number of workers.
+    pub peers: usize,
+    /// The first batch time.
+    pub first_time: u64,
+    /// The batch interval in milliseconds (1 for batch jobs).
+    pub interval: u64,
+    /// The latest batch time fed into this worker's inputs.
+    last_fed: Cell<Option<u64>>,
+    /// State shared by every worker and the driver.
+    pub shared: Arc<Shared>,
+}
+
+impl WorkerEnv {
+    pub fn new(index: usize, peers: usize, first_time: u64, interval: u64, shared: Arc<Shared>) -> Self {
+        WorkerEnv {
+            index,
+            peers,
+            first_time,
+            interval: interval.max(1),
+            last_fed: Cell::new(None),
+            shared,
+        }
+    }
+
+    /// The latest batch time fed into this worker's inputs.
+    pub fn last_fed(&self) -> Option<u64> {
+        self.last_fed.get()
+    }
+
+    /// Records that batch `t` has been fed.
+    pub fn set_last_fed(&self, t: u64) {
+        self.last_fed.set(Some(self.last_fed.get().map_or(t, |l| l.max(t))));
+    }
+}
+
+/// One input of a worker's dataflow, fed by the worker loop at every batch.
+pub(crate) trait WorkerInput {
+    /// The streaming source this input belongs to, or `None` for a static dataset (which is fed
+    /// its whole partition at every batch).
+    fn source(&self) -> Option<SourceId>;
+    /// Feeds batch `time`, with this worker's split of the batch if the source planned one.
+    /// Returns the number of records fed.
+    fn feed(&mut self, time: u64, split: Option<Split>, env: &WorkerEnv) -> u64;
+    /// Promises that no more records come before `time`.
+    fn advance_to(&mut self, time: u64);
+    /// Closes the input: no more records come.
+    fn close(&mut self);
+}
+
+type Handle<T> = InputHandle<u64, CapacityContainerBuilder<Vec<T>>>;
+
+/// Reads a split of a streaming source into records.
+pub(crate) type ReadSplit<T> = Arc<dyn Fn(Split, &mut Vec<T>, &WorkerEnv) + Send + Sync>;
+
+/// Produces this worker's partition of a static dataset: `(worker, peers) -> records`.
+pub(crate) type MakePartition<T> = Arc<dyn Fn(usize, usize, &WorkerEnv) -> Vec<T> + Send + Sync>;
+
+struct SourceInput<T: Data> {
+    id: SourceId,
+    handle: Option<Handle<T>>,
+    read: ReadSplit<T>,
+    buffer: Vec<T>,
+}
+
+impl<T: Data> WorkerInput for SourceInput<T> {
+    fn source(&self) -> Option<SourceId> {
+        Some(self.id)
+    }
+
+    fn feed(&mut self, time: u64, split: Option<Split>, env: &WorkerEnv) -> u64 {
+        let (Some(handle), Some(split)) = (self.handle.as_mut(), split) else {
+            return 0;
+        };
+        handle.advance_to(time);
+        (self.read)(split, &mut self.buffer, env);
+        let n = self.buffer.len() as u64;
+        if n > 0 {
+            handle.send_batch(&mut self.buffer);
+            self.buffer.clear();
+        }
+        n
+    }
+
+    fn advance_to(&mut self, time: u64) {
+        if let Some(h) = self.handle.as_mut() {
+            if *h.time() < time {
+                h.advance_to(time);
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        self.handle = None;
+    }
+}
+
+struct StaticInput<T: Data> {
+    handle: Option<Handle<T>>,
+    make: MakePartition<T>,
+    cache: Option<Vec<T>>,
+    reuse: bool,
+}
+
+impl<T: Data> WorkerInput for StaticInput<T> {
+    fn source(&self) -> Option<SourceId> {
+        None
+    }
+
+    fn feed(&mut self, time: u64, _split: Option<Split>, env: &WorkerEnv) -> u64 {
+        let Some(handle) = self.handle.as_mut() else {
+            return 0;
+        };
+        handle.advance_to(time);
+        if self.cache.is_none() {
+            self.cache = Some((self.make)(env.index, env.peers, env));
+        }
+        let mut data = if self.reuse {
+            self.cache.clone().unwrap_or_default()
+        } else {
+            self.cache.take().unwrap_or_default()
+        };
+        let n = data.len() as u64;
+        if n > 0 {
+            handle.send_batch(&mut data);
+        }
+        n
+    }
+
+    fn advance_to(&mut self, time: u64) {
+        if let Some(h) = self.handle.as_mut() {
+            if *h.time() < time {
+                h.advance_to(time);
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        self.handle = None;
+    }
+}
+
+/// Installs plans into one worker's dataflow.
+pub(crate) struct Builder<'s> {
+    /// The timely scope being built.
+    pub scope: Scope<'s, u64>,
+    /// Facts about this worker.
+    pub env: Rc<WorkerEnv>,
+    /// Whether static datasets are fed at every batch (a stream) or once (a batch job).
+    streaming: bool,
+    memo: Memo<'s>,
+    inputs: Vec<Box<dyn WorkerInput>>,
+    probe: ProbeHandle<u64>,
+    operators: Vec<String>,
+}
+
+impl<'s> Builder<'s> {
+    /// A builder for `scope`.
+    pub fn new(scope: Scope<'s, u64>, env: Rc<WorkerEnv>, streaming: bool) -> Self {
+        Builder {
+            scope,
+            env,
+            streaming,
+            memo: Memo::new(),
+            inputs: Vec::new(),
+            probe: ProbeHandle::new(),
+            operators: Vec::new(),
+        }
+    }
+
+    pub(super) fn memo(&mut self) -> &mut Memo<'s> {
+        &mut self.memo
+    }
+
+    /// Notes that an operator named `name` is being installed.
+    pub fn enter_operator(&mut self, name: &str) {
+        self.operators.push(name.to_string());
+    }
+
+    /// A new input fed by streaming source `id`, whose splits `read` turns into records.
+    pub fn source_input<T: Data>(&mut self, id: SourceId, read: ReadSplit<T>) -> TStream<'s, T> {
+        let mut handle: Handle<T> = InputHandle::new();
+        let stream = handle.to_stream(self.scope);
+        self.inputs.push(Box::new(SourceInput {
+            id,
+            handle: Some(handle),
+            read,
+            buffer: Vec::new(),
+        }));
+        stream
+    }
+
+    /// A new input that carries this worker's partition of a static dataset at every batch.
+    pub fn static_input<T: Data>(&mut self, make: MakePartition<T>) -> TStream<'s, T> {
+        let mut handle: Handle<T> = InputHandle::new();
+        let stream = handle.to_stream(self.scope);
+        self.inputs.push(Box::new(StaticInput {
+            handle: Some(handle),
+            make,
+            cache: None,
+            reuse: self.streaming,
+        }));
+        stream
+    }
+
+    /// Marks `stream` as an output whose progress decides when a batch is complete.
+    pub fn probe<T: Data>(&mut self, stream: TStream<'s, T>) {
+        stream.probe_with(&self.probe);
+    }
+
+    /// The inputs to feed and the probe that tells when batches are complete.
+    pub fn finish(self) -> (Vec<Box<dyn WorkerInput>>, ProbeHandle<u64>) {
+        (self.inputs, self.probe)
+    }
+}

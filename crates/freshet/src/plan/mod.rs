@@ -1,0 +1,139 @@
+//! The logical plan: what the public API builds and the runtime installs into every worker.
+//!
+//! A [`Plan<T>`] is one node of a directed acyclic graph of operators producing records of type
+//! `T`. It holds a closure that installs the node (after its inputs) into a timely dataflow
+//! scope. Plans are `Send + Sync` and shared: every worker thread installs the same plan into its
+//! own copy of the dataflow, and a node consumed by several others is installed once per worker
+//! (the [`Builder`] remembers what it installed).
+
+mod builder;
+mod memo;
+
+pub(crate) use builder::{Builder, SourceId, Split, WorkerEnv};
+
+use crate::data::Data;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A timely stream of Freshet records, timestamped with batch times in milliseconds.
+pub(crate) type TStream<'s, T> = timely::dataflow::Stream<'s, u64, Vec<T>>;
+
+static NEXT_NODE: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh id for a plan node or a source.
+pub(crate) fn next_id() -> u64 {
+    NEXT_NODE.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Where a plan's records come from, as far as actions need to know.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Lineage {
+    /// The plan reads a live stream (it is a batch of a `DStream` inside `transform`), so it has
+    /// no meaning outside the streaming context: batch actions on it are refused.
+    pub streaming: bool,
+    /// The number of partitions a batch job over this plan uses (at least 1).
+    pub partitions: usize,
+}
+
+impl Lineage {
+    /// The lineage of a node with inputs `a` and `b`.
+    pub fn merge(&self, other: &Lineage) -> Lineage {
+        Lineage {
+            streaming: self.streaming || other.streaming,
+            partitions: self.partitions.max(other.partitions),
+        }
+    }
+}
+
+type InstallFn<T> = dyn for<'s> Fn(&mut Builder<'s>) -> TStream<'s, T> + Send + Sync;
+
+struct Node<T> {
+    id: u64,
+    name: String,
+    lineage: Lineage,
+    install: Box<InstallFn<T>>,
+}
+
+/// One node of the logical plan, producing records of type `T`.
+pub(crate) struct Plan<T> {
+    node: Arc<Node<T>>,
+}
+
+impl<T> Clone for Plan<T> {
+    fn clone(&self) -> Self {
+        Plan {
+            node: Arc::clone(&self.node),
+        }
+    }
+}
+
+impl<T: Data> Plan<T> {
+    /// A new node installed by `install`.
+    pub fn new<F>(name: impl Into<String>, lineage: Lineage, install: F) -> Self
+    where
+        F: for<'s> Fn(&mut Builder<'s>) -> TStream<'s, T> + Send + Sync + 'static,
+    {
+        Plan {
+            node: Arc::new(Node {
+                id: next_id(),
+                name: name.into(),
+                lineage,
+                install: Box::new(install),
+            }),
+        }
+    }
+
+    /// A node that transforms this node's stream with `f`.
+    pub fn derive<U: Data, F>(&self, name: &str, f: F) -> Plan<U>
+    where
+        F: for<'s> Fn(TStream<'s, T>, &mut Builder<'s>) -> TStream<'s, U> + Send + Sync + 'static,
+    {
+        let parent = self.clone();
+        let op_name = name.to_string();
+        Plan::new(name, self.lineage().clone(), move |b: &mut Builder<'_>| {
+            let input = parent.stream(b);
+            b.enter_operator(&op_name);
+            f(input, b)
+        })
+    }
+
+    /// A node that combines this node's stream and `other`'s with `f`.
+    pub fn derive2<U: Data, V: Data, F>(&self, other: &Plan<U>, name: &str, f: F) -> Plan<V>
+    where
+        F: for<'s> Fn(TStream<'s, T>, TStream<'s, U>, &mut Builder<'s>) -> TStream<'s, V>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let left = self.clone();
+        let right = other.clone();
+        let op_name = name.to_string();
+        let lineage = self.lineage().merge(other.lineage());
+        Plan::new(name, lineage, move |b: &mut Builder<'_>| {
+            let l = left.stream(b);
+            let r = right.stream(b);
+            b.enter_operator(&op_name);
+            f(l, r, b)
+        })
+    }
+
+    /// The node's stream in the worker that `b` builds, installing the node on first use.
+    pub fn stream<'s>(&self, b: &mut Builder<'s>) -> TStream<'s, T> {
+        if let Some(s) = b.memo().get::<T>(self.node.id) {
+            return s;
+        }
+        let s = (self.node.install)(b);
+        b.memo().insert(self.node.id, s.clone());
+        s
+    }
+
+    /// What the node reads from.
+    pub fn lineage(&self) -> &Lineage {
+        &self.node.lineage
+    }
+
+    /// The node's operator name.
+    pub fn name(&self) -> &str {
+        &self.node.name
+    }
+}

@@ -1,0 +1,313 @@
+//! The driver: starts the sources and the workers, cuts a batch at every interval, hands each
+//! worker its splits, and shuts the run down.
+
+use super::worker::{run_worker, Progress, ToWorker, WorkerSetup};
+use super::Shared;
+use crate::context::{record_completion, ContextInner, Pending, Phase};
+use crate::error::{Error, Result};
+use crate::plan::{SourceId, Split};
+use crate::source::{Availability, SourcePlanner};
+use crate::time::BatchTime;
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// How a stop was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StopKind {
+    /// Stop receiving, finish what was received, then stop.
+    Graceful,
+    /// Stop now, abandoning batches in progress.
+    Now,
+}
+
+/// How long the driver waits at most before it looks for a stop request again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Starts the run of `inner`'s pipeline.
+pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<()> {
+    let (mut sources, outputs) = {
+        let mut g = inner.graph.lock().unwrap_or_else(|p| p.into_inner());
+        (std::mem::take(&mut g.sources), std::mem::take(&mut g.outputs))
+    };
+    if outputs.is_empty() {
+        return Err(Error::Plan(
+            "the pipeline has no output operation: add foreach_batch, print, save_as_text_files or collect_batches before starting".into(),
+        ));
+    }
+    let shared = Arc::new(Shared::default());
+    for i in 0..sources.len() {
+        if let Err(e) = sources[i].start(available_now, &shared) {
+            for s in sources.iter_mut().take(i) {
+                s.stop();
+            }
+            return Err(e);
+        }
+    }
+
+    let workers = inner.config.worker_count();
+    let interval = inner.config.batch_interval().as_millis() as u64;
+    let first_time = inner.clock.now().next_aligned(inner.config.batch_interval()).0;
+    *inner.shared.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&shared));
+
+    let mut senders = Vec::with_capacity(workers);
+    let mut mailboxes = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let (tx, rx) = unbounded();
+        senders.push(tx);
+        mailboxes.push(Mutex::new(Some(rx)));
+    }
+    let (threads_tx, threads_rx) = unbounded();
+    let (progress_tx, progress_rx) = unbounded::<Progress>();
+    let setup = Arc::new(WorkerSetup {
+        outputs,
+        first_time,
+        interval,
+        shared: Arc::clone(&shared),
+        mailboxes,
+        threads: threads_tx,
+        progress: progress_tx,
+    });
+    let worker_setup = Arc::clone(&setup);
+    drop(setup);
+    let guards = timely::execute(timely::Config::process(workers), move |w| run_worker(w, &worker_setup))
+        .map_err(Error::Runtime)?;
+
+    let threads = match collect_threads(&threads_rx, workers, &shared) {
+        Ok(t) => t,
+        Err(e) => {
+            shared.stop_now();
+            for s in sources.iter_mut() {
+                s.stop();
+            }
+            drop(senders);
+            drop(guards.join());
+            return Err(e);
+        }
+    };
+    inner.status().first_time = Some(first_time);
+
+    let bus = {
+        let inner = Arc::clone(inner);
+        let shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("freshet-monitor".into())
+            .spawn(move || monitor(&inner, &shared, progress_rx))
+            .map_err(|e| Error::Runtime(format!("cannot start the monitor thread: {e}")))?
+    };
+
+    let inner = Arc::clone(inner);
+    std::thread::Builder::new()
+        .name("freshet-driver".into())
+        .spawn(move || {
+            let mut driver = Driver {
+                inner: &inner,
+                shared: &shared,
+                sources,
+                senders,
+                threads,
+                interval,
+                available_now,
+            };
+            driver.run(first_time);
+            drop(driver);
+            for (i, r) in guards.join().into_iter().enumerate() {
+                if let Err(message) = r {
+                    shared.fail(Error::WorkerPanicked { worker: i, message });
+                }
+            }
+            let _ = bus.join();
+            let error = shared.failure();
+            {
+                let mut st = inner.status();
+                st.phase = Phase::Stopped;
+                st.error = error.as_ref().map(Error::duplicate);
+                st.pending.clear();
+                inner.changed.notify_all();
+            }
+            for l in inner.listeners() {
+                l.on_stopped(error.as_ref());
+            }
+        })
+        .map_err(|e| Error::Runtime(format!("cannot start the driver thread: {e}")))?;
+    Ok(())
+}
+
+fn collect_threads(rx: &Receiver<(usize, Thread)>, workers: usize, shared: &Shared) -> Result<Vec<Thread>> {
+    let mut threads: Vec<Option<Thread>> = vec![None; workers];
+    let mut seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen < workers {
+        if let Some(e) = shared.failure() {
+            return Err(e);
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Runtime("workers did not start within 60 s".into()));
+        }
+        if let Ok((i, t)) = rx.recv_timeout(POLL) {
+            if threads[i].replace(t).is_none() {
+                seen += 1;
+            }
+        }
+    }
+    Ok(threads.into_iter().flatten().collect())
+}
+
+fn monitor(inner: &ContextInner, shared: &Shared, progress: Receiver<Progress>) {
+    for p in progress.iter() {
+        record_completion(inner, shared, p.through, p.at);
+    }
+}
+
+struct Driver<'a> {
+    inner: &'a Arc<ContextInner>,
+    shared: &'a Arc<Shared>,
+    sources: Vec<Box<dyn SourcePlanner>>,
+    senders: Vec<Sender<ToWorker>>,
+    threads: Vec<Thread>,
+    interval: u64,
+    available_now: bool,
+}
+
+impl Driver<'_> {
+    fn stop_request(&self) -> Option<StopKind> {
+        if self.shared.stopping_now() {
+            return Some(StopKind::Now);
+        }
+        self.inner.status().stop
+    }
+
+    fn run(&mut self, first_time: u64) {
+        let mut t = first_time;
+        loop {
+            if !self.wait_for(t) {
+                break;
+            }
+            let tick = Instant::now();
+            if self.available_now {
+                match self.availability() {
+                    Availability::Exhausted => break,
+                    Availability::Pending => {
+                        std::thread::sleep(Duration::from_millis(self.interval.clamp(1, 5)));
+                        continue;
+                    }
+                    Availability::Ready => {}
+                }
+            }
+            let Some(splits) = self.plan(t) else { break };
+            let late = self.inner.clock.now().0.saturating_sub(t);
+            if !self.submit(t, splits, tick, Duration::from_millis(if self.available_now { 0 } else { late })) {
+                break;
+            }
+            t += self.interval;
+        }
+        if self.stop_request() != Some(StopKind::Now) {
+            // A graceful end: stop receiving, then one last batch for what was received.
+            for s in self.sources.iter_mut() {
+                s.stop();
+            }
+            if self.sources.iter().any(|s| s.has_buffered()) {
+                if let Some(splits) = self.plan(t) {
+                    self.submit(t, splits, Instant::now(), Duration::ZERO);
+                }
+            }
+        }
+        for s in self.sources.iter_mut() {
+            s.stop();
+        }
+        for tx in &self.senders {
+            let _ = tx.send(ToWorker::End);
+        }
+        self.wake_workers();
+    }
+
+    /// Waits until batch `t` is due; `false` if the run should end instead.
+    fn wait_for(&self, t: u64) -> bool {
+        loop {
+            if self.stop_request().is_some() {
+                return false;
+            }
+            if self.available_now || self.inner.clock.wait_until(BatchTime(t), POLL) {
+                return true;
+            }
+        }
+    }
+
+    fn availability(&mut self) -> Availability {
+        let mut all = Availability::Exhausted;
+        for s in self.sources.iter_mut() {
+            match s.availability() {
+                Availability::Ready => return Availability::Ready,
+                Availability::Pending => all = Availability::Pending,
+                Availability::Exhausted => {}
+            }
+        }
+        all
+    }
+
+    /// Plans batch `t` on every source: per worker, the splits of every source.
+    fn plan(&mut self, t: u64) -> Option<Vec<Vec<(SourceId, Split)>>> {
+        let workers = self.senders.len();
+        let mut per_worker: Vec<Vec<(SourceId, Split)>> = (0..workers).map(|_| Vec::new()).collect();
+        for s in self.sources.iter_mut() {
+            match s.plan(t, workers) {
+                Ok(splits) => {
+                    for (w, split) in splits.into_iter().enumerate().take(workers) {
+                        if let Some(split) = split {
+                            per_worker[w].push((s.id(), split));
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.shared.fail(e);
+                    return None;
+                }
+            }
+        }
+        Some(per_worker)
+    }
+
+    /// Hands batch `t` to the workers once fewer than the allowed number of batches are in
+    /// flight; `false` if the run ended while waiting.
+    fn submit(&mut self, t: u64, splits: Vec<Vec<(SourceId, Split)>>, tick: Instant, late: Duration) -> bool {
+        let max = self.inner.config.max_in_flight();
+        {
+            let mut st = self.inner.status();
+            while st.pending.len() >= max {
+                if self.shared.stopping_now() || st.stop == Some(StopKind::Now) {
+                    return false;
+                }
+                st = self
+                    .inner
+                    .changed
+                    .wait_timeout(st, POLL)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            let now = Instant::now();
+            st.pending.insert(
+                t,
+                Pending {
+                    submitted_at: now,
+                    scheduling_delay: late + now.saturating_duration_since(tick),
+                },
+            );
+        }
+        let next = t + self.interval;
+        for (tx, splits) in self.senders.iter().zip(splits) {
+            let _ = tx.send(ToWorker::Batch { time: t, next, splits });
+        }
+        self.wake_workers();
+        for l in self.inner.listeners() {
+            l.on_batch_submitted(BatchTime(t));
+        }
+        true
+    }
+
+    fn wake_workers(&self) {
+        for t in &self.threads {
+            t.unpark();
+        }
+    }
+}

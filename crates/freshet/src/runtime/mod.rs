@@ -1,0 +1,95 @@
+//! The runtime: worker threads running the timely dataflow, the driver that cuts batches, and
+//! the one-shot executor of batch jobs.
+
+pub(crate) mod batch_job;
+pub(crate) mod driver;
+pub(crate) mod worker;
+
+use crate::error::Error;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// State shared by the driver and every worker of one run.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// Set when the run must end now (a failure, or a stop that does not wait).
+    hard_stop: AtomicBool,
+    failure: Mutex<Option<Error>>,
+    batch_records: Mutex<BTreeMap<u64, u64>>,
+    skipped: AtomicU64,
+}
+
+impl Shared {
+    /// Records a failure (the first one wins) and ends the run.
+    pub fn fail(&self, e: Error) {
+        tracing::error!("{e}");
+        let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            *f = Some(e);
+        }
+        self.hard_stop.store(true, Ordering::SeqCst);
+    }
+
+    /// The failure that ended the run, if any.
+    pub fn failure(&self) -> Option<Error> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(Error::duplicate)
+    }
+
+    /// Ends the run now.
+    pub fn stop_now(&self) {
+        self.hard_stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the run must end now.
+    pub fn stopping_now(&self) -> bool {
+        self.hard_stop.load(Ordering::SeqCst)
+    }
+
+    /// Counts `n` input records for batch `t`.
+    pub fn add_records(&self, t: u64, n: u64) {
+        if n > 0 {
+            *self
+                .batch_records
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(t)
+                .or_default() += n;
+        }
+    }
+
+    /// The input records counted for batch `t` (forgetting them).
+    pub fn take_records(&self, t: u64) -> u64 {
+        self.batch_records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&t)
+            .unwrap_or(0)
+    }
+
+    /// Counts a malformed or unreadable input that was skipped.
+    pub fn skip(&self, source: &str, what: &str) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(source, "skipped: {what}");
+    }
+
+    /// How many inputs were skipped.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}

@@ -1,0 +1,137 @@
+//! The loop each worker thread runs for a streaming context: install the plan, then feed the
+//! batches the driver sends and step the dataflow until the inputs close and every batch is done.
+
+use super::{panic_message, Shared};
+use crate::error::Error;
+use crate::plan::{Builder, SourceId, Split, WorkerEnv};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// How long an idle worker parks before it looks at its mailbox again (it is also woken early).
+const PARK: Duration = Duration::from_millis(5);
+
+/// Installs one output operation (and everything upstream of it) into a worker's dataflow.
+pub(crate) type InstallOutput = Arc<dyn for<'s> Fn(&mut Builder<'s>) + Send + Sync>;
+
+/// What the driver tells a worker.
+pub(crate) enum ToWorker {
+    /// Batch `time` with this worker's split of every source that planned one; the next batch
+    /// time is `next`.
+    Batch {
+        time: u64,
+        next: u64,
+        splits: Vec<(SourceId, Split)>,
+    },
+    /// No more batches: close the inputs and finish.
+    End,
+}
+
+/// Worker 0 reports that every batch before `through` is complete everywhere.
+pub(crate) struct Progress {
+    pub through: u64,
+    pub at: Instant,
+}
+
+/// Everything a worker needs to start.
+pub(crate) struct WorkerSetup {
+    pub outputs: Vec<InstallOutput>,
+    pub first_time: u64,
+    pub interval: u64,
+    pub shared: Arc<Shared>,
+    pub mailboxes: Vec<Mutex<Option<Receiver<ToWorker>>>>,
+    pub threads: Sender<(usize, Thread)>,
+    pub progress: Sender<Progress>,
+}
+
+/// Runs worker `worker.index()` until its inputs close and its batches are done, or the run stops.
+pub(crate) fn run_worker(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
+    let index = worker.index();
+    let result = catch_unwind(AssertUnwindSafe(|| worker_loop(worker, setup)));
+    if let Err(payload) = result {
+        setup.shared.fail(Error::WorkerPanicked {
+            worker: index,
+            message: panic_message(&*payload),
+        });
+    }
+}
+
+fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
+    let index = worker.index();
+    let shared = &setup.shared;
+    let Some(mailbox) = setup.mailboxes[index].lock().unwrap_or_else(|p| p.into_inner()).take() else {
+        shared.fail(Error::Runtime(format!("worker {index} started twice")));
+        return;
+    };
+    let env = Rc::new(WorkerEnv::new(
+        index,
+        worker.peers(),
+        setup.first_time,
+        setup.interval,
+        Arc::clone(shared),
+    ));
+    let (mut inputs, probe) = worker.dataflow::<u64, _, _>(|scope| {
+        let mut b = Builder::new(scope, Rc::clone(&env), true);
+        for output in &setup.outputs {
+            output(&mut b);
+        }
+        b.finish()
+    });
+    for input in inputs.iter_mut() {
+        input.advance_to(setup.first_time);
+    }
+    let _ = setup.threads.send((index, std::thread::current()));
+
+    let mut open = true;
+    let mut reported = setup.first_time;
+    loop {
+        if shared.stopping_now() {
+            break;
+        }
+        while open {
+            match mailbox.try_recv() {
+                Ok(ToWorker::Batch { time, next, mut splits }) => {
+                    env.set_last_fed(time);
+                    let mut records = 0;
+                    for input in inputs.iter_mut() {
+                        let split = input
+                            .source()
+                            .and_then(|id| splits.iter().position(|(s, _)| *s == id))
+                            .map(|pos| splits.swap_remove(pos).1);
+                        let is_source = input.source().is_some();
+                        let n = input.feed(time, split, &env);
+                        if is_source {
+                            records += n;
+                        }
+                        input.advance_to(next);
+                    }
+                    shared.add_records(time, records);
+                }
+                Ok(ToWorker::End) | Err(TryRecvError::Disconnected) => {
+                    for input in inputs.iter_mut() {
+                        input.close();
+                    }
+                    open = false;
+                }
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        worker.step_or_park(Some(PARK));
+        if index == 0 {
+            let through = probe.with_frontier(|f| f.iter().copied().min().unwrap_or(u64::MAX));
+            if through > reported {
+                reported = through;
+                let _ = setup.progress.send(Progress {
+                    through,
+                    at: Instant::now(),
+                });
+            }
+        }
+        if !open && probe.done() {
+            break;
+        }
+    }
+}

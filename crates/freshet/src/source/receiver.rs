@@ -1,0 +1,282 @@
+//! Receivers: push sources that run on their own thread and store records as they arrive.
+//!
+//! Implement [`Receiver`] for a custom source and pass it to
+//! [`StreamingContext::receiver_stream`]. The receiver's `run` loops, calling
+//! [`ReceiverContext::store`] for each record; at every batch boundary the driver assigns what
+//! was stored since the previous boundary to the batch. The buffer is bounded: when it is full,
+//! `store` blocks until the next batch takes its contents, so a receiver that reads from a
+//! socket stops reading and TCP pushes back on the sender.
+//!
+//! When `run` returns an error the receiver is restarted after a short delay (as Spark
+//! restarts failed receivers); when it returns `Ok`, its source has ended, unless
+//! [`Receiver::restart_on_end`] asks for a restart (a socket client reconnecting).
+
+use super::{split_evenly, Availability, SourcePlanner};
+use crate::context::StreamingContext;
+use crate::data::Data;
+use crate::dstream::DStream;
+use crate::error::Result;
+use crate::plan::{next_id, SourceId, Split};
+use crate::runtime::Shared;
+use crate::source::queue::records_stream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The records a receiver may hold before `store` blocks.
+pub const DEFAULT_BUFFER_RECORDS: usize = 1 << 20;
+
+/// How long a failed receiver waits before it is restarted.
+const RESTART_DELAY: Duration = Duration::from_millis(200);
+
+/// What to do with a malformed record (for example a line that is not valid UTF-8).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BadRecordPolicy {
+    /// Skip it, count it and log it (the default).
+    #[default]
+    Skip,
+    /// Fail the job.
+    Fail,
+}
+
+/// A push source. See the [module documentation](self).
+pub trait Receiver: Send + 'static {
+    /// The records it produces.
+    type Item: Data;
+
+    /// A name for messages, e.g. `socket 127.0.0.1:9999`.
+    fn name(&self) -> String;
+
+    /// Runs on the thread that calls `start()`, before `run`: bind listening sockets here, so
+    /// that an address in use fails `start()` with a clear error.
+    fn on_start(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Receives records and stores them until the source ends (`Ok`), fails (`Err`: the
+    /// receiver is restarted) or [`ReceiverContext::is_stopped`] turns true. Blocking reads
+    /// should time out now and then to look at `is_stopped`.
+    fn run(&mut self, ctx: &ReceiverContext<Self::Item>) -> Result<()>;
+
+    /// Whether `run` is called again after it returned `Ok` (default `false`). Never in an
+    /// available-now run, where the end of the source ends the run.
+    fn restart_on_end(&self) -> bool {
+        false
+    }
+}
+
+struct Buffer<T> {
+    records: Mutex<Vec<T>>,
+    not_full: Condvar,
+    capacity: usize,
+}
+
+/// What a running receiver uses to store records.
+pub struct ReceiverContext<T> {
+    buffer: Arc<Buffer<T>>,
+    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+    name: String,
+    available_now: bool,
+}
+
+impl<T> Clone for ReceiverContext<T> {
+    fn clone(&self) -> Self {
+        ReceiverContext {
+            buffer: Arc::clone(&self.buffer),
+            stop: Arc::clone(&self.stop),
+            shared: Arc::clone(&self.shared),
+            name: self.name.clone(),
+            available_now: self.available_now,
+        }
+    }
+}
+
+impl<T> ReceiverContext<T> {
+    /// Stores one record. Blocks while the buffer is full (until the next batch takes it or the
+    /// context stops); a stored record is never dropped.
+    pub fn store(&self, record: T) {
+        let mut records = self.wait_for_room();
+        records.push(record);
+    }
+
+    /// Stores several records at once (cheaper than one at a time).
+    pub fn store_many(&self, batch: &mut Vec<T>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut records = self.wait_for_room();
+        records.append(batch);
+    }
+
+    fn wait_for_room(&self) -> std::sync::MutexGuard<'_, Vec<T>> {
+        let mut records = self.buffer.records.lock().unwrap_or_else(|p| p.into_inner());
+        while records.len() >= self.buffer.capacity && !self.is_stopped() {
+            records = self
+                .buffer
+                .not_full
+                .wait_timeout(records, Duration::from_millis(50))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        records
+    }
+
+    /// Whether the receiver should stop.
+    pub fn is_stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.shared.stopping_now()
+    }
+
+    /// Whether this is an available-now run (the source should end when its input ends).
+    pub fn available_now(&self) -> bool {
+        self.available_now
+    }
+
+    /// Reports a malformed record under `policy`: counted and logged, or failing the job.
+    pub fn bad_record(&self, policy: BadRecordPolicy, what: &str) {
+        match policy {
+            BadRecordPolicy::Skip => self.shared.skip(&self.name, what),
+            BadRecordPolicy::Fail => self.shared.fail(crate::error::Error::Source {
+                source_name: self.name.clone(),
+                message: what.to_string(),
+            }),
+        }
+    }
+}
+
+struct ReceiverSource<R: Receiver> {
+    id: SourceId,
+    name: String,
+    receiver: Option<R>,
+    buffer: Arc<Buffer<R::Item>>,
+    stop: Arc<AtomicBool>,
+    finished: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
+    fn id(&self) -> SourceId {
+        self.id
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn start(&mut self, available_now: bool, shared: &Arc<Shared>) -> Result<()> {
+        let Some(mut receiver) = self.receiver.take() else {
+            return Ok(());
+        };
+        receiver.on_start()?;
+        let ctx = ReceiverContext {
+            buffer: Arc::clone(&self.buffer),
+            stop: Arc::clone(&self.stop),
+            shared: Arc::clone(shared),
+            name: self.name.clone(),
+            available_now,
+        };
+        let finished = Arc::clone(&self.finished);
+        let name = self.name.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("freshet-receiver-{}", self.id))
+            .spawn(move || {
+                loop {
+                    match receiver.run(&ctx) {
+                        Ok(()) if ctx.is_stopped() || available_now || !receiver.restart_on_end() => break,
+                        Ok(()) => {}
+                        Err(e) => {
+                            if ctx.is_stopped() {
+                                break;
+                            }
+                            tracing::warn!(receiver = %name, "receiver failed, restarting: {e}");
+                        }
+                    }
+                    let until = Instant::now() + RESTART_DELAY;
+                    while Instant::now() < until && !ctx.is_stopped() {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    if ctx.is_stopped() {
+                        break;
+                    }
+                }
+                finished.store(true, Ordering::SeqCst);
+            })
+            .map_err(|e| crate::error::Error::Runtime(format!("cannot start receiver thread: {e}")))?;
+        self.thread = Some(thread);
+        Ok(())
+    }
+
+    fn plan(&mut self, _time: u64, workers: usize) -> Result<Vec<Option<Split>>> {
+        let records = {
+            let mut r = self.buffer.records.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::take(&mut *r)
+        };
+        self.buffer.not_full.notify_all();
+        Ok(split_evenly(records, workers))
+    }
+
+    fn availability(&mut self) -> Availability {
+        if self.has_buffered() {
+            Availability::Ready
+        } else if self.finished.load(Ordering::SeqCst) {
+            // The thread may have stored a last record just before finishing.
+            if self.has_buffered() {
+                Availability::Ready
+            } else {
+                Availability::Exhausted
+            }
+        } else {
+            Availability::Pending
+        }
+    }
+
+    fn has_buffered(&self) -> bool {
+        !self.buffer.records.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.buffer.not_full.notify_all();
+        if let Some(t) = self.thread.take() {
+            // Receivers look at `is_stopped` at least every few hundred milliseconds; wait for
+            // the thread so that what it stored before stopping makes the last batch.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                tracing::warn!(receiver = %self.name, "receiver did not stop within 5 s");
+            }
+        }
+    }
+}
+
+impl StreamingContext {
+    /// A stream of what a custom [`Receiver`] stores.
+    pub fn receiver_stream<R: Receiver>(&self, receiver: R) -> DStream<R::Item> {
+        self.receiver_stream_with_capacity(receiver, DEFAULT_BUFFER_RECORDS)
+    }
+
+    /// A receiver stream whose buffer holds at most `capacity` records.
+    pub fn receiver_stream_with_capacity<R: Receiver>(&self, receiver: R, capacity: usize) -> DStream<R::Item> {
+        let id = next_id();
+        let name = receiver.name();
+        self.inner.add_source(Box::new(ReceiverSource {
+            id,
+            name: name.clone(),
+            receiver: Some(receiver),
+            buffer: Arc::new(Buffer {
+                records: Mutex::new(Vec::new()),
+                not_full: Condvar::new(),
+                capacity: capacity.max(1),
+            }),
+            stop: Arc::new(AtomicBool::new(false)),
+            finished: Arc::new(AtomicBool::new(false)),
+            thread: None,
+        }));
+        records_stream(self, id, &name)
+    }
+}

@@ -15,7 +15,10 @@ macro_rules! collection_ops {
                 F: Fn(T) -> U + Send + Sync + 'static,
             {
                 let f: std::sync::Arc<dyn Fn(T) -> U + Send + Sync> = std::sync::Arc::new(f);
-                self.wrap(self.plan.derive("map", move |s, _b| $crate::ops::narrow::map(s, f.clone())))
+                self.wrap(
+                    self.plan
+                        .derive("map", move |s, _b| $crate::ops::narrow::map(s, f.clone())),
+                )
             }
 
             /// Applies `f` to every record and flattens the results.
@@ -26,7 +29,9 @@ macro_rules! collection_ops {
                 F: Fn(T) -> I + Send + Sync + 'static,
             {
                 let f = std::sync::Arc::new(f);
-                self.wrap(self.plan.derive("flat_map", move |s, _b| $crate::ops::narrow::flat_map(s, f.clone())))
+                self.wrap(self.plan.derive("flat_map", move |s, _b| {
+                    $crate::ops::narrow::flat_map(s, f.clone())
+                }))
             }
 
             /// Keeps the records for which `f` returns `true`.
@@ -35,7 +40,9 @@ macro_rules! collection_ops {
                 F: Fn(&T) -> bool + Send + Sync + 'static,
             {
                 let f: std::sync::Arc<dyn Fn(&T) -> bool + Send + Sync> = std::sync::Arc::new(f);
-                self.wrap(self.plan.derive("filter", move |s, _b| $crate::ops::narrow::filter(s, f.clone())))
+                self.wrap(self.plan.derive("filter", move |s, _b| {
+                    $crate::ops::narrow::filter(s, f.clone())
+                }))
             }
 
             /// Applies `f` to each whole partition (one per worker) of every batch, empty
@@ -69,7 +76,9 @@ macro_rules! collection_ops {
 
             /// The records of both.
             pub fn union(&self, other: &$ty<T>) -> $ty<T> {
-                self.wrap(self.plan.derive2(&other.plan, "union", |a, b, _bld| $crate::ops::narrow::union(a, b)))
+                self.wrap(self.plan.derive2(&other.plan, "union", |a, b, _bld| {
+                    $crate::ops::narrow::union(a, b)
+                }))
             }
 
             /// Spreads the records evenly (round-robin) over `n` partitions. Partitions are
@@ -102,7 +111,12 @@ macro_rules! collection_ops {
             /// Spark's `combineByKey`: `create` makes a combiner from a key's first value on a
             /// worker, `merge_value` adds further values, `merge_combiners` merges the
             /// workers' combiners.
-            pub fn combine_by_key<C, F1, F2, F3>(&self, create: F1, merge_value: F2, merge_combiners: F3) -> $ty<(K, C)>
+            pub fn combine_by_key<C, F1, F2, F3>(
+                &self,
+                create: F1,
+                merge_value: F2,
+                merge_combiners: F3,
+            ) -> $ty<(K, C)>
             where
                 C: $crate::data::Data,
                 F1: Fn(V) -> C + Send + Sync + 'static,
@@ -121,7 +135,9 @@ macro_rules! collection_ops {
 
             /// Gathers the values of each key (in arrival order per worker).
             pub fn group_by_key(&self) -> $ty<(K, Vec<V>)> {
-                self.wrap(self.plan.derive("group_by_key", |s, b| $crate::ops::keyed::group_by_key(s, b)))
+                self.wrap(self.plan.derive("group_by_key", |s, b| {
+                    $crate::ops::keyed::group_by_key(s, b)
+                }))
             }
 
             /// Applies `f` to every value, keeping the key.
@@ -143,20 +159,30 @@ macro_rules! collection_ops {
                 let f = std::sync::Arc::new(f);
                 self.wrap(self.plan.derive("flat_map_values", move |s, _b| {
                     let f = f.clone();
-                    $crate::ops::narrow(s, "flat_map_values", move |data: &mut Vec<(K, V)>, out: &mut Vec<(K, U)>| {
-                        for (k, v) in data.drain(..) {
-                            out.extend(f(v).into_iter().map(|u| (k.clone(), u)));
-                        }
-                    })
+                    $crate::ops::narrow(
+                        s,
+                        "flat_map_values",
+                        move |data: &mut Vec<(K, V)>, out: &mut Vec<(K, U)>| {
+                            for (k, v) in data.drain(..) {
+                                out.extend(f(v).into_iter().map(|u| (k.clone(), u)));
+                            }
+                        },
+                    )
                 }))
             }
 
             /// For every key present on either side, the key with both sides' values.
-            pub fn cogroup<W: $crate::data::Data>(&self, other: &$ty<(K, W)>) -> $ty<(K, (Vec<V>, Vec<W>))> {
+            pub fn cogroup<W: $crate::data::Data>(
+                &self,
+                other: &$ty<(K, W)>,
+            ) -> $ty<(K, (Vec<V>, Vec<W>))> {
                 self.wrap(self.plan.derive2(&other.plan, "cogroup", |l, r, _b| {
-                    $crate::ops::cogroup::cogroup_with(l, r, "cogroup", |k, vs, ws, out: &mut Vec<(K, (Vec<V>, Vec<W>))>| {
-                        out.push((k, (vs, ws)))
-                    })
+                    $crate::ops::cogroup::cogroup_with(
+                        l,
+                        r,
+                        "cogroup",
+                        |k, vs, ws, out: &mut Vec<(K, (Vec<V>, Vec<W>))>| out.push((k, (vs, ws))),
+                    )
                 }))
             }
 
@@ -167,20 +193,29 @@ macro_rules! collection_ops {
             }
 
             /// Like `join`, but every left value is kept; without a match it pairs with `None`.
-            pub fn left_outer_join<W: $crate::data::Data>(&self, other: &$ty<(K, W)>) -> $ty<(K, (V, Option<W>))> {
+            pub fn left_outer_join<W: $crate::data::Data>(
+                &self,
+                other: &$ty<(K, W)>,
+            ) -> $ty<(K, (V, Option<W>))> {
                 self.joined(other, $crate::ops::cogroup::JoinKind::LeftOuter)
                     .flat_map(|(k, (v, w))| v.map(|v| (k, (v, w))))
             }
 
             /// Like `join`, but every right value is kept; without a match it pairs with `None`.
-            pub fn right_outer_join<W: $crate::data::Data>(&self, other: &$ty<(K, W)>) -> $ty<(K, (Option<V>, W))> {
+            pub fn right_outer_join<W: $crate::data::Data>(
+                &self,
+                other: &$ty<(K, W)>,
+            ) -> $ty<(K, (Option<V>, W))> {
                 self.joined(other, $crate::ops::cogroup::JoinKind::RightOuter)
                     .flat_map(|(k, (v, w))| w.map(|w| (k, (v, w))))
             }
 
             /// Like `join`, but every value of either side is kept, paired with `None` when the
             /// other side has no value for its key.
-            pub fn full_outer_join<W: $crate::data::Data>(&self, other: &$ty<(K, W)>) -> $ty<(K, (Option<V>, Option<W>))> {
+            pub fn full_outer_join<W: $crate::data::Data>(
+                &self,
+                other: &$ty<(K, W)>,
+            ) -> $ty<(K, (Option<V>, Option<W>))> {
                 self.joined(other, $crate::ops::cogroup::JoinKind::FullOuter)
             }
 

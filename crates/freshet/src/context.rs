@@ -42,8 +42,8 @@ const RECENT_BATCHES: usize = 1000;
 ///
 /// let ctx = StreamingContext::new(StreamingConfig::new(Duration::from_millis(10)).workers(2))?;
 /// let totals = ctx
-///     .queue_stream(vec![vec!["a b", "b"], vec!["c"]])
-///     .flat_map(|line: &str| line.split(' ').map(String::from).collect::<Vec<_>>())
+///     .queue_stream(vec![vec!["a b".to_string(), "b".to_string()], vec!["c".to_string()]])
+///     .flat_map(|line: String| line.split(' ').map(String::from).collect::<Vec<_>>())
 ///     .map(|w| (w, 1u64))
 ///     .reduce_by_key(|a, b| a + b)
 ///     .collect_batches();
@@ -103,7 +103,10 @@ impl ContextInner {
     }
 
     pub fn listeners(&self) -> Vec<Arc<dyn StreamingListener>> {
-        self.listeners.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Registers a streaming source; fails once the context has started.
@@ -134,7 +137,12 @@ impl ContextInner {
             _ => StopKind::Graceful,
         });
         if kind == StopKind::Now {
-            if let Some(shared) = self.shared.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if let Some(shared) = self
+                .shared
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+            {
                 shared.stop_now();
             }
         }
@@ -308,7 +316,11 @@ impl StreamingContext {
                 return Ok(());
             }
             if st.phase == Phase::Stopped {
-                return Err(st.error.as_ref().map(Error::duplicate).unwrap_or(Error::Stopped));
+                return Err(st
+                    .error
+                    .as_ref()
+                    .map(Error::duplicate)
+                    .unwrap_or(Error::Stopped));
             }
             let now = Instant::now();
             if now >= deadline {
@@ -355,7 +367,9 @@ pub(crate) fn record_completion(inner: &ContextInner, shared: &Shared, through: 
         let mut st = inner.status();
         let times: Vec<u64> = st.pending.range(..through).map(|(t, _)| *t).collect();
         for t in times {
-            let Some(p) = st.pending.remove(&t) else { continue };
+            let Some(p) = st.pending.remove(&t) else {
+                continue;
+            };
             let processing_time = at.saturating_duration_since(p.submitted_at);
             let info = BatchInfo {
                 time: BatchTime(t),
@@ -397,8 +411,15 @@ fn install_ctrl_c(inner: &Arc<ContextInner>) {
             let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
             for ctx in running.iter().filter_map(Weak::upgrade) {
                 let already = ctx.status().stop.is_some();
-                tracing::info!("interrupted: stopping {}", if already { "now" } else { "gracefully" });
-                ctx.request_stop(if already { StopKind::Now } else { StopKind::Graceful });
+                tracing::info!(
+                    "interrupted: stopping {}",
+                    if already { "now" } else { "gracefully" }
+                );
+                ctx.request_stop(if already {
+                    StopKind::Now
+                } else {
+                    StopKind::Graceful
+                });
             }
         })
         .is_ok()

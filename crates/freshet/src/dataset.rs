@@ -67,18 +67,22 @@ impl<T: Data> Dataset<T> {
             streaming: false,
             partitions,
         };
-        Dataset::from_plan(Plan::new("parallelize", lineage, move |b: &mut Builder<'_>| {
-            let slices = Arc::clone(&slices);
-            b.static_input(Arc::new(move |worker, peers, _env| {
-                let mut mine = Vec::new();
-                for (p, slice) in slices.iter().enumerate() {
-                    if p % peers == worker {
-                        mine.extend(slice.iter().cloned());
+        Dataset::from_plan(Plan::new(
+            "parallelize",
+            lineage,
+            move |b: &mut Builder<'_>| {
+                let slices = Arc::clone(&slices);
+                b.static_input(Arc::new(move |worker, peers, _env| {
+                    let mut mine = Vec::new();
+                    for (p, slice) in slices.iter().enumerate() {
+                        if p % peers == worker {
+                            mine.extend(slice.iter().cloned());
+                        }
                     }
-                }
-                mine
-            }))
-        }))
+                    mine
+                }))
+            },
+        ))
     }
 
     /// The number of partitions.
@@ -119,14 +123,28 @@ impl<T: Data> Dataset<T> {
 
     /// The number of records.
     pub fn count(&self) -> Result<u64> {
-        let counted = Dataset::from_plan(self.plan.derive("count", |s, b| ops::aggregate::count(s, b)));
-        Ok({ self.workers()?; counted.collect()? }.into_iter().sum())
+        let counted = Dataset::from_plan(
+            self.plan
+                .derive("count", |s, b| ops::aggregate::count(s, b)),
+        );
+        Ok({
+            self.workers()?;
+            counted.collect()?
+        }
+        .into_iter()
+        .sum())
     }
 
     /// The first `n` records (partition 0 first).
     pub fn take(&self, n: usize) -> Result<Vec<T>> {
-        let first = Dataset::from_plan(self.plan.derive("take", move |s, b| ops::output::take_local(s, b, n)));
-        let mut records = { self.workers()?; first.collect()? };
+        let first = Dataset::from_plan(
+            self.plan
+                .derive("take", move |s, b| ops::output::take_local(s, b, n)),
+        );
+        let mut records = {
+            self.workers()?;
+            first.collect()?
+        };
         records.truncate(n);
         Ok(records)
     }
@@ -137,8 +155,14 @@ impl<T: Data> Dataset<T> {
         F: Fn(T, T) -> T + Send + Sync + 'static,
     {
         let f: Arc<dyn Fn(T, T) -> T + Send + Sync> = Arc::new(f);
-        let reduced = Dataset::from_plan(self.plan.derive("reduce", move |s, b| ops::aggregate::reduce(s, b, f.clone())));
-        Ok({ self.workers()?; reduced.collect()? }.pop())
+        let reduced = Dataset::from_plan(self.plan.derive("reduce", move |s, b| {
+            ops::aggregate::reduce(s, b, f.clone())
+        }));
+        Ok({
+            self.workers()?;
+            reduced.collect()?
+        }
+        .pop())
     }
 
     /// Writes the records as text, one line each, to `dir/part-NNNNN` (one file per worker),
@@ -184,22 +208,27 @@ impl Dataset<String> {
             streaming: false,
             partitions: files.len(),
         };
-        Ok(Dataset::from_plan(Plan::new("text_file", lineage, move |b: &mut Builder<'_>| {
-            let files = Arc::clone(&files);
-            b.static_input(Arc::new(move |worker, peers, env| {
-                let mut lines = Vec::new();
-                for (i, file) in files.iter().enumerate() {
-                    if i % peers == worker {
-                        if let Err(e) = read_lines(file, &mut lines, &mut |what| {
-                            env.shared.skip("text_file", &format!("{}: {what}", file.display()))
-                        }) {
-                            env.shared.fail(e);
+        Ok(Dataset::from_plan(Plan::new(
+            "text_file",
+            lineage,
+            move |b: &mut Builder<'_>| {
+                let files = Arc::clone(&files);
+                b.static_input(Arc::new(move |worker, peers, env| {
+                    let mut lines = Vec::new();
+                    for (i, file) in files.iter().enumerate() {
+                        if i % peers == worker {
+                            if let Err(e) = read_lines(file, &mut lines, &mut |what| {
+                                env.shared
+                                    .skip("text_file", &format!("{}: {what}", file.display()))
+                            }) {
+                                env.shared.fail(e);
+                            }
                         }
                     }
-                }
-                lines
-            }))
-        })))
+                    lines
+                }))
+            },
+        )))
     }
 }
 
@@ -228,7 +257,9 @@ pub(crate) fn resolve_files(path: &Path) -> Result<Vec<PathBuf>> {
             message: e.to_string(),
         })?;
         for p in paths {
-            let p = p.map_err(|e| Error::io(e.path().to_path_buf(), std::io::Error::other(e.to_string())))?;
+            let p = p.map_err(|e| {
+                Error::io(e.path().to_path_buf(), std::io::Error::other(e.to_string()))
+            })?;
             if p.is_file() {
                 files.push(p);
             }
@@ -246,10 +277,15 @@ pub(crate) fn resolve_files(path: &Path) -> Result<Vec<PathBuf>> {
 
 /// Appends the lines of `path` to `out` (without line terminators). A line that is not valid
 /// UTF-8 is skipped and reported through `skip`.
-pub(crate) fn read_lines(path: &Path, out: &mut Vec<String>, skip: &mut dyn FnMut(&str)) -> Result<()> {
+pub(crate) fn read_lines(
+    path: &Path,
+    out: &mut Vec<String>,
+    skip: &mut dyn FnMut(&str),
+) -> Result<()> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
     match std::str::from_utf8(&bytes) {
         Ok(text) => out.extend(text.lines().map(str::to_owned)),
         Err(_) => {

@@ -43,7 +43,10 @@ impl<T: Data> DStream<T> {
 
     /// The number of records of each batch: one record per batch, `0` for an empty batch.
     pub fn count(&self) -> DStream<u64> {
-        self.wrap(self.plan.derive("count", |s, b| ops::aggregate::count(s, b)))
+        self.wrap(
+            self.plan
+                .derive("count", |s, b| ops::aggregate::count(s, b)),
+        )
     }
 
     /// Folds each non-empty batch into one record with `f` (associative and commutative).
@@ -52,7 +55,9 @@ impl<T: Data> DStream<T> {
         F: Fn(T, T) -> T + Send + Sync + 'static,
     {
         let f: Arc<dyn Fn(T, T) -> T + Send + Sync> = Arc::new(f);
-        self.wrap(self.plan.derive("reduce", move |s, b| ops::aggregate::reduce(s, b, f.clone())))
+        self.wrap(self.plan.derive("reduce", move |s, b| {
+            ops::aggregate::reduce(s, b, f.clone())
+        }))
     }
 
     /// Applies a batch function to every batch: `f` receives the batch as a [`Dataset`] and
@@ -80,7 +85,10 @@ impl<T: Data> DStream<T> {
         V: Data,
         F: FnOnce(Dataset<T>, Dataset<U>) -> Dataset<V>,
     {
-        let out = f(Dataset::from_plan(self.plan.clone()), Dataset::from_plan(other.plan.clone()));
+        let out = f(
+            Dataset::from_plan(self.plan.clone()),
+            Dataset::from_plan(other.plan.clone()),
+        );
         self.wrap(out.plan)
     }
 
@@ -98,7 +106,9 @@ impl<T: Data> DStream<T> {
             let s = plan.stream(b);
             b.enter_operator("foreach_batch");
             let f = f.clone();
-            let done = ops::output::gather_each(s, b, "foreach_batch", move |t, records| f(BatchTime(t), records));
+            let done = ops::output::gather_each(s, b, "foreach_batch", move |t, records| {
+                f(BatchTime(t), records)
+            });
             b.probe(done);
         }));
     }
@@ -204,7 +214,10 @@ impl<T: Clone> CollectedBatches<T> {
 
     /// The records of batch `time`, if it has been received.
     pub fn batch(&self, time: BatchTime) -> Option<Vec<T>> {
-        self.lock().iter().find(|(t, _)| *t == time).map(|(_, r)| r.clone())
+        self.lock()
+            .iter()
+            .find(|(t, _)| *t == time)
+            .map(|(_, r)| r.clone())
     }
 
     /// The number of batches received so far.

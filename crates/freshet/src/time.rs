@@ -9,7 +9,9 @@ use std::fmt;
 use std::time::Duration;
 
 /// The time of one batch: milliseconds on the context's clock (Unix epoch for the system clock).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct BatchTime(pub u64);
 
 impl BatchTime {

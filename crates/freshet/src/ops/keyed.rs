@@ -84,7 +84,10 @@ pub(crate) fn combine_by_key<'s, K: Key, V: Data, C: Data>(
 }
 
 /// `group_by_key`: routes every record by key and gathers each key's values in arrival order.
-pub(crate) fn group_by_key<'s, K: Key, V: Data>(s: TStream<'s, (K, V)>, b: &mut Builder<'s>) -> TStream<'s, (K, Vec<V>)> {
+pub(crate) fn group_by_key<'s, K: Key, V: Data>(
+    s: TStream<'s, (K, V)>,
+    b: &mut Builder<'s>,
+) -> TStream<'s, (K, Vec<V>)> {
     per_time(
         s,
         exchange_by_key::<K, V>(),

@@ -27,14 +27,18 @@ use timely::dataflow::operators::{Capability, Operator};
 pub(crate) use narrow::narrow;
 
 /// The hash map used for per-batch keyed state.
-pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<rustc_hash::FxHasher>>;
+pub(crate) type FastMap<K, V> =
+    std::collections::HashMap<K, V, BuildHasherDefault<rustc_hash::FxHasher>>;
 
 /// The worker-routing hash of a key.
 pub(crate) fn route<K: Hash + ?Sized>(key: &K) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     key.hash(&mut h);
     // Fx's low bits also pick the bucket in the receiving worker's map; route by the high bits.
-    h.finish().rotate_left(29).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17
+    h.finish()
+        .rotate_left(29)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        >> 17
 }
 
 /// Which workers finish batches in which they received no records.
@@ -76,55 +80,60 @@ where
         EmitEmpty::Worker0 => env.index == 0,
         EmitEmpty::AllWorkers => true,
     };
-    stream.unary_frontier::<CapacityContainerBuilder<Vec<U>>, _, _, _>(pact, name, move |cap, _info| {
-        let mut held: Option<Capability<u64>> = every_batch.then(|| cap.delayed(&env.first_time));
-        drop(cap);
-        let mut pending: BTreeMap<u64, (Option<Capability<u64>>, S)> = BTreeMap::new();
-        let mut out: Vec<U> = Vec::new();
-        move |(input, frontier), output| {
-            input.for_each(|icap, data| {
-                let Some(&t) = icap.least() else { return };
-                let entry = pending.entry(t).or_insert_with(|| (None, init()));
-                if entry.0.is_none() && !every_batch {
-                    entry.0 = icap.retain_least(0);
-                }
-                with_batch_time(t, || add(&mut entry.1, data));
-            });
-            if every_batch {
-                while let Some(cap) = held.as_mut() {
-                    let t = *cap.time();
-                    if frontier.less_equal(&t) {
-                        break;
+    stream.unary_frontier::<CapacityContainerBuilder<Vec<U>>, _, _, _>(
+        pact,
+        name,
+        move |cap, _info| {
+            let mut held: Option<Capability<u64>> =
+                every_batch.then(|| cap.delayed(&env.first_time));
+            drop(cap);
+            let mut pending: BTreeMap<u64, (Option<Capability<u64>>, S)> = BTreeMap::new();
+            let mut out: Vec<U> = Vec::new();
+            move |(input, frontier), output| {
+                input.for_each(|icap, data| {
+                    let Some(&t) = icap.least() else { return };
+                    let entry = pending.entry(t).or_insert_with(|| (None, init()));
+                    if entry.0.is_none() && !every_batch {
+                        entry.0 = icap.retain_least(0);
                     }
-                    if frontier.is_empty() && env.last_fed().is_none_or(|last| t > last) {
-                        held = None;
-                        pending.clear();
-                        break;
+                    with_batch_time(t, || add(&mut entry.1, data));
+                });
+                if every_batch {
+                    while let Some(cap) = held.as_mut() {
+                        let t = *cap.time();
+                        if frontier.less_equal(&t) {
+                            break;
+                        }
+                        if frontier.is_empty() && env.last_fed().is_none_or(|last| t > last) {
+                            held = None;
+                            pending.clear();
+                            break;
+                        }
+                        let state = pending.remove(&t).map(|(_, s)| s).unwrap_or_else(&init);
+                        with_batch_time(t, || finish(t, state, &mut out));
+                        if !out.is_empty() {
+                            output.session(&*cap).give_container(&mut out);
+                            out.clear();
+                        }
+                        cap.downgrade(&(t + env.interval));
                     }
-                    let state = pending.remove(&t).map(|(_, s)| s).unwrap_or_else(&init);
-                    with_batch_time(t, || finish(t, state, &mut out));
-                    if !out.is_empty() {
-                        output.session(&*cap).give_container(&mut out);
+                } else {
+                    while let Some(entry) = pending.first_entry() {
+                        let t = *entry.key();
+                        if frontier.less_equal(&t) {
+                            break;
+                        }
+                        let (cap, state) = entry.remove();
+                        with_batch_time(t, || finish(t, state, &mut out));
+                        if let (Some(cap), false) = (cap, out.is_empty()) {
+                            output.session(&cap).give_container(&mut out);
+                        }
                         out.clear();
                     }
-                    cap.downgrade(&(t + env.interval));
-                }
-            } else {
-                while let Some(entry) = pending.first_entry() {
-                    let t = *entry.key();
-                    if frontier.less_equal(&t) {
-                        break;
-                    }
-                    let (cap, state) = entry.remove();
-                    with_batch_time(t, || finish(t, state, &mut out));
-                    if let (Some(cap), false) = (cap, out.is_empty()) {
-                        output.session(&cap).give_container(&mut out);
-                    }
-                    out.clear();
                 }
             }
-        }
-    })
+        },
+    )
 }
 
 /// [`per_time`] over two inputs: `add1` and `add2` update the same per-batch state.
@@ -152,41 +161,47 @@ where
     A2: FnMut(&mut S, &mut Vec<T2>) + 'static,
     F: FnMut(u64, S, &mut Vec<U>) + 'static,
 {
-    left.binary_frontier::<_, CapacityContainerBuilder<Vec<U>>, _, _, _, _>(right, pact1, pact2, name, move |cap, _info| {
-        drop(cap);
-        let mut pending: BTreeMap<u64, (Option<Capability<u64>>, S)> = BTreeMap::new();
-        let mut out: Vec<U> = Vec::new();
-        move |(input1, frontier1), (input2, frontier2), output| {
-            input1.for_each(|icap, data| {
-                let Some(&t) = icap.least() else { return };
-                let entry = pending.entry(t).or_insert_with(|| (None, init()));
-                if entry.0.is_none() {
-                    entry.0 = icap.retain_least(0);
+    left.binary_frontier::<_, CapacityContainerBuilder<Vec<U>>, _, _, _, _>(
+        right,
+        pact1,
+        pact2,
+        name,
+        move |cap, _info| {
+            drop(cap);
+            let mut pending: BTreeMap<u64, (Option<Capability<u64>>, S)> = BTreeMap::new();
+            let mut out: Vec<U> = Vec::new();
+            move |(input1, frontier1), (input2, frontier2), output| {
+                input1.for_each(|icap, data| {
+                    let Some(&t) = icap.least() else { return };
+                    let entry = pending.entry(t).or_insert_with(|| (None, init()));
+                    if entry.0.is_none() {
+                        entry.0 = icap.retain_least(0);
+                    }
+                    with_batch_time(t, || add1(&mut entry.1, data));
+                });
+                input2.for_each(|icap, data| {
+                    let Some(&t) = icap.least() else { return };
+                    let entry = pending.entry(t).or_insert_with(|| (None, init()));
+                    if entry.0.is_none() {
+                        entry.0 = icap.retain_least(0);
+                    }
+                    with_batch_time(t, || add2(&mut entry.1, data));
+                });
+                while let Some(entry) = pending.first_entry() {
+                    let t = *entry.key();
+                    if frontier1.less_equal(&t) || frontier2.less_equal(&t) {
+                        break;
+                    }
+                    let (cap, state) = entry.remove();
+                    with_batch_time(t, || finish(t, state, &mut out));
+                    if let (Some(cap), false) = (cap, out.is_empty()) {
+                        output.session(&cap).give_container(&mut out);
+                    }
+                    out.clear();
                 }
-                with_batch_time(t, || add1(&mut entry.1, data));
-            });
-            input2.for_each(|icap, data| {
-                let Some(&t) = icap.least() else { return };
-                let entry = pending.entry(t).or_insert_with(|| (None, init()));
-                if entry.0.is_none() {
-                    entry.0 = icap.retain_least(0);
-                }
-                with_batch_time(t, || add2(&mut entry.1, data));
-            });
-            while let Some(entry) = pending.first_entry() {
-                let t = *entry.key();
-                if frontier1.less_equal(&t) || frontier2.less_equal(&t) {
-                    break;
-                }
-                let (cap, state) = entry.remove();
-                with_batch_time(t, || finish(t, state, &mut out));
-                if let (Some(cap), false) = (cap, out.is_empty()) {
-                    output.session(&cap).give_container(&mut out);
-                }
-                out.clear();
             }
-        }
-    })
+        },
+    )
 }
 
 /// The pipeline pact (records stay on their worker).

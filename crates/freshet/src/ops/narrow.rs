@@ -36,12 +36,19 @@ pub(crate) fn map<'s, T: Data, U: Data>(
     s: TStream<'s, T>,
     f: Arc<dyn Fn(T) -> U + Send + Sync>,
 ) -> TStream<'s, U> {
-    narrow(s, "map", move |data, out| out.extend(data.drain(..).map(|x| f(x))))
+    narrow(s, "map", move |data, out| {
+        out.extend(data.drain(..).map(|x| f(x)))
+    })
 }
 
 /// `filter`.
-pub(crate) fn filter<'s, T: Data>(s: TStream<'s, T>, f: Arc<dyn Fn(&T) -> bool + Send + Sync>) -> TStream<'s, T> {
-    narrow(s, "filter", move |data, out| out.extend(data.drain(..).filter(|x| f(x))))
+pub(crate) fn filter<'s, T: Data>(
+    s: TStream<'s, T>,
+    f: Arc<dyn Fn(&T) -> bool + Send + Sync>,
+) -> TStream<'s, T> {
+    narrow(s, "filter", move |data, out| {
+        out.extend(data.drain(..).filter(|x| f(x)))
+    })
 }
 
 /// `flat_map`.
@@ -65,21 +72,25 @@ pub(crate) fn union<'s, T: Data>(a: TStream<'s, T>, b: TStream<'s, T>) -> TStrea
 }
 
 /// `repartition(n)`: spreads records round-robin over `n` workers (at most all of them).
-pub(crate) fn repartition<'s, T: Data>(s: TStream<'s, T>, n: usize, worker: usize) -> TStream<'s, T> {
+pub(crate) fn repartition<'s, T: Data>(
+    s: TStream<'s, T>,
+    n: usize,
+    worker: usize,
+) -> TStream<'s, T> {
     let n = n.max(1) as u64;
     let mut next = worker as u64;
     s.unary::<CapacityContainerBuilder<Vec<T>>, _, _, _>(
-            Exchange::new(move |_x: &T| {
-                next = next.wrapping_add(1);
-                next % n
-            }),
-            "repartition",
-            |_cap, _info| {
-                move |input, output| {
-                    input.for_each(|cap, data| output.session(&cap).give_container(data));
-                }
-            },
-        )
+        Exchange::new(move |_x: &T| {
+            next = next.wrapping_add(1);
+            next % n
+        }),
+        "repartition",
+        |_cap, _info| {
+            move |input, output| {
+                input.for_each(|cap, data| output.session(&cap).give_container(data));
+            }
+        },
+    )
 }
 
 /// Sends every record to the worker that owns its key (used before keyed work).

@@ -13,15 +13,24 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 
 /// Gathers every batch on worker 0 (worker 0's records first, then worker 1's, ...) and calls
 /// `f(time, records)` there once per batch, in batch-time order, empty batches included.
-pub(crate) fn gather_each<'s, T, F>(s: TStream<'s, T>, b: &mut Builder<'s>, name: &str, mut f: F) -> TStream<'s, ()>
+pub(crate) fn gather_each<'s, T, F>(
+    s: TStream<'s, T>,
+    b: &mut Builder<'s>,
+    name: &str,
+    mut f: F,
+) -> TStream<'s, ()>
 where
     T: Data,
     F: FnMut(u64, Vec<T>) + 'static,
 {
     let index = b.env.index;
-    let tagged = narrow(s, "gather-tag", move |data: &mut Vec<T>, out: &mut Vec<(usize, Vec<T>)>| {
-        out.push((index, std::mem::take(data)));
-    });
+    let tagged = narrow(
+        s,
+        "gather-tag",
+        move |data: &mut Vec<T>, out: &mut Vec<(usize, Vec<T>)>| {
+            out.push((index, std::mem::take(data)));
+        },
+    );
     per_time(
         tagged,
         Exchange::new(|_: &(usize, Vec<T>)| 0),
@@ -43,7 +52,11 @@ where
 }
 
 /// Keeps at most `n` records of each batch on each worker.
-pub(crate) fn take_local<'s, T: Data>(s: TStream<'s, T>, b: &mut Builder<'s>, n: usize) -> TStream<'s, T> {
+pub(crate) fn take_local<'s, T: Data>(
+    s: TStream<'s, T>,
+    b: &mut Builder<'s>,
+    n: usize,
+) -> TStream<'s, T> {
     per_time(
         s,
         Pipeline,
@@ -79,7 +92,11 @@ pub(crate) fn format_print<T: Debug>(time: u64, records: &[T], n: usize) -> Stri
 
 /// Writes `lines` to `dir/name` through a temporary file renamed into place, so a reader never
 /// sees half a file.
-pub(crate) fn write_lines_atomically<T: std::fmt::Display>(dir: &Path, name: &str, lines: &[T]) -> Result<(), Error> {
+pub(crate) fn write_lines_atomically<T: std::fmt::Display>(
+    dir: &Path,
+    name: &str,
+    lines: &[T],
+) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let tmp = dir.join(format!(".{name}.tmp"));
     let path = dir.join(name);

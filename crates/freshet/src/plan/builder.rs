@@ -36,7 +36,13 @@ pub(crate) struct WorkerEnv {
 }
 
 impl WorkerEnv {
-    pub fn new(index: usize, peers: usize, first_time: u64, interval: u64, shared: Arc<Shared>) -> Self {
+    pub fn new(
+        index: usize,
+        peers: usize,
+        first_time: u64,
+        interval: u64,
+        shared: Arc<Shared>,
+    ) -> Self {
         WorkerEnv {
             index,
             peers,
@@ -54,7 +60,8 @@ impl WorkerEnv {
 
     /// Records that batch `t` has been fed.
     pub fn set_last_fed(&self, t: u64) {
-        self.last_fed.set(Some(self.last_fed.get().map_or(t, |l| l.max(t))));
+        self.last_fed
+            .set(Some(self.last_fed.get().map_or(t, |l| l.max(t))));
     }
 }
 

@@ -27,12 +27,17 @@ impl<'s> Memo<'s> {
 
     /// The stream installed for node `id`, if any.
     pub fn get<T: Data>(&self, id: u64) -> Option<TStream<'s, T>> {
-        let stored = self.streams.get(&id)?.downcast_ref::<TStream<'static, T>>()?;
+        let stored = self
+            .streams
+            .get(&id)?
+            .downcast_ref::<TStream<'static, T>>()?;
         let copy = ManuallyDrop::new(stored.clone());
         // SAFETY: every `TStream<'static, T>` in the map was made by `insert` from a
         // `TStream<'s, T>` of this same memo; the two types differ only in that lifetime, so they
         // have the same layout, and `'s` is still live because `self: Memo<'s>` is.
-        Some(unsafe { std::ptr::read(&*copy as *const TStream<'static, T> as *const TStream<'s, T>) })
+        Some(unsafe {
+            std::ptr::read(&*copy as *const TStream<'static, T> as *const TStream<'s, T>)
+        })
     }
 
     /// Records the stream installed for node `id`.
@@ -40,8 +45,9 @@ impl<'s> Memo<'s> {
         let stream = ManuallyDrop::new(stream);
         // SAFETY: see `get`; the `'static` stream never leaves the memo with that lifetime, and
         // the memo is dropped before the scope it borrows.
-        let erased: TStream<'static, T> =
-            unsafe { std::ptr::read(&*stream as *const TStream<'s, T> as *const TStream<'static, T>) };
+        let erased: TStream<'static, T> = unsafe {
+            std::ptr::read(&*stream as *const TStream<'s, T> as *const TStream<'static, T>)
+        };
         self.streams.insert(id, Box::new(erased));
     }
 }

@@ -43,7 +43,8 @@ pub(crate) fn run_batch_job(workers: usize, install: InstallJob) -> Result<()> {
     if workers <= 1 {
         timely::execute_directly(body);
     } else {
-        let guards = timely::execute(timely::Config::process(workers), body).map_err(Error::Runtime)?;
+        let guards =
+            timely::execute(timely::Config::process(workers), body).map_err(Error::Runtime)?;
         for (i, r) in guards.join().into_iter().enumerate() {
             if let Err(message) = r {
                 shared.fail(Error::WorkerPanicked { worker: i, message });

@@ -29,7 +29,10 @@ const POLL: Duration = Duration::from_millis(20);
 pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<()> {
     let (mut sources, outputs) = {
         let mut g = inner.graph.lock().unwrap_or_else(|p| p.into_inner());
-        (std::mem::take(&mut g.sources), std::mem::take(&mut g.outputs))
+        (
+            std::mem::take(&mut g.sources),
+            std::mem::take(&mut g.outputs),
+        )
     };
     if outputs.is_empty() {
         return Err(Error::Plan(
@@ -48,7 +51,11 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
 
     let workers = inner.config.worker_count();
     let interval = inner.config.batch_interval().as_millis() as u64;
-    let first_time = inner.clock.now().next_aligned(inner.config.batch_interval()).0;
+    let first_time = inner
+        .clock
+        .now()
+        .next_aligned(inner.config.batch_interval())
+        .0;
     *inner.shared.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&shared));
 
     let mut senders = Vec::with_capacity(workers);
@@ -71,8 +78,10 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
     });
     let worker_setup = Arc::clone(&setup);
     drop(setup);
-    let guards = timely::execute(timely::Config::process(workers), move |w| run_worker(w, &worker_setup))
-        .map_err(Error::Runtime)?;
+    let guards = timely::execute(timely::Config::process(workers), move |w| {
+        run_worker(w, &worker_setup)
+    })
+    .map_err(Error::Runtime)?;
 
     let threads = match collect_threads(&threads_rx, workers, &shared) {
         Ok(t) => t,
@@ -134,7 +143,11 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
     Ok(())
 }
 
-fn collect_threads(rx: &Receiver<(usize, Thread)>, workers: usize, shared: &Shared) -> Result<Vec<Thread>> {
+fn collect_threads(
+    rx: &Receiver<(usize, Thread)>,
+    workers: usize,
+    shared: &Shared,
+) -> Result<Vec<Thread>> {
     let mut threads: Vec<Option<Thread>> = vec![None; workers];
     let mut seen = 0;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -197,7 +210,12 @@ impl Driver<'_> {
             }
             let Some(splits) = self.plan(t) else { break };
             let late = self.inner.clock.now().0.saturating_sub(t);
-            if !self.submit(t, splits, tick, Duration::from_millis(if self.available_now { 0 } else { late })) {
+            if !self.submit(
+                t,
+                splits,
+                tick,
+                Duration::from_millis(if self.available_now { 0 } else { late }),
+            ) {
                 break;
             }
             t += self.interval;
@@ -249,7 +267,8 @@ impl Driver<'_> {
     /// Plans batch `t` on every source: per worker, the splits of every source.
     fn plan(&mut self, t: u64) -> Option<Vec<Vec<(SourceId, Split)>>> {
         let workers = self.senders.len();
-        let mut per_worker: Vec<Vec<(SourceId, Split)>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut per_worker: Vec<Vec<(SourceId, Split)>> =
+            (0..workers).map(|_| Vec::new()).collect();
         for s in self.sources.iter_mut() {
             match s.plan(t, workers) {
                 Ok(splits) => {
@@ -270,7 +289,13 @@ impl Driver<'_> {
 
     /// Hands batch `t` to the workers once fewer than the allowed number of batches are in
     /// flight; `false` if the run ended while waiting.
-    fn submit(&mut self, t: u64, splits: Vec<Vec<(SourceId, Split)>>, tick: Instant, late: Duration) -> bool {
+    fn submit(
+        &mut self,
+        t: u64,
+        splits: Vec<Vec<(SourceId, Split)>>,
+        tick: Instant,
+        late: Duration,
+    ) -> bool {
         let max = self.inner.config.max_in_flight();
         {
             let mut st = self.inner.status();
@@ -296,7 +321,11 @@ impl Driver<'_> {
         }
         let next = t + self.interval;
         for (tx, splits) in self.senders.iter().zip(splits) {
-            let _ = tx.send(ToWorker::Batch { time: t, next, splits });
+            let _ = tx.send(ToWorker::Batch {
+                time: t,
+                next,
+                splits,
+            });
         }
         self.wake_workers();
         for l in self.inner.listeners() {

@@ -62,7 +62,11 @@ pub(crate) fn run_worker(worker: &mut timely::worker::Worker, setup: &WorkerSetu
 fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
     let index = worker.index();
     let shared = &setup.shared;
-    let Some(mailbox) = setup.mailboxes[index].lock().unwrap_or_else(|p| p.into_inner()).take() else {
+    let Some(mailbox) = setup.mailboxes[index]
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    else {
         shared.fail(Error::Runtime(format!("worker {index} started twice")));
         return;
     };
@@ -93,7 +97,11 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
         }
         while open {
             match mailbox.try_recv() {
-                Ok(ToWorker::Batch { time, next, mut splits }) => {
+                Ok(ToWorker::Batch {
+                    time,
+                    next,
+                    mut splits,
+                }) => {
                     env.set_last_fed(time);
                     let mut records = 0;
                     for input in inputs.iter_mut() {

@@ -140,7 +140,11 @@ impl SourcePlanner for FileStreamSource {
                 }
             }
         }
-        let take = self.options.max_files_per_batch.unwrap_or(usize::MAX).min(self.waiting.len());
+        let take = self
+            .options
+            .max_files_per_batch
+            .unwrap_or(usize::MAX)
+            .min(self.waiting.len());
         let workers = workers.max(1);
         let mut per_worker: Vec<Vec<PathBuf>> = vec![Vec::new(); workers];
         for (i, path) in self.waiting.drain(..take).enumerate() {
@@ -169,7 +173,11 @@ impl StreamingContext {
     }
 
     /// [`text_file_stream`](Self::text_file_stream) with options.
-    pub fn text_file_stream_with(&self, dir: impl Into<PathBuf>, options: FileStreamOptions) -> DStream<String> {
+    pub fn text_file_stream_with(
+        &self,
+        dir: impl Into<PathBuf>,
+        options: FileStreamOptions,
+    ) -> DStream<String> {
         let id = next_id();
         let dir = dir.into();
         let source_name = format!("text_file_stream {}", dir.display());
@@ -192,7 +200,9 @@ impl StreamingContext {
             b.source_input::<String>(
                 id,
                 Arc::new(move |split, buf, env| {
-                    let Ok(files) = split.downcast::<Vec<PathBuf>>() else { return };
+                    let Ok(files) = split.downcast::<Vec<PathBuf>>() else {
+                        return;
+                    };
                     for file in files.iter() {
                         let mut report = |what: &str| {
                             let what = format!("{}: {what}", file.display());

@@ -147,8 +147,18 @@ pub struct Click {
 
 /// The pages of the synthetic site, most visited first.
 pub const PAGES: [&str; 12] = [
-    "/", "/products", "/search", "/cart", "/product/42", "/product/7", "/checkout", "/login",
-    "/account", "/help", "/blog", "/about",
+    "/",
+    "/products",
+    "/search",
+    "/cart",
+    "/product/42",
+    "/product/7",
+    "/checkout",
+    "/login",
+    "/account",
+    "/help",
+    "/blog",
+    "/about",
 ];
 
 fn mix(mut x: u64) -> u64 {

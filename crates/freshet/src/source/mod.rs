@@ -57,7 +57,10 @@ pub(crate) trait SourcePlanner: Send {
 }
 
 /// Splits `records` into `workers` contiguous runs of nearly equal length.
-pub(crate) fn split_evenly<T: Send + 'static>(mut records: Vec<T>, workers: usize) -> Vec<Option<Split>> {
+pub(crate) fn split_evenly<T: Send + 'static>(
+    mut records: Vec<T>,
+    workers: usize,
+) -> Vec<Option<Split>> {
     let workers = workers.max(1);
     let n = records.len();
     let mut out: Vec<Option<Split>> = Vec::with_capacity(workers);
@@ -67,7 +70,11 @@ pub(crate) fn split_evenly<T: Send + 'static>(mut records: Vec<T>, workers: usiz
     }
     for w in (0..workers).rev() {
         let tail = records.split_off(cuts[w]);
-        out.push(if tail.is_empty() { None } else { Some(Box::new(tail)) });
+        out.push(if tail.is_empty() {
+            None
+        } else {
+            Some(Box::new(tail))
+        });
     }
     out.reverse();
     out
@@ -93,7 +100,10 @@ mod tests {
         let parts = split_evenly((0..10).collect::<Vec<i32>>(), 3);
         let parts: Vec<Vec<i32>> = parts
             .into_iter()
-            .map(|p| p.map(|s| *s.downcast::<Vec<i32>>().unwrap()).unwrap_or_default())
+            .map(|p| {
+                p.map(|s| *s.downcast::<Vec<i32>>().unwrap())
+                    .unwrap_or_default()
+            })
             .collect();
         assert_eq!(parts, vec![vec![0, 1, 2], vec![3, 4, 5], vec![6, 7, 8, 9]]);
         let parts = split_evenly(vec![1], 4);

@@ -26,7 +26,10 @@ impl<T> Clone for QueueHandle<T> {
 impl<T> QueueHandle<T> {
     /// Appends a batch; it becomes the batch of the first interval after those queued before it.
     pub fn push(&self, batch: Vec<T>) {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(batch);
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(batch);
     }
 
     /// The number of batches waiting.
@@ -55,12 +58,21 @@ impl<T: Data> SourcePlanner for QueueSource<T> {
     }
 
     fn plan(&mut self, _time: u64, workers: usize) -> Result<Vec<Option<Split>>> {
-        let batch = self.queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+        let batch = self
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
         Ok(split_evenly(batch.unwrap_or_default(), workers))
     }
 
     fn availability(&mut self) -> Availability {
-        if self.queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+        if self
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+        {
             Availability::Exhausted
         } else {
             Availability::Ready
@@ -89,12 +101,19 @@ impl StreamingContext {
             id,
             queue: Arc::clone(&queue),
         }));
-        (records_stream(self, id, "queue_stream"), QueueHandle { queue })
+        (
+            records_stream(self, id, "queue_stream"),
+            QueueHandle { queue },
+        )
     }
 }
 
 /// The stream of a source whose splits are the records themselves.
-pub(crate) fn records_stream<T: Data>(ctx: &StreamingContext, id: SourceId, name: &str) -> DStream<T> {
+pub(crate) fn records_stream<T: Data>(
+    ctx: &StreamingContext,
+    id: SourceId,
+    name: &str,
+) -> DStream<T> {
     let lineage = Lineage {
         streaming: true,
         partitions: 1,

@@ -111,7 +111,11 @@ impl<T> ReceiverContext<T> {
     }
 
     fn wait_for_room(&self) -> std::sync::MutexGuard<'_, Vec<T>> {
-        let mut records = self.buffer.records.lock().unwrap_or_else(|p| p.into_inner());
+        let mut records = self
+            .buffer
+            .records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         while records.len() >= self.buffer.capacity && !self.is_stopped() {
             records = self
                 .buffer
@@ -183,7 +187,11 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
             .spawn(move || {
                 loop {
                     match receiver.run(&ctx) {
-                        Ok(()) if ctx.is_stopped() || available_now || !receiver.restart_on_end() => break,
+                        Ok(())
+                            if ctx.is_stopped() || available_now || !receiver.restart_on_end() =>
+                        {
+                            break
+                        }
                         Ok(()) => {}
                         Err(e) => {
                             if ctx.is_stopped() {
@@ -202,14 +210,20 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
                 }
                 finished.store(true, Ordering::SeqCst);
             })
-            .map_err(|e| crate::error::Error::Runtime(format!("cannot start receiver thread: {e}")))?;
+            .map_err(|e| {
+                crate::error::Error::Runtime(format!("cannot start receiver thread: {e}"))
+            })?;
         self.thread = Some(thread);
         Ok(())
     }
 
     fn plan(&mut self, _time: u64, workers: usize) -> Result<Vec<Option<Split>>> {
         let records = {
-            let mut r = self.buffer.records.lock().unwrap_or_else(|p| p.into_inner());
+            let mut r = self
+                .buffer
+                .records
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             std::mem::take(&mut *r)
         };
         self.buffer.not_full.notify_all();
@@ -232,7 +246,12 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
     }
 
     fn has_buffered(&self) -> bool {
-        !self.buffer.records.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+        !self
+            .buffer
+            .records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
     }
 
     fn stop(&mut self) {
@@ -261,7 +280,11 @@ impl StreamingContext {
     }
 
     /// A receiver stream whose buffer holds at most `capacity` records.
-    pub fn receiver_stream_with_capacity<R: Receiver>(&self, receiver: R, capacity: usize) -> DStream<R::Item> {
+    pub fn receiver_stream_with_capacity<R: Receiver>(
+        &self,
+        receiver: R,
+        capacity: usize,
+    ) -> DStream<R::Item> {
         let id = next_id();
         let name = receiver.name();
         self.inner.add_source(Box::new(ReceiverSource {

@@ -36,7 +36,12 @@ fn resolve(addr: &str) -> Result<SocketAddr> {
 }
 
 /// Reads lines from `stream` into `ctx` until the peer closes it or the context stops.
-fn read_lines(stream: TcpStream, ctx: &ReceiverContext<String>, policy: BadRecordPolicy, source: &str) -> Result<()> {
+fn read_lines(
+    stream: TcpStream,
+    ctx: &ReceiverContext<String>,
+    policy: BadRecordPolicy,
+    source: &str,
+) -> Result<()> {
     stream
         .set_read_timeout(Some(READ_TIMEOUT))
         .map_err(|error| Error::Address {
@@ -66,7 +71,11 @@ fn read_lines(stream: TcpStream, ctx: &ReceiverContext<String>, policy: BadRecor
                     push_line(&mut line, &mut pending, ctx, policy);
                 }
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
             Err(e) => {
                 ctx.store_many(&mut pending);
                 return Err(Error::Source {
@@ -80,7 +89,12 @@ fn read_lines(stream: TcpStream, ctx: &ReceiverContext<String>, policy: BadRecor
     Ok(())
 }
 
-fn push_line(line: &mut Vec<u8>, out: &mut Vec<String>, ctx: &ReceiverContext<String>, policy: BadRecordPolicy) {
+fn push_line(
+    line: &mut Vec<u8>,
+    out: &mut Vec<String>,
+    ctx: &ReceiverContext<String>,
+    policy: BadRecordPolicy,
+) {
     let mut bytes = std::mem::take(line);
     if bytes.last() == Some(&b'\n') {
         bytes.pop();
@@ -90,7 +104,10 @@ fn push_line(line: &mut Vec<u8>, out: &mut Vec<String>, ctx: &ReceiverContext<St
     }
     match String::from_utf8(bytes) {
         Ok(s) => out.push(s),
-        Err(e) => ctx.bad_record(policy, &format!("a line of {} bytes is not valid UTF-8", e.as_bytes().len())),
+        Err(e) => ctx.bad_record(
+            policy,
+            &format!("a line of {} bytes is not valid UTF-8", e.as_bytes().len()),
+        ),
     }
 }
 
@@ -109,10 +126,13 @@ impl Receiver for SocketTextReceiver {
 
     fn run(&mut self, ctx: &ReceiverContext<String>) -> Result<()> {
         let addr = resolve(&self.addr)?;
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|error| Error::Address {
-            addr: self.addr.clone(),
-            error,
-        })?;
+        let stream =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|error| {
+                Error::Address {
+                    addr: self.addr.clone(),
+                    error,
+                }
+            })?;
         read_lines(stream, ctx, self.policy, &self.name())
     }
 
@@ -148,10 +168,12 @@ impl Receiver for SocketTextListener {
             addr: self.addr.clone(),
             error,
         })?;
-        listener.set_nonblocking(true).map_err(|error| Error::Address {
-            addr: self.addr.clone(),
-            error,
-        })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|error| Error::Address {
+                addr: self.addr.clone(),
+                error,
+            })?;
         self.listener = Some(listener);
         Ok(())
     }
@@ -205,7 +227,11 @@ impl StreamingContext {
     }
 
     /// [`socket_text_stream`](Self::socket_text_stream) with a policy for malformed lines.
-    pub fn socket_text_stream_with(&self, addr: impl Into<String>, policy: BadRecordPolicy) -> DStream<String> {
+    pub fn socket_text_stream_with(
+        &self,
+        addr: impl Into<String>,
+        policy: BadRecordPolicy,
+    ) -> DStream<String> {
         self.receiver_stream(SocketTextReceiver {
             addr: addr.into(),
             policy,
@@ -220,7 +246,11 @@ impl StreamingContext {
     }
 
     /// [`socket_text_listener`](Self::socket_text_listener) with a policy for malformed lines.
-    pub fn socket_text_listener_with(&self, addr: impl Into<String>, policy: BadRecordPolicy) -> DStream<String> {
+    pub fn socket_text_listener_with(
+        &self,
+        addr: impl Into<String>,
+        policy: BadRecordPolicy,
+    ) -> DStream<String> {
         self.receiver_stream(SocketTextListener {
             addr: addr.into(),
             policy,

@@ -173,9 +173,11 @@ impl<T: Key> DStream<T> {
     }
 }
 
+type BatchList<T> = Arc<Mutex<Vec<(BatchTime, Vec<T>)>>>;
+
 /// The batches a [`DStream::collect_batches`] output has received so far.
 pub struct CollectedBatches<T> {
-    batches: Arc<Mutex<Vec<(BatchTime, Vec<T>)>>>,
+    batches: BatchList<T>,
 }
 
 impl<T> Clone for CollectedBatches<T> {

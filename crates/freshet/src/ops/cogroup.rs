@@ -49,6 +49,9 @@ where
     )
 }
 
+/// One output value of an outer join: either side may be missing.
+pub(crate) type OuterPair<V, W> = (Option<V>, Option<W>);
+
 /// Which keys a join keeps.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum JoinKind {
@@ -68,7 +71,7 @@ pub(crate) fn join<'s, K: Key, V: Data, W: Data>(
     left: TStream<'s, (K, V)>,
     right: TStream<'s, (K, W)>,
     kind: JoinKind,
-) -> TStream<'s, (K, (Option<V>, Option<W>))> {
+) -> TStream<'s, (K, OuterPair<V, W>)> {
     let name = match kind {
         JoinKind::Inner => "join",
         JoinKind::LeftOuter => "left_outer_join",

@@ -279,6 +279,7 @@ impl Driver<'_> {
                     }
                 }
                 Err(e) => {
+                    tracing::error!(source = s.name(), "cannot plan batch {t}");
                     self.shared.fail(e);
                     return None;
                 }

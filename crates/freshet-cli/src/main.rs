@@ -1,0 +1,43 @@
+//! The `freshet` command.
+
+mod demo;
+mod report;
+mod wordcount;
+
+use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Freshet: micro-batch stream processing.
+#[derive(Parser, Debug)]
+#[command(name = "freshet", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Runs the built-in demo: a synthetic click stream, page views counted per batch.
+    ///
+    /// Prints one line per batch: its time, input records, processing time, scheduling delay
+    /// and the most viewed pages. Runs until Ctrl-C (a graceful stop) or `--batches`.
+    Demo(demo::DemoArgs),
+    /// Counts the words of the text files in a directory, as a batch job or, with `--watch`,
+    /// as a stream over the files that appear there.
+    Wordcount(wordcount::WordcountArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Demo(args) => demo::run(args),
+        Command::Wordcount(args) => wordcount::run(args),
+    }
+}

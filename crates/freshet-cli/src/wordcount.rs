@@ -1,0 +1,74 @@
+//! `freshet wordcount`: the words of the text files in a directory.
+
+use crate::report::BatchReporter;
+use anyhow::Context;
+use clap::Args;
+use freshet::source::file_stream::FileStreamOptions;
+use freshet::{Dataset, StreamingConfig, StreamingContext};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Options of `freshet wordcount`.
+#[derive(Args, Debug)]
+pub struct WordcountArgs {
+    /// The directory (or glob pattern, without `--watch`) of text files.
+    path: PathBuf,
+    /// Keep running and count the words of each new file per batch (a stream).
+    #[arg(long)]
+    watch: bool,
+    /// The batch interval in milliseconds (with `--watch`).
+    #[arg(long, default_value_t = 1000)]
+    batch_ms: u64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// How many words to show.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+}
+
+fn words(lines: Dataset<String>) -> Dataset<(String, u64)> {
+    lines
+        .flat_map(|line: String| {
+            line.split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .map(|w| (w, 1u64))
+        .reduce_by_key(|a, b| a + b)
+}
+
+/// Runs the word count.
+pub fn run(args: WordcountArgs) -> anyhow::Result<()> {
+    if !args.watch {
+        let lines = Dataset::text_file(&args.path)?;
+        let counts = crate::demo::top(words(lines).collect()?, args.top);
+        for (w, c) in counts {
+            println!("{c:>10} {w}");
+        }
+        return Ok(());
+    }
+    let config = StreamingConfig::new(Duration::from_millis(args.batch_ms)).workers(args.workers);
+    let ctx = StreamingContext::new(config)?;
+    let reporter = Arc::new(BatchReporter::default());
+    ctx.add_listener(reporter.clone());
+    let n = args.top;
+    ctx.text_file_stream_with(&args.path, FileStreamOptions::new())
+        .transform(words)
+        .foreach_batch(move |time, counts| {
+            let shown: Vec<String> = crate::demo::top(counts, n)
+                .into_iter()
+                .map(|(w, c)| format!("{w} {c}"))
+                .collect();
+            reporter.set_results(time, format!("top words: {}", shown.join(", ")));
+        });
+    ctx.start()
+        .with_context(|| format!("cannot watch {}", args.path.display()))?;
+    println!(
+        "watching {} for new files; Ctrl-C stops",
+        args.path.display()
+    );
+    ctx.await_termination()?;
+    Ok(())
+}

@@ -46,7 +46,9 @@ mod ops;
 mod plan;
 mod runtime;
 pub mod source;
+pub mod state;
 mod time;
+pub mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::StreamingConfig;
@@ -56,4 +58,5 @@ pub use dataset::{Dataset, MAX_BATCH_WORKERS};
 pub use dstream::{CollectedBatches, DStream};
 pub use error::{Error, Result};
 pub use listener::{BatchInfo, StreamingListener};
+pub use state::{MapWithStateStream, State, StateSpec};
 pub use time::{current_batch_time, BatchTime};

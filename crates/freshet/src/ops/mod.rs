@@ -14,6 +14,8 @@ pub(crate) mod cogroup;
 pub(crate) mod keyed;
 pub(crate) mod narrow;
 pub(crate) mod output;
+pub(crate) mod state;
+pub(crate) mod window;
 
 use crate::plan::{TStream, WorkerEnv};
 use crate::time::with_batch_time;

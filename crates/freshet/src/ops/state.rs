@@ -1,0 +1,236 @@
+//! Keyed state across batches: `update_state_by_key` and `map_with_state`.
+//!
+//! Records are routed to the worker that owns their key; each worker keeps the state of its keys
+//! in a [`StateStore`] and updates it when the frontier passes a batch (every worker finishes
+//! every batch, so keys without new values are visited too).
+
+use super::narrow::exchange_by_key;
+use super::{per_time, route, EmitEmpty, FastMap};
+use crate::data::{Data, Key};
+use crate::plan::{Builder, TStream};
+use crate::state::State;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The worker that owns `key` among `peers` (the same choice as `exchange_by_key`).
+pub(crate) fn owner<K: Key>(key: &K, peers: usize) -> usize {
+    (route(key) % peers as u64) as usize
+}
+
+/// One worker's keyed state: each key once, with its state and the batch time of its last data.
+///
+/// This is the unit the checkpoint work snapshots and restores: [`snapshot`](Self::snapshot)
+/// lists the entries (`K` and `S` are serde types), [`restore`](Self::restore) loads them.
+pub(crate) struct StateStore<K, S> {
+    /// `None` only transiently, while an update function owns the state.
+    map: FastMap<K, Entry<S>>,
+}
+
+/// A key's state in a [`StateStore`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Entry<S> {
+    /// The state (`None` only while an update function holds it).
+    pub state: Option<S>,
+    /// The batch time at which the key last received data (the first batch time for initial
+    /// state).
+    pub seen: u64,
+}
+
+impl<K: Key, S: Data> StateStore<K, S> {
+    /// An empty store.
+    pub fn new() -> Self {
+        StateStore {
+            map: FastMap::default(),
+        }
+    }
+
+    /// A store holding the entries of `initial` that `worker` (of `peers`) owns, as if they had
+    /// received data at batch time `seen`.
+    pub fn initial(initial: &[(K, S)], worker: usize, peers: usize, seen: u64) -> Self {
+        let mut st = StateStore::new();
+        st.restore(
+            initial
+                .iter()
+                .filter(|(k, _)| owner(k, peers) == worker)
+                .map(|(k, s)| (k.clone(), s.clone(), seen)),
+        );
+        st
+    }
+
+    /// Every entry: key, state, batch time of the key's last data.
+    pub fn snapshot(&self) -> Vec<(K, S, u64)> {
+        self.map
+            .iter()
+            .filter_map(|(k, e)| e.state.clone().map(|s| (k.clone(), s, e.seen)))
+            .collect()
+    }
+
+    /// Loads entries (as [`snapshot`](Self::snapshot) lists them), replacing those with the
+    /// same key.
+    pub fn restore(&mut self, entries: impl IntoIterator<Item = (K, S, u64)>) {
+        for (k, s, seen) in entries {
+            self.map.insert(
+                k,
+                Entry {
+                    state: Some(s),
+                    seen,
+                },
+            );
+        }
+    }
+
+    /// The number of keys.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Writes `(key, state)` for every key.
+    pub fn emit(&self, out: &mut Vec<(K, S)>) {
+        out.reserve(self.map.len());
+        for (k, e) in &self.map {
+            if let Some(s) = &e.state {
+                out.push((k.clone(), s.clone()));
+            }
+        }
+    }
+}
+
+/// The function of `update_state_by_key`.
+pub(crate) type UpdateFn<V, S> = Arc<dyn Fn(Vec<V>, Option<S>) -> Option<S> + Send + Sync>;
+
+/// `update_state_by_key`: `f(new values, old state)` for every key with new values or state;
+/// `None` removes the key. Every batch writes `(key, state)` for every key.
+pub(crate) fn update_state_by_key<'s, K: Key, V: Data, S: Data>(
+    s: TStream<'s, (K, V)>,
+    b: &mut Builder<'s>,
+    f: UpdateFn<V, S>,
+    initial: Arc<Vec<(K, S)>>,
+) -> TStream<'s, (K, S)> {
+    let mut store = StateStore::initial(&initial, b.env.index, b.env.peers, b.env.first_time);
+    per_time(
+        s,
+        exchange_by_key::<K, V>(),
+        "update_state_by_key",
+        &b.env,
+        EmitEmpty::AllWorkers,
+        FastMap::<K, Vec<V>>::default,
+        |acc, data: &mut Vec<(K, V)>| {
+            for (k, v) in data.drain(..) {
+                match acc.get_mut(&k) {
+                    Some(vs) => vs.push(v),
+                    None => {
+                        acc.insert(k, vec![v]);
+                    }
+                }
+            }
+        },
+        move |t, mut new, out| {
+            store.map.retain(|k, e| {
+                let values = match new.remove(k) {
+                    Some(vs) => {
+                        e.seen = t;
+                        vs
+                    }
+                    None => Vec::new(),
+                };
+                e.state = f(values, e.state.take());
+                e.state.is_some()
+            });
+            for (k, vs) in new {
+                if let Some(s) = f(vs, None) {
+                    store.map.insert(
+                        k,
+                        Entry {
+                            state: Some(s),
+                            seen: t,
+                        },
+                    );
+                }
+            }
+            store.emit(out);
+        },
+    )
+}
+
+/// What the `map_with_state` operator writes: the function's outputs and, when asked for, the
+/// state snapshot of every batch.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum MapOut<U, K, S> {
+    /// A value returned by the function.
+    Value(U),
+    /// One key's state after the batch.
+    Snapshot(K, S),
+}
+
+/// The function of `map_with_state`.
+pub(crate) type MapFn<K, V, S, U> = Arc<dyn Fn(&K, Option<V>, &mut State<S>) -> U + Send + Sync>;
+
+/// `map_with_state`: `f(key, Some(value), state)` for every record (in arrival order per
+/// worker), and `f(key, None, state)` once for a key that times out, after which it is removed.
+pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
+    s: TStream<'s, (K, V)>,
+    b: &mut Builder<'s>,
+    f: MapFn<K, V, S, U>,
+    initial: Arc<Vec<(K, S)>>,
+    timeout: Option<Duration>,
+    snapshots: bool,
+) -> TStream<'s, MapOut<U, K, S>> {
+    let mut store = StateStore::initial(&initial, b.env.index, b.env.peers, b.env.first_time);
+    let timeout = timeout.map(|d| d.as_millis() as u64);
+    let mut snap: Vec<(K, S)> = Vec::new();
+    per_time(
+        s,
+        exchange_by_key::<K, V>(),
+        "map_with_state",
+        &b.env,
+        EmitEmpty::AllWorkers,
+        Vec::new,
+        |acc: &mut Vec<(K, V)>, data: &mut Vec<(K, V)>| acc.append(data),
+        move |t, records, out| {
+            for (k, v) in records {
+                let mut entry = store.map.get_mut(&k);
+                let mut state = State::new(entry.as_mut().and_then(|e| e.state.take()), false);
+                let u = f(&k, Some(v), &mut state);
+                out.push(MapOut::Value(u));
+                match (state.into_inner(), entry) {
+                    (Some(s), Some(e)) => {
+                        e.state = Some(s);
+                        e.seen = t;
+                    }
+                    (Some(s), None) => {
+                        store.map.insert(
+                            k,
+                            Entry {
+                                state: Some(s),
+                                seen: t,
+                            },
+                        );
+                    }
+                    (None, Some(_)) => {
+                        store.map.remove(&k);
+                    }
+                    (None, None) => {}
+                }
+            }
+            if let Some(limit) = timeout {
+                let expired: Vec<K> = store
+                    .map
+                    .iter()
+                    .filter(|(_, e)| t.saturating_sub(e.seen) > limit)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in expired {
+                    if let Some(e) = store.map.remove(&k) {
+                        let mut state = State::new(e.state, true);
+                        out.push(MapOut::Value(f(&k, None, &mut state)));
+                    }
+                }
+            }
+            if snapshots {
+                store.emit(&mut snap);
+                out.extend(snap.drain(..).map(|(k, s)| MapOut::Snapshot(k, s)));
+            }
+        },
+    )
+}

@@ -21,6 +21,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::StreamingConfig;
 use crate::error::{Error, Result};
 use crate::listener::{BatchInfo, StreamingListener};
+use crate::metrics::{ActiveBatch, BatchDetail, PipelineGraph, PublishedOutput, SourceStatus};
 use crate::plan::SourceId;
 use crate::runtime::driver::{self, StopKind};
 use crate::runtime::worker::InstallOutput;
@@ -85,6 +86,8 @@ pub(crate) struct Status {
     pub recent: VecDeque<BatchInfo>,
     pub error: Option<Error>,
     pub first_time: Option<u64>,
+    /// A batch planned and waiting for earlier batches, with when it was planned.
+    pub waiting: Option<(u64, Instant)>,
 }
 
 pub(crate) struct ContextInner {
@@ -176,6 +179,7 @@ impl StreamingContext {
                     recent: VecDeque::new(),
                     error: None,
                     first_time: None,
+                    waiting: None,
                 }),
                 changed: Condvar::new(),
                 listeners: Mutex::new(Vec::new()),
@@ -350,6 +354,80 @@ impl StreamingContext {
         self.inner.status().recent.iter().cloned().collect()
     }
 
+    fn shared(&self) -> Option<Arc<Shared>> {
+        self.inner
+            .shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether the context is running (started and not yet stopped).
+    pub fn is_running(&self) -> bool {
+        self.inner.status().phase == Phase::Running
+    }
+
+    /// The operators of the running pipeline, how records flow between them, and how many
+    /// records each emitted (empty before `start`).
+    pub fn pipeline_graph(&self) -> PipelineGraph {
+        self.shared().map(|s| s.metrics.graph()).unwrap_or_default()
+    }
+
+    /// The figures of completed batch `time` with each operator's figures, while the batch is
+    /// among the most recent 1000.
+    pub fn batch_detail(&self, time: BatchTime) -> Option<BatchDetail> {
+        let info = self
+            .inner
+            .status()
+            .recent
+            .iter()
+            .find(|b| b.time == time)
+            .cloned()?;
+        let shared = self.shared()?;
+        Some(BatchDetail {
+            info,
+            operators: shared.metrics.operators(time.0),
+            sources: shared.metrics.source_records(time.0),
+        })
+    }
+
+    /// The figures of every source: records, rate, lag, receiver state.
+    pub fn sources_status(&self) -> Vec<SourceStatus> {
+        self.shared()
+            .map(|s| s.metrics.sources(self.batch_interval()))
+            .unwrap_or_default()
+    }
+
+    /// The latest batch of every output that publishes (`publish`, `print`).
+    pub fn published_outputs(&self) -> Vec<PublishedOutput> {
+        self.shared()
+            .map(|s| s.metrics.outputs())
+            .unwrap_or_default()
+    }
+
+    /// The batches planned and not yet completed, oldest first.
+    pub fn active_batches(&self) -> Vec<ActiveBatch> {
+        let st = self.inner.status();
+        let now = Instant::now();
+        let mut active: Vec<ActiveBatch> = st
+            .pending
+            .iter()
+            .map(|(t, p)| ActiveBatch {
+                time: BatchTime(*t),
+                processing: true,
+                elapsed: now.saturating_duration_since(p.submitted_at),
+            })
+            .collect();
+        if let Some((t, _)) = st.waiting {
+            active.push(ActiveBatch {
+                time: BatchTime(t),
+                processing: false,
+                elapsed: Duration::ZERO,
+            });
+        }
+        active
+    }
+
     /// How many malformed or unreadable inputs the sources skipped (each is logged).
     pub fn skipped_records(&self) -> u64 {
         self.inner
@@ -378,6 +456,7 @@ pub(crate) fn record_completion(inner: &ContextInner, shared: &Shared, through: 
                 processing_time,
                 total_delay: p.scheduling_delay + processing_time,
             };
+            shared.metrics.batch_completed(t);
             st.completed_through = Some(st.completed_through.map_or(t, |c| c.max(t)));
             st.completed += 1;
             if st.recent.len() == RECENT_BATCHES {

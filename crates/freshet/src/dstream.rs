@@ -9,8 +9,9 @@ use crate::collection::collection_ops;
 use crate::context::ContextInner;
 use crate::data::{Data, Key};
 use crate::dataset::Dataset;
+use crate::metrics::PublishedOutput;
 use crate::ops;
-use crate::plan::{Builder, Plan};
+use crate::plan::{next_id, Builder, Plan};
 use crate::time::BatchTime;
 use std::fmt::Debug;
 use std::path::PathBuf;
@@ -102,14 +103,16 @@ impl<T: Data> DStream<T> {
     {
         let f = Arc::new(f);
         let plan = self.plan.clone();
+        let id = next_id();
         self.ctx.add_output(Arc::new(move |b: &mut Builder<'_>| {
-            let s = plan.stream(b);
-            b.enter_operator("foreach_batch");
-            let f = f.clone();
-            let done = ops::output::gather_each(s, b, "foreach_batch", move |t, records| {
-                f(BatchTime(t), records)
+            b.output(id, "foreach_batch", |b| {
+                let s = plan.stream(b);
+                let f = f.clone();
+                let done = ops::output::gather_each(s, b, "foreach_batch", move |t, records| {
+                    f(BatchTime(t), records)
+                });
+                b.probe(done);
             });
-            b.probe(done);
         }));
     }
 
@@ -120,14 +123,48 @@ impl<T: Data> DStream<T> {
         T: Debug,
     {
         let plan = self.plan.clone();
+        let id = next_id();
         self.ctx.add_output(Arc::new(move |b: &mut Builder<'_>| {
-            let s = plan.stream(b);
-            b.enter_operator("print");
-            let first = ops::output::take_local(s, b, n + 1);
-            let done = ops::output::gather_each(first, b, "print", move |t, records| {
-                print!("{}", ops::output::format_print(t, &records, n));
+            b.output(id, "print", |b| {
+                let s = plan.stream(b);
+                let first = ops::output::take_local(s, b, n + 1);
+                let shared = b.env.shared.clone();
+                let done = ops::output::gather_each(first, b, "print", move |t, records| {
+                    print!("{}", ops::output::format_print(t, &records, n));
+                    shared.metrics.publish(PublishedOutput::of(
+                        "print",
+                        t,
+                        &records[..records.len().min(n)],
+                        n,
+                    ));
+                });
+                b.probe(done);
             });
-            b.probe(done);
+        }));
+    }
+
+    /// Publishes the first `keep` records of every batch (formatted with `Debug`) under `name`,
+    /// for the web UI's live results panel and
+    /// [`StreamingContext::published_outputs`](crate::StreamingContext::published_outputs).
+    pub fn publish(&self, name: impl Into<String>, keep: usize)
+    where
+        T: Debug,
+    {
+        let name: String = name.into();
+        let plan = self.plan.clone();
+        let id = next_id();
+        self.ctx.add_output(Arc::new(move |b: &mut Builder<'_>| {
+            let name = name.clone();
+            b.output(id, "publish", |b| {
+                let s = plan.stream(b);
+                let shared = b.env.shared.clone();
+                let done = ops::output::gather_each(s, b, "publish", move |t, records| {
+                    shared
+                        .metrics
+                        .publish(PublishedOutput::of(&name, t, &records, keep));
+                });
+                b.probe(done);
+            });
         }));
     }
 
@@ -146,11 +183,13 @@ impl<T: Data> DStream<T> {
             })
         });
         let plan = self.plan.clone();
+        let id = next_id();
         self.ctx.add_output(Arc::new(move |b: &mut Builder<'_>| {
-            let s = plan.stream(b);
-            b.enter_operator("save_as_text_files");
-            let done = ops::output::save_as_text(s, b, dir.clone());
-            b.probe(done);
+            b.output(id, "save_as_text_files", |b| {
+                let s = plan.stream(b);
+                let done = ops::output::save_as_text(s, b, dir.clone());
+                b.probe(done);
+            });
         }));
     }
 

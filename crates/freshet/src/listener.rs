@@ -19,14 +19,42 @@ pub struct BatchInfo {
     pub total_delay: Duration,
 }
 
+/// An output operation finished a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputOperationInfo {
+    /// The output operation (`foreach_batch`, `print`, ...).
+    pub name: String,
+    /// The batch.
+    pub time: BatchTime,
+    /// How long the output operation's own work took.
+    pub duration: Duration,
+}
+
+/// Something that happened to a receiver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReceiverEvent {
+    /// The receiver started.
+    Started,
+    /// The receiver failed (it is restarted after a short delay).
+    Error(String),
+    /// The receiver stopped.
+    Stopped,
+}
+
 /// Receives events of a running [`StreamingContext`](crate::StreamingContext).
 ///
 /// Every method has an empty default, so an implementation overrides only what it needs. The
 /// methods are called from the context's monitoring thread, in batch-time order; a slow listener
 /// delays later events, not the batches themselves.
 pub trait StreamingListener: Send + Sync {
-    /// Batch `time` has been handed to the workers.
+    /// Batch `time` has been cut: its inputs are decided.
     fn on_batch_submitted(&self, _time: BatchTime) {}
+    /// Batch `time` has started processing (earlier batches no longer hold it back).
+    fn on_batch_started(&self, _time: BatchTime) {}
+    /// An output operation has finished its work for a batch.
+    fn on_output_operation_completed(&self, _info: &OutputOperationInfo) {}
+    /// A receiver started, failed or stopped.
+    fn on_receiver_event(&self, _receiver: &str, _event: &ReceiverEvent) {}
     /// Every output operation has finished batch `info.time`.
     fn on_batch_completed(&self, _info: &BatchInfo) {}
     /// The context has stopped, with the error that stopped it, if any.

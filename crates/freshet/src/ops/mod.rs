@@ -28,6 +28,26 @@ use timely::dataflow::operators::{Capability, Operator};
 
 pub(crate) use narrow::narrow;
 
+use crate::metrics::local::{self, OpTimer};
+
+/// Passes `stream` through, counting the records of each batch for plan node `node`.
+pub(crate) fn count_records<'s, T: 'static>(stream: TStream<'s, T>, node: u64) -> TStream<'s, T> {
+    stream.unary::<CapacityContainerBuilder<Vec<T>>, _, _, _>(
+        Pipeline,
+        "count-records",
+        move |_cap, _info| {
+            move |input, output| {
+                input.for_each(|cap, data| {
+                    if let Some(&t) = cap.least() {
+                        local::records(node, t, data.len() as u64);
+                    }
+                    output.session(&cap).give_container(data);
+                });
+            }
+        },
+    )
+}
+
 /// The hash map used for per-batch keyed state.
 pub(crate) type FastMap<K, V> =
     std::collections::HashMap<K, V, BuildHasherDefault<rustc_hash::FxHasher>>;
@@ -77,6 +97,7 @@ where
     F: FnMut(u64, S, &mut Vec<U>) + 'static,
 {
     let env = Rc::clone(env);
+    let node = local::installing();
     let every_batch = match emit_empty {
         EmitEmpty::Never => false,
         EmitEmpty::Worker0 => env.index == 0,
@@ -92,8 +113,10 @@ where
             let mut pending: BTreeMap<u64, (Option<Capability<u64>>, S)> = BTreeMap::new();
             let mut out: Vec<U> = Vec::new();
             move |(input, frontier), output| {
+                let mut timer = OpTimer::start(node);
                 input.for_each(|icap, data| {
                     let Some(&t) = icap.least() else { return };
+                    timer.batch(t);
                     let entry = pending.entry(t).or_insert_with(|| (None, init()));
                     if entry.0.is_none() && !every_batch {
                         entry.0 = icap.retain_least(0);
@@ -112,6 +135,7 @@ where
                             break;
                         }
                         let state = pending.remove(&t).map(|(_, s)| s).unwrap_or_else(&init);
+                        timer.batch(t);
                         with_batch_time(t, || finish(t, state, &mut out));
                         if !out.is_empty() {
                             output.session(&*cap).give_container(&mut out);
@@ -126,6 +150,7 @@ where
                             break;
                         }
                         let (cap, state) = entry.remove();
+                        timer.batch(t);
                         with_batch_time(t, || finish(t, state, &mut out));
                         if let (Some(cap), false) = (cap, out.is_empty()) {
                             output.session(&cap).give_container(&mut out);
@@ -163,6 +188,7 @@ where
     A2: FnMut(&mut S, &mut Vec<T2>) + 'static,
     F: FnMut(u64, S, &mut Vec<U>) + 'static,
 {
+    let node = local::installing();
     left.binary_frontier::<_, CapacityContainerBuilder<Vec<U>>, _, _, _, _>(
         right,
         pact1,
@@ -173,8 +199,10 @@ where
             let mut pending: BTreeMap<u64, (Option<Capability<u64>>, S)> = BTreeMap::new();
             let mut out: Vec<U> = Vec::new();
             move |(input1, frontier1), (input2, frontier2), output| {
+                let mut timer = OpTimer::start(node);
                 input1.for_each(|icap, data| {
                     let Some(&t) = icap.least() else { return };
+                    timer.batch(t);
                     let entry = pending.entry(t).or_insert_with(|| (None, init()));
                     if entry.0.is_none() {
                         entry.0 = icap.retain_least(0);
@@ -183,6 +211,7 @@ where
                 });
                 input2.for_each(|icap, data| {
                     let Some(&t) = icap.least() else { return };
+                    timer.batch(t);
                     let entry = pending.entry(t).or_insert_with(|| (None, init()));
                     if entry.0.is_none() {
                         entry.0 = icap.retain_least(0);

@@ -5,6 +5,7 @@ use super::{narrow, per_time, EmitEmpty};
 use crate::data::Data;
 use crate::error::Error;
 use crate::plan::{Builder, TStream};
+use crate::runtime::RuntimeEvent;
 use std::fmt::Debug;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,8 @@ where
     F: FnMut(u64, Vec<T>) + 'static,
 {
     let index = b.env.index;
+    let shared = b.env.shared.clone();
+    let output_name = name.to_string();
     let tagged = narrow(
         s,
         "gather-tag",
@@ -40,6 +43,7 @@ where
         Vec::new,
         |acc: &mut Vec<(usize, Vec<T>)>, data: &mut Vec<(usize, Vec<T>)>| acc.append(data),
         move |t, mut parts, _out: &mut Vec<()>| {
+            let started = std::time::Instant::now();
             parts.sort_by_key(|p| p.0);
             let total = parts.iter().map(|p| p.1.len()).sum();
             let mut records = Vec::with_capacity(total);
@@ -47,6 +51,11 @@ where
                 records.append(&mut part);
             }
             f(t, records);
+            shared.event(RuntimeEvent::OutputCompleted {
+                name: output_name.clone(),
+                time: t,
+                duration: started.elapsed(),
+            });
         },
     )
 }

@@ -3,6 +3,7 @@
 use super::memo::Memo;
 use super::TStream;
 use crate::data::Data;
+use crate::metrics::{local, NodeKind};
 use crate::runtime::Shared;
 use std::any::Any;
 use std::cell::Cell;
@@ -182,7 +183,7 @@ pub(crate) struct Builder<'s> {
     memo: Memo<'s>,
     inputs: Vec<Box<dyn WorkerInput>>,
     probe: ProbeHandle<u64>,
-    operators: Vec<String>,
+    nodes: Vec<u64>,
 }
 
 impl<'s> Builder<'s> {
@@ -195,7 +196,7 @@ impl<'s> Builder<'s> {
             memo: Memo::new(),
             inputs: Vec::new(),
             probe: ProbeHandle::new(),
-            operators: Vec::new(),
+            nodes: Vec::new(),
         }
     }
 
@@ -203,9 +204,39 @@ impl<'s> Builder<'s> {
         &mut self.memo
     }
 
-    /// Notes that an operator named `name` is being installed.
-    pub fn enter_operator(&mut self, name: &str) {
-        self.operators.push(name.to_string());
+    /// Starts installing plan node `id`: the operators built until [`end_node`](Self::end_node)
+    /// belong to it. Worker 0 records the node in the pipeline graph.
+    pub fn begin_node(&mut self, id: u64, name: &str, kind: NodeKind) {
+        if self.env.index == 0 {
+            self.env.shared.metrics.add_node(id, name, kind);
+        }
+        self.nodes.push(id);
+        local::set_installing(id);
+    }
+
+    /// Ends the node begun last.
+    pub fn end_node(&mut self) {
+        self.nodes.pop();
+        local::set_installing(self.current_node());
+    }
+
+    /// The node being installed (0: none).
+    pub fn current_node(&self) -> u64 {
+        self.nodes.last().copied().unwrap_or(0)
+    }
+
+    /// Records that records flow from node `from` to node `to` (worker 0 only).
+    pub fn add_edge(&mut self, from: u64, to: u64) {
+        if self.env.index == 0 {
+            self.env.shared.metrics.add_edge(from, to);
+        }
+    }
+
+    /// Installs the output operation `id` named `name` with `install`.
+    pub fn output(&mut self, id: u64, name: &str, install: impl FnOnce(&mut Self)) {
+        self.begin_node(id, name, NodeKind::Output);
+        install(self);
+        self.end_node();
     }
 
     /// A new input fed by streaming source `id`, whose splits `read` turns into records.

@@ -12,6 +12,7 @@ mod memo;
 pub(crate) use builder::{Builder, SourceId, Split, WorkerEnv};
 
 use crate::data::Data;
+use crate::metrics::NodeKind;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -50,6 +51,7 @@ type InstallFn<T> = dyn for<'s> Fn(&mut Builder<'s>) -> TStream<'s, T> + Send + 
 struct Node<T> {
     id: u64,
     name: String,
+    kind: NodeKind,
     lineage: Lineage,
     install: Box<InstallFn<T>>,
 }
@@ -68,8 +70,16 @@ impl<T> Clone for Plan<T> {
 }
 
 impl<T: Data> Plan<T> {
-    /// A new node installed by `install`.
+    /// A new source node (a stream source or a static dataset) installed by `install`.
     pub fn new<F>(name: impl Into<String>, lineage: Lineage, install: F) -> Self
+    where
+        F: for<'s> Fn(&mut Builder<'s>) -> TStream<'s, T> + Send + Sync + 'static,
+    {
+        Self::with_kind(name, NodeKind::Source, lineage, install)
+    }
+
+    /// A new node of `kind` installed by `install`.
+    fn with_kind<F>(name: impl Into<String>, kind: NodeKind, lineage: Lineage, install: F) -> Self
     where
         F: for<'s> Fn(&mut Builder<'s>) -> TStream<'s, T> + Send + Sync + 'static,
     {
@@ -77,6 +87,7 @@ impl<T: Data> Plan<T> {
             node: Arc::new(Node {
                 id: next_id(),
                 name: name.into(),
+                kind,
                 lineage,
                 install: Box::new(install),
             }),
@@ -89,12 +100,15 @@ impl<T: Data> Plan<T> {
         F: for<'s> Fn(TStream<'s, T>, &mut Builder<'s>) -> TStream<'s, U> + Send + Sync + 'static,
     {
         let parent = self.clone();
-        let op_name = name.to_string();
-        Plan::new(name, self.lineage().clone(), move |b: &mut Builder<'_>| {
-            let input = parent.stream(b);
-            b.enter_operator(&op_name);
-            f(input, b)
-        })
+        Plan::with_kind(
+            name,
+            NodeKind::Operator,
+            self.lineage().clone(),
+            move |b: &mut Builder<'_>| {
+                let input = parent.stream(b);
+                f(input, b)
+            },
+        )
     }
 
     /// A node that combines this node's stream and `other`'s with `f`.
@@ -107,23 +121,34 @@ impl<T: Data> Plan<T> {
     {
         let left = self.clone();
         let right = other.clone();
-        let op_name = name.to_string();
         let lineage = self.lineage().merge(other.lineage());
-        Plan::new(name, lineage, move |b: &mut Builder<'_>| {
-            let l = left.stream(b);
-            let r = right.stream(b);
-            b.enter_operator(&op_name);
-            f(l, r, b)
-        })
+        Plan::with_kind(
+            name,
+            NodeKind::Operator,
+            lineage,
+            move |b: &mut Builder<'_>| {
+                let l = left.stream(b);
+                let r = right.stream(b);
+                f(l, r, b)
+            },
+        )
     }
 
     /// The node's stream in the worker that `b` builds, installing the node on first use.
     pub fn stream<'s>(&self, b: &mut Builder<'s>) -> TStream<'s, T> {
-        if let Some(s) = b.memo().get::<T>(self.node.id) {
-            return s;
-        }
-        let s = (self.node.install)(b);
-        b.memo().insert(self.node.id, s.clone());
+        let consumer = b.current_node();
+        let s = match b.memo().get::<T>(self.node.id) {
+            Some(s) => s,
+            None => {
+                b.begin_node(self.node.id, &self.node.name, self.node.kind);
+                let s = (self.node.install)(b);
+                let s = crate::ops::count_records(s, self.node.id);
+                b.end_node();
+                b.memo().insert(self.node.id, s.clone());
+                s
+            }
+        };
+        b.add_edge(self.node.id, consumer);
         s
     }
 

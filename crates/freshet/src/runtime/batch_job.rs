@@ -32,6 +32,7 @@ pub(crate) fn run_batch_job(workers: usize, install: InstallJob) -> Result<()> {
             while !probe.done() && !sh.stopping_now() {
                 worker.step_or_park(Some(Duration::from_millis(1)));
             }
+            crate::metrics::local::discard();
         }));
         if let Err(payload) = result {
             sh.fail(Error::WorkerPanicked {

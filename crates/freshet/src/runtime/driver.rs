@@ -1,10 +1,11 @@
 //! The driver: starts the sources and the workers, cuts a batch at every interval, hands each
 //! worker its splits, and shuts the run down.
 
-use super::worker::{run_worker, Progress, ToWorker, WorkerSetup};
-use super::Shared;
+use super::worker::{run_worker, ToWorker, WorkerSetup};
+use super::{RuntimeEvent, Shared};
 use crate::context::{record_completion, ContextInner, Pending, Phase};
 use crate::error::{Error, Result};
+use crate::listener::OutputOperationInfo;
 use crate::plan::{SourceId, Split};
 use crate::source::{Availability, SourcePlanner};
 use crate::time::BatchTime;
@@ -39,7 +40,11 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
             "the pipeline has no output operation: add foreach_batch, print, save_as_text_files or collect_batches before starting".into(),
         ));
     }
-    let shared = Arc::new(Shared::default());
+    let (events_tx, events_rx) = unbounded::<RuntimeEvent>();
+    let shared = Arc::new(Shared::with_events(events_tx));
+    for s in &sources {
+        shared.metrics.add_source(s.id(), s.name(), s.is_receiver());
+    }
     for i in 0..sources.len() {
         if let Err(e) = sources[i].start(available_now, &shared) {
             for s in sources.iter_mut().take(i) {
@@ -66,7 +71,6 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
         mailboxes.push(Mutex::new(Some(rx)));
     }
     let (threads_tx, threads_rx) = unbounded();
-    let (progress_tx, progress_rx) = unbounded::<Progress>();
     let setup = Arc::new(WorkerSetup {
         outputs,
         first_time,
@@ -74,7 +78,6 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
         shared: Arc::clone(&shared),
         mailboxes,
         threads: threads_tx,
-        progress: progress_tx,
     });
     let worker_setup = Arc::clone(&setup);
     drop(setup);
@@ -102,7 +105,7 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
         let shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("freshet-monitor".into())
-            .spawn(move || monitor(&inner, &shared, progress_rx))
+            .spawn(move || monitor(&inner, &shared, events_rx))
             .map_err(|e| Error::Runtime(format!("cannot start the monitor thread: {e}")))?
     };
 
@@ -126,6 +129,7 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
                     shared.fail(Error::WorkerPanicked { worker: i, message });
                 }
             }
+            shared.event(RuntimeEvent::Shutdown);
             let _ = bus.join();
             let error = shared.failure();
             {
@@ -167,9 +171,31 @@ fn collect_threads(
     Ok(threads.into_iter().flatten().collect())
 }
 
-fn monitor(inner: &ContextInner, shared: &Shared, progress: Receiver<Progress>) {
-    for p in progress.iter() {
-        record_completion(inner, shared, p.through, p.at);
+fn monitor(inner: &ContextInner, shared: &Shared, events: Receiver<RuntimeEvent>) {
+    for e in events.iter() {
+        match e {
+            RuntimeEvent::Progress { through, at } => record_completion(inner, shared, through, at),
+            RuntimeEvent::OutputCompleted {
+                name,
+                time,
+                duration,
+            } => {
+                let info = OutputOperationInfo {
+                    name,
+                    time: BatchTime(time),
+                    duration,
+                };
+                for l in inner.listeners() {
+                    l.on_output_operation_completed(&info);
+                }
+            }
+            RuntimeEvent::Receiver { name, event } => {
+                for l in inner.listeners() {
+                    l.on_receiver_event(&name, &event);
+                }
+            }
+            RuntimeEvent::Shutdown => break,
+        }
     }
 }
 
@@ -209,6 +235,10 @@ impl Driver<'_> {
                 }
             }
             let Some(splits) = self.plan(t) else { break };
+            self.inner.status().waiting = Some((t, Instant::now()));
+            for l in self.inner.listeners() {
+                l.on_batch_submitted(BatchTime(t));
+            }
             let late = self.inner.clock.now().0.saturating_sub(t);
             if !self.submit(
                 t,
@@ -272,6 +302,7 @@ impl Driver<'_> {
         for s in self.sources.iter_mut() {
             match s.plan(t, workers) {
                 Ok(splits) => {
+                    self.shared.metrics.set_lag(s.id(), s.lag());
                     for (w, split) in splits.into_iter().enumerate().take(workers) {
                         if let Some(split) = split {
                             per_worker[w].push((s.id(), split));
@@ -312,6 +343,7 @@ impl Driver<'_> {
                     .0;
             }
             let now = Instant::now();
+            st.waiting = None;
             st.pending.insert(
                 t,
                 Pending {
@@ -330,7 +362,7 @@ impl Driver<'_> {
         }
         self.wake_workers();
         for l in self.inner.listeners() {
-            l.on_batch_submitted(BatchTime(t));
+            l.on_batch_started(BatchTime(t));
         }
         true
     }

@@ -6,13 +6,37 @@ pub(crate) mod driver;
 pub(crate) mod worker;
 
 use crate::error::Error;
+use crate::listener::ReceiverEvent;
+use crate::metrics::MetricsStore;
+use crossbeam_channel::Sender;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What the monitor thread hears about.
+pub(crate) enum RuntimeEvent {
+    /// Every batch before `through` is complete (from worker 0).
+    Progress { through: u64, at: Instant },
+    /// An output operation finished batch `time`.
+    OutputCompleted {
+        name: String,
+        time: u64,
+        duration: Duration,
+    },
+    /// A receiver started, failed or stopped.
+    Receiver { name: String, event: ReceiverEvent },
+    /// The run is over: the monitor stops.
+    Shutdown,
+}
 
 /// State shared by the driver and every worker of one run.
 #[derive(Default)]
 pub(crate) struct Shared {
+    /// The run's figures.
+    pub metrics: MetricsStore,
+    /// Where events for the monitor go (none in batch jobs).
+    events: Option<Sender<RuntimeEvent>>,
     /// Set when the run must end now (a failure, or a stop that does not wait).
     hard_stop: AtomicBool,
     failure: Mutex<Option<Error>>,
@@ -21,6 +45,21 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Shared state whose events go to `events`.
+    pub fn with_events(events: Sender<RuntimeEvent>) -> Self {
+        Shared {
+            events: Some(events),
+            ..Shared::default()
+        }
+    }
+
+    /// Sends an event to the monitor, if there is one.
+    pub fn event(&self, e: RuntimeEvent) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(e);
+        }
+    }
+
     /// Records a failure (the first one wins) and ends the run.
     pub fn fail(&self, e: Error) {
         tracing::error!("{e}");

@@ -1,8 +1,9 @@
 //! The loop each worker thread runs for a streaming context: install the plan, then feed the
 //! batches the driver sends and step the dataflow until the inputs close and every batch is done.
 
-use super::{panic_message, Shared};
+use super::{panic_message, RuntimeEvent, Shared};
 use crate::error::Error;
+use crate::metrics::local;
 use crate::plan::{Builder, SourceId, Split, WorkerEnv};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -30,12 +31,6 @@ pub(crate) enum ToWorker {
     End,
 }
 
-/// Worker 0 reports that every batch before `through` is complete everywhere.
-pub(crate) struct Progress {
-    pub through: u64,
-    pub at: Instant,
-}
-
 /// Everything a worker needs to start.
 pub(crate) struct WorkerSetup {
     pub outputs: Vec<InstallOutput>,
@@ -44,7 +39,6 @@ pub(crate) struct WorkerSetup {
     pub shared: Arc<Shared>,
     pub mailboxes: Vec<Mutex<Option<Receiver<ToWorker>>>>,
     pub threads: Sender<(usize, Thread)>,
-    pub progress: Sender<Progress>,
 }
 
 /// Runs worker `worker.index()` until its inputs close and its batches are done, or the run stops.
@@ -109,10 +103,10 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
                             .source()
                             .and_then(|id| splits.iter().position(|(s, _)| *s == id))
                             .map(|pos| splits.swap_remove(pos).1);
-                        let is_source = input.source().is_some();
                         let n = input.feed(time, split, &env);
-                        if is_source {
+                        if let Some(source) = input.source() {
                             records += n;
+                            shared.metrics.add_source_records(source, time, n);
                         }
                         input.advance_to(next);
                     }
@@ -128,11 +122,12 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
             }
         }
         worker.step_or_park(Some(PARK));
+        local::flush(&shared.metrics);
         if index == 0 {
             let through = probe.with_frontier(|f| f.iter().copied().min().unwrap_or(u64::MAX));
             if through > reported {
                 reported = through;
-                let _ = setup.progress.send(Progress {
+                shared.event(RuntimeEvent::Progress {
                     through,
                     at: Instant::now(),
                 });

@@ -54,6 +54,14 @@ pub(crate) trait SourcePlanner: Send {
     }
     /// Stops receiving.
     fn stop(&mut self) {}
+    /// How many records the source holds that no batch has taken yet, where it knows.
+    fn lag(&self) -> Option<u64> {
+        None
+    }
+    /// Whether the source runs a receiver thread.
+    fn is_receiver(&self) -> bool {
+        false
+    }
 }
 
 /// Splits `records` into `workers` contiguous runs of nearly equal length.

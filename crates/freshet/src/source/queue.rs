@@ -66,6 +66,11 @@ impl<T: Data> SourcePlanner for QueueSource<T> {
         Ok(split_evenly(batch.unwrap_or_default(), workers))
     }
 
+    fn lag(&self) -> Option<u64> {
+        let q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        Some(q.iter().map(|b| b.len() as u64).sum())
+    }
+
     fn availability(&mut self) -> Availability {
         if self
             .queue

@@ -16,8 +16,10 @@ use crate::context::StreamingContext;
 use crate::data::Data;
 use crate::dstream::DStream;
 use crate::error::Result;
+use crate::listener::ReceiverEvent;
+use crate::metrics::ReceiverState;
 use crate::plan::{next_id, SourceId, Split};
-use crate::runtime::Shared;
+use crate::runtime::{RuntimeEvent, Shared};
 use crate::source::queue::records_stream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -182,10 +184,29 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
         };
         let finished = Arc::clone(&self.finished);
         let name = self.name.clone();
+        let id = self.id;
+        let shared = Arc::clone(shared);
+        let report = move |state: ReceiverState, event: ReceiverEvent| {
+            let error = match &event {
+                ReceiverEvent::Error(e) => Some(e.clone()),
+                _ => None,
+            };
+            shared.metrics.set_receiver_state(id, state, error);
+            shared.event(RuntimeEvent::Receiver {
+                name: name.clone(),
+                event,
+            });
+        };
         let thread = std::thread::Builder::new()
             .name(format!("freshet-receiver-{}", self.id))
-            .spawn(move || {
+                        .spawn(move || {
+                                report(ReceiverState::Running, ReceiverEvent::Started);
+                let mut failed = false;
                 loop {
+                    if failed {
+                        report(ReceiverState::Running, ReceiverEvent::Started);
+                        failed = false;
+                    }
                     match receiver.run(&ctx) {
                         Ok(())
                             if ctx.is_stopped() || available_now || !receiver.restart_on_end() =>
@@ -193,11 +214,13 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
                             break
                         }
                         Ok(()) => {}
-                        Err(e) => {
+                                                Err(e) => {
                             if ctx.is_stopped() {
                                 break;
                             }
-                            tracing::warn!(receiver = %name, "receiver failed, restarting: {e}");
+                            tracing::warn!(receiver = %ctx.name, "receiver failed, restarting: {e}");
+                            report(ReceiverState::Restarting, ReceiverEvent::Error(e.to_string()));
+                            failed = true;
                         }
                     }
                     let until = Instant::now() + RESTART_DELAY;
@@ -208,6 +231,7 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
                         break;
                     }
                 }
+                                report(ReceiverState::Stopped, ReceiverEvent::Stopped);
                 finished.store(true, Ordering::SeqCst);
             })
             .map_err(|e| {
@@ -243,6 +267,10 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
         } else {
             Availability::Pending
         }
+    }
+
+    fn is_receiver(&self) -> bool {
+        true
     }
 
     fn has_buffered(&self) -> bool {

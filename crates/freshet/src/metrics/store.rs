@@ -1,0 +1,284 @@
+//! The figures of one run, shared by the workers, the driver and readers.
+
+use super::{
+    GraphEdge, GraphNode, NodeKind, OperatorFigures, PipelineGraph, PublishedOutput, ReceiverState,
+    SourceStatus,
+};
+use crate::time::BatchTime;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How many batches of per-operator figures are kept.
+const KEPT_BATCHES: usize = 1000;
+/// How many batches the source rate is computed over.
+const RATE_BATCHES: usize = 10;
+
+#[derive(Default)]
+struct Figures {
+    records: u64,
+    busy_ns: u64,
+}
+
+struct NodeEntry {
+    name: String,
+    kind: NodeKind,
+    records_total: u64,
+}
+
+struct SourceEntry {
+    name: String,
+    receiver: bool,
+    records_total: u64,
+    recent: VecDeque<(u64, u64)>,
+    state: ReceiverState,
+    last_error: Option<String>,
+    lag: Option<u64>,
+}
+
+#[derive(Default)]
+struct Inner {
+    nodes: BTreeMap<u64, NodeEntry>,
+    edges: BTreeSet<GraphEdge>,
+    per_batch: BTreeMap<u64, BTreeMap<u64, Figures>>,
+    last_completed: Option<u64>,
+    sources: BTreeMap<u64, SourceEntry>,
+    outputs: BTreeMap<String, PublishedOutput>,
+}
+
+/// The figures of one run.
+#[derive(Default)]
+pub(crate) struct MetricsStore {
+    inner: Mutex<Inner>,
+}
+
+impl MetricsStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a node of the pipeline graph.
+    pub fn add_node(&self, id: u64, name: &str, kind: NodeKind) {
+        self.lock().nodes.entry(id).or_insert_with(|| NodeEntry {
+            name: name.to_string(),
+            kind,
+            records_total: 0,
+        });
+    }
+
+    /// Records an edge of the pipeline graph.
+    pub fn add_edge(&self, from: u64, to: u64) {
+        if from != 0 && to != 0 && from != to {
+            self.lock().edges.insert(GraphEdge { from, to });
+        }
+    }
+
+    /// Records a source.
+    pub fn add_source(&self, id: u64, name: &str, receiver: bool) {
+        self.lock()
+            .sources
+            .entry(id)
+            .or_insert_with(|| SourceEntry {
+                name: name.to_string(),
+                receiver,
+                records_total: 0,
+                recent: VecDeque::new(),
+                state: if receiver {
+                    ReceiverState::Running
+                } else {
+                    ReceiverState::NotAReceiver
+                },
+                last_error: None,
+                lag: None,
+            });
+    }
+
+    /// Adds worker-local operator figures: `(node, time, records, busy ns)`.
+    pub fn add_operator_figures(&self, entries: &[(u64, u64, u64, u64)]) {
+        let mut inner = self.lock();
+        for &(node, time, records, busy_ns) in entries {
+            if inner.last_completed.is_some_and(|c| time <= c)
+                && !inner.per_batch.contains_key(&time)
+            {
+                continue;
+            }
+            let f = inner
+                .per_batch
+                .entry(time)
+                .or_default()
+                .entry(node)
+                .or_default();
+            f.records += records;
+            f.busy_ns += busy_ns;
+            if records > 0 {
+                if let Some(n) = inner.nodes.get_mut(&node) {
+                    n.records_total += records;
+                }
+            }
+        }
+    }
+
+    /// Counts the records a source fed into batch `time`.
+    pub fn add_source_records(&self, source: u64, time: u64, records: u64) {
+        let mut inner = self.lock();
+        if let Some(s) = inner.sources.get_mut(&source) {
+            s.records_total += records;
+            match s.recent.back_mut() {
+                Some((t, n)) if *t == time => *n += records,
+                _ => {
+                    s.recent.push_back((time, records));
+                    if s.recent.len() > RATE_BATCHES {
+                        s.recent.pop_front();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sets a receiver's state and last error.
+    pub fn set_receiver_state(&self, source: u64, state: ReceiverState, error: Option<String>) {
+        let mut inner = self.lock();
+        if let Some(s) = inner.sources.get_mut(&source) {
+            s.state = state;
+            if error.is_some() {
+                s.last_error = error;
+            }
+        }
+    }
+
+    /// Sets how far a source is behind its input.
+    pub fn set_lag(&self, source: u64, lag: Option<u64>) {
+        if let Some(s) = self.lock().sources.get_mut(&source) {
+            s.lag = lag;
+        }
+    }
+
+    /// Stores the latest batch of an output.
+    pub fn publish(&self, output: PublishedOutput) {
+        self.lock().outputs.insert(output.name.clone(), output);
+    }
+
+    /// Notes that batch `time` completed and forgets figures of old batches.
+    pub fn batch_completed(&self, time: u64) {
+        let mut inner = self.lock();
+        inner.last_completed = Some(inner.last_completed.map_or(time, |c| c.max(time)));
+        while inner.per_batch.len() > KEPT_BATCHES {
+            inner.per_batch.pop_first();
+        }
+    }
+
+    /// The pipeline graph with record counts.
+    pub fn graph(&self) -> PipelineGraph {
+        let inner = self.lock();
+        let last = inner.last_completed.and_then(|t| inner.per_batch.get(&t));
+        let mut nodes: Vec<GraphNode> = inner
+            .nodes
+            .iter()
+            .map(|(id, n)| GraphNode {
+                id: *id,
+                name: n.name.clone(),
+                kind: n.kind,
+                records_total: n.records_total,
+                records_last_batch: last.and_then(|b| b.get(id)).map_or(0, |f| f.records),
+            })
+            .collect();
+        nodes.sort_by_key(|n| (n.kind, n.id));
+        PipelineGraph {
+            nodes,
+            edges: inner.edges.iter().copied().collect(),
+        }
+    }
+
+    /// Each operator's figures for batch `time`, in pipeline order.
+    pub fn operators(&self, time: u64) -> Vec<OperatorFigures> {
+        let inner = self.lock();
+        let Some(batch) = inner.per_batch.get(&time) else {
+            return Vec::new();
+        };
+        inner
+            .nodes
+            .iter()
+            .map(|(id, n)| {
+                let f = batch.get(id);
+                OperatorFigures {
+                    node: *id,
+                    name: n.name.clone(),
+                    records_out: f.map_or(0, |f| f.records),
+                    busy: Duration::from_nanos(f.map_or(0, |f| f.busy_ns)),
+                }
+            })
+            .collect()
+    }
+
+    /// The records each source fed into batch `time`.
+    pub fn source_records(&self, time: u64) -> Vec<(String, u64)> {
+        self.lock()
+            .sources
+            .values()
+            .map(|s| {
+                let n = s
+                    .recent
+                    .iter()
+                    .find(|(t, _)| *t == time)
+                    .map_or(0, |(_, n)| *n);
+                (s.name.clone(), n)
+            })
+            .collect()
+    }
+
+    /// The figures of every source.
+    pub fn sources(&self, interval: Duration) -> Vec<SourceStatus> {
+        self.lock()
+            .sources
+            .iter()
+            .map(|(id, s)| {
+                let recent: u64 = s.recent.iter().map(|(_, n)| n).sum();
+                let span = interval.as_secs_f64() * s.recent.len().max(1) as f64;
+                SourceStatus {
+                    id: *id,
+                    name: s.name.clone(),
+                    records_total: s.records_total,
+                    last_batch_records: s.recent.back().map_or(0, |(_, n)| *n),
+                    rate_per_sec: if span > 0.0 {
+                        recent as f64 / span
+                    } else {
+                        0.0
+                    },
+                    lag: s.lag,
+                    state: if s.receiver {
+                        s.state.clone()
+                    } else {
+                        ReceiverState::NotAReceiver
+                    },
+                    last_error: s.last_error.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// The latest batch of every published output.
+    pub fn outputs(&self) -> Vec<PublishedOutput> {
+        self.lock().outputs.values().cloned().collect()
+    }
+}
+
+impl PublishedOutput {
+    /// A published batch of `records`, keeping the first `keep` formatted.
+    pub(crate) fn of<T: std::fmt::Debug>(
+        name: &str,
+        time: u64,
+        records: &[T],
+        keep: usize,
+    ) -> Self {
+        PublishedOutput {
+            name: name.to_string(),
+            time: BatchTime(time),
+            records: records
+                .iter()
+                .take(keep)
+                .map(|r| format!("{r:?}"))
+                .collect(),
+            total: records.len() as u64,
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The figures a running pipeline exposes: graph, per-batch operator figures, sources, outputs,
+//! and listener events.
+
+use freshet::metrics::{NodeKind, ReceiverState};
+use freshet::{
+    BatchInfo, BatchTime, ManualClock, OutputOperationInfo, StreamingConfig, StreamingContext,
+    StreamingListener,
+};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+struct Recorder {
+    events: Mutex<Vec<String>>,
+}
+
+impl StreamingListener for Recorder {
+    fn on_batch_submitted(&self, time: BatchTime) {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("submitted {}", time.0));
+    }
+    fn on_batch_started(&self, time: BatchTime) {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("started {}", time.0));
+    }
+    fn on_batch_completed(&self, info: &BatchInfo) {
+        self.events.lock().unwrap().push(format!(
+            "completed {} records {}",
+            info.time.0, info.records
+        ));
+    }
+    fn on_output_operation_completed(&self, info: &OutputOperationInfo) {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("output {} {}", info.name, info.time.0));
+    }
+}
+
+#[test]
+fn graph_batch_detail_sources_and_events() {
+    let clock = ManualClock::new(0);
+    let ctx = StreamingContext::with_clock(
+        StreamingConfig::new(Duration::from_millis(100)).workers(2),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let recorder = Arc::new(Recorder::default());
+    ctx.add_listener(recorder.clone());
+    let words = ctx.queue_stream(vec![
+        vec!["a", "b", "a", "c"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>(),
+        vec![],
+    ]);
+    let counts = words.map(|w| (w, 1u64)).reduce_by_key(|a, b| a + b);
+    counts.publish("counts", 10);
+    let seen = counts.collect_batches();
+    ctx.start().unwrap();
+    assert!(ctx.is_running());
+    for k in 1..=2 {
+        clock.advance(Duration::from_millis(100));
+        ctx.await_batch(BatchTime(100 * k), Duration::from_secs(10))
+            .unwrap();
+    }
+
+    // The graph: queue_stream -> map -> reduce_by_key -> {publish, foreach_batch}.
+    let graph = ctx.pipeline_graph();
+    let name_of = |id: u64| {
+        graph
+            .nodes
+            .iter()
+            .find(|n| n.id == id)
+            .unwrap()
+            .name
+            .clone()
+    };
+    let mut edges: Vec<(String, String)> = graph
+        .edges
+        .iter()
+        .map(|e| (name_of(e.from), name_of(e.to)))
+        .collect();
+    edges.sort();
+    assert_eq!(
+        edges,
+        vec![
+            ("map".to_string(), "reduce_by_key".to_string()),
+            ("queue_stream".to_string(), "map".to_string()),
+            ("reduce_by_key".to_string(), "foreach_batch".to_string()),
+            ("reduce_by_key".to_string(), "publish".to_string()),
+        ]
+    );
+    let source = graph
+        .nodes
+        .iter()
+        .find(|n| n.name == "queue_stream")
+        .unwrap();
+    assert_eq!(source.kind, NodeKind::Source);
+    assert_eq!(source.records_total, 4);
+    let reduce = graph
+        .nodes
+        .iter()
+        .find(|n| n.name == "reduce_by_key")
+        .unwrap();
+    assert_eq!(reduce.records_total, 3);
+
+    // Per-batch operator figures.
+    let detail = ctx.batch_detail(BatchTime(100)).unwrap();
+    assert_eq!(detail.info.records, 4);
+    let fig = |name: &str| {
+        detail
+            .operators
+            .iter()
+            .find(|o| o.name == name)
+            .unwrap()
+            .records_out
+    };
+    assert_eq!(fig("queue_stream"), 4);
+    assert_eq!(fig("map"), 4);
+    assert_eq!(fig("reduce_by_key"), 3);
+    assert!(detail.operators.iter().any(|o| o.busy > Duration::ZERO));
+    assert_eq!(detail.sources, vec![("queue_stream".to_string(), 4)]);
+
+    // Sources.
+    let sources = ctx.sources_status();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].records_total, 4);
+    assert_eq!(sources[0].state, ReceiverState::NotAReceiver);
+    assert_eq!(sources[0].lag, Some(0));
+
+    // The published output holds the latest batch (the empty second one).
+    let outputs = ctx.published_outputs();
+    assert_eq!(outputs.len(), 1);
+    assert_eq!(outputs[0].name, "counts");
+    assert_eq!(outputs[0].time, BatchTime(200));
+    assert_eq!(outputs[0].total, 0);
+
+    ctx.stop(true).unwrap();
+    assert_eq!(seen.len(), 2);
+    let events = recorder.events.lock().unwrap().clone();
+    let pos = |e: &str| {
+        events
+            .iter()
+            .position(|x| x == e)
+            .unwrap_or_else(|| panic!("no {e} in {events:?}"))
+    };
+    assert!(pos("submitted 100") < pos("started 100"));
+    assert!(pos("started 100") < pos("output foreach_batch 100"));
+    assert!(pos("output foreach_batch 100") < pos("completed 100 records 4"));
+    assert!(pos("completed 100 records 4") < pos("submitted 200"));
+    assert!(events.contains(&"completed 200 records 0".to_string()));
+}

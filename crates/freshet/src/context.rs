@@ -29,6 +29,7 @@ use crate::runtime::Shared;
 use crate::source::SourcePlanner;
 use crate::time::BatchTime;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -98,6 +99,8 @@ pub(crate) struct ContextInner {
     pub changed: Condvar,
     pub listeners: Mutex<Vec<Arc<dyn StreamingListener>>>,
     pub shared: Mutex<Option<Arc<Shared>>>,
+    /// Whether a graceful end runs one last batch in which open event-time windows are emitted.
+    pub flush_at_end: AtomicBool,
 }
 
 impl ContextInner {
@@ -184,6 +187,7 @@ impl StreamingContext {
                 changed: Condvar::new(),
                 listeners: Mutex::new(Vec::new()),
                 shared: Mutex::new(None),
+                flush_at_end: AtomicBool::new(false),
             }),
         })
     }

@@ -41,6 +41,7 @@ mod data;
 mod dataset;
 mod dstream;
 mod error;
+pub mod event_time;
 mod listener;
 pub mod metrics;
 mod ops;
@@ -58,6 +59,9 @@ pub use data::{Data, Key};
 pub use dataset::{Dataset, MAX_BATCH_WORKERS};
 pub use dstream::{CollectedBatches, DStream};
 pub use error::{Error, Result};
+pub use event_time::{
+    EventTimeStream, EventWindow, EventWindows, LatePolicy, WatermarkOptions, WindowSpec,
+};
 pub use listener::{BatchInfo, OutputOperationInfo, ReceiverEvent, StreamingListener};
 pub use state::{MapWithStateStream, State, StateSpec};
 pub use time::{current_batch_time, BatchTime};

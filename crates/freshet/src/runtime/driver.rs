@@ -10,6 +10,7 @@ use crate::plan::{SourceId, Split};
 use crate::source::{Availability, SourcePlanner};
 use crate::time::BatchTime;
 use crossbeam_channel::{unbounded, Receiver, Sender};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -255,8 +256,13 @@ impl Driver<'_> {
             for s in self.sources.iter_mut() {
                 s.stop();
             }
-            if self.sources.iter().any(|s| s.has_buffered()) {
+            // Operators with open event-time windows need one last batch to emit them in.
+            let flush = self.inner.flush_at_end.load(Ordering::SeqCst);
+            if flush || self.sources.iter().any(|s| s.has_buffered()) {
                 if let Some(splits) = self.plan(t) {
+                    if flush {
+                        self.shared.set_final_batch(t);
+                    }
                     self.submit(t, splits, Instant::now(), Duration::ZERO);
                 }
             }

@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     failure: Mutex<Option<Error>>,
     batch_records: Mutex<BTreeMap<u64, u64>>,
     skipped: AtomicU64,
+    /// One more than the time of the batch that ends the input (0: not known).
+    final_batch: AtomicU64,
 }
 
 impl Shared {
@@ -114,6 +116,17 @@ impl Shared {
     pub fn skip(&self, source: &str, what: &str) {
         self.skipped.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(source, "skipped: {what}");
+    }
+
+    /// Marks batch `t` as the last one of a graceful end of the input (set before the batch is
+    /// handed to the workers), so operators that hold open windows emit them in it.
+    pub fn set_final_batch(&self, t: u64) {
+        self.final_batch.store(t + 1, Ordering::SeqCst);
+    }
+
+    /// Whether batch `t` ends the input (see [`set_final_batch`](Self::set_final_batch)).
+    pub fn is_final_batch(&self, t: u64) -> bool {
+        self.final_batch.load(Ordering::SeqCst) == t + 1
     }
 
     /// How many inputs were skipped.

@@ -1,0 +1,376 @@
+//! Event-time windows by key, closed by a watermark.
+//!
+//! Two operators:
+//! 1. On the worker that read them, each record is tagged with its event time, and every
+//!    container also yields the largest event time in it, addressed to every worker.
+//! 2. Records are routed to their key's owner and the maxima to every worker, so every worker
+//!    sees the same per-source-partition maxima and computes the same watermark. When the
+//!    frontier passes batch `t`, a worker (a) checks the batch's records against the watermark of
+//!    the batches before `t` (older records are late), adds the others to their windows,
+//!    (b) folds the batch's maxima into the watermark, and (c) emits, in batch `t`, the windows
+//!    whose end the new watermark has reached (every window in the batch that ends the input).
+
+use super::keyed::Combiner;
+use super::narrow::narrow;
+use super::{per_time, route, EmitEmpty, FastMap};
+use crate::data::{Data, Key};
+use crate::event_time::EventWindow;
+use crate::plan::{Builder, TStream};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use timely::dataflow::channels::pact::Exchange;
+
+/// The event time of a record, in milliseconds.
+pub(crate) type TimeFn<T> = Arc<dyn Fn(&T) -> u64 + Send + Sync>;
+
+/// Window shapes, in milliseconds of event time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Shape {
+    /// Windows `[e - size, e)` for every `e` multiple of `slide` (`size` a multiple of `slide`;
+    /// tumbling when equal).
+    Panes { size: u64, slide: u64 },
+    /// Sessions: records of a key closer than `gap` form one window `[first, last + gap)`.
+    Session { gap: u64 },
+}
+
+/// Everything the operator needs besides the aggregation.
+#[derive(Clone)]
+pub(crate) struct Options {
+    pub shape: Shape,
+    /// Allowed delay (ms): the watermark is the max event time seen minus this.
+    pub delay: u64,
+    /// A partition without records for this long (ms of batch time) stops holding the
+    /// watermark back.
+    pub idle: u64,
+    /// Whether late records are written to the late stream (else only counted).
+    pub late_to_stream: bool,
+    /// Counts late records.
+    pub late_count: Arc<AtomicU64>,
+}
+
+/// A record with its event time, or a partition's max event time sent to worker `to`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Msg<R> {
+    Rec(u64, R),
+    Max { to: u32, from: u32, max: u64 },
+}
+
+/// What the window operator writes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum EventOut<K, A, R> {
+    /// A closed window of a key and its aggregate.
+    Window(K, EventWindow, A),
+    /// A late record.
+    Late(R),
+}
+
+/// The watermark, from the max event time of every source partition (worker).
+struct Watermark {
+    /// Per partition: max event time seen, batch time of its last records.
+    parts: Vec<Option<(u64, u64)>>,
+    delay: u64,
+    idle: u64,
+    current: Option<u64>,
+}
+
+impl Watermark {
+    fn observe(&mut self, from: usize, max: u64, t: u64) {
+        let slot = &mut self.parts[from];
+        *slot = Some(match *slot {
+            Some((m, _)) => (m.max(max), t),
+            None => (max, t),
+        });
+    }
+
+    /// The minimum over partitions that had records in the last `idle` ms (all partitions'
+    /// maximum if none did), minus the delay; never moves back.
+    fn advance(&mut self, t: u64) {
+        let seen = self.parts.iter().flatten();
+        let active = seen
+            .clone()
+            .filter(|(_, last)| t - last < self.idle)
+            .map(|(m, _)| *m)
+            .min();
+        let Some(top) = active.or_else(|| seen.map(|(m, _)| *m).max()) else {
+            return;
+        };
+        let w = top.saturating_sub(self.delay);
+        self.current = Some(self.current.map_or(w, |c| c.max(w)));
+    }
+}
+
+fn fold<V, A>(slot: &mut Option<A>, v: V, c: &Combiner<V, A>) {
+    *slot = Some(match slot.take() {
+        Some(a) => (c.merge_value)(a, v),
+        None => (c.create)(v),
+    });
+}
+
+/// Open windows of every key.
+trait Windows<K, V, A> {
+    fn add(&mut self, k: K, ts: u64, v: V);
+    /// Emits and forgets every window whose end is at most `wm`.
+    fn close(&mut self, wm: u64, out: &mut Vec<(K, EventWindow, A)>);
+}
+
+/// Tumbling and sliding windows, kept as per-key aggregates of slide-long panes (each record
+/// is folded into one pane); a window merges the panes it covers when it closes.
+struct Panes<K, V, A> {
+    size: u64,
+    slide: u64,
+    panes: BTreeMap<u64, FastMap<K, Option<A>>>,
+    closed: Option<u64>,
+    c: Combiner<V, A>,
+}
+
+impl<K: Key, V: Data, A: Data> Windows<K, V, A> for Panes<K, V, A> {
+    fn add(&mut self, k: K, ts: u64, v: V) {
+        let pane = self.panes.entry(ts - ts % self.slide).or_default();
+        match pane.get_mut(&k) {
+            Some(slot) => fold(slot, v, &self.c),
+            None => {
+                pane.insert(k, Some((self.c.create)(v)));
+            }
+        }
+    }
+
+    fn close(&mut self, wm: u64, out: &mut Vec<(K, EventWindow, A)>) {
+        if self.size == self.slide {
+            // Tumbling: a pane is a window.
+            while let Some(entry) = self.panes.first_entry() {
+                let start = *entry.key();
+                if start.saturating_add(self.size) > wm {
+                    break;
+                }
+                let window = EventWindow {
+                    start,
+                    end: start + self.size,
+                };
+                out.extend(
+                    entry
+                        .remove()
+                        .into_iter()
+                        .filter_map(|(k, a)| a.map(|a| (k, window, a))),
+                );
+            }
+        } else {
+            let mut ends = BTreeSet::new();
+            for &p in self.panes.keys() {
+                let mut e = p + self.slide;
+                while e <= p + self.size && e <= wm {
+                    if self.closed.is_none_or(|c| e > c) {
+                        ends.insert(e);
+                    }
+                    e += self.slide;
+                }
+            }
+            for e in ends {
+                let start = e.saturating_sub(self.size);
+                let mut window: FastMap<K, Option<A>> = FastMap::default();
+                for (_, pane) in self.panes.range(start..e) {
+                    for (k, a) in pane {
+                        let Some(a) = a else { continue };
+                        match window.get_mut(k) {
+                            Some(slot) => {
+                                *slot = slot.take().map(|w| (self.c.merge_combiners)(w, a.clone()))
+                            }
+                            None => {
+                                window.insert(k.clone(), Some(a.clone()));
+                            }
+                        }
+                    }
+                }
+                let w = EventWindow { start, end: e };
+                out.extend(window.into_iter().filter_map(|(k, a)| a.map(|a| (k, w, a))));
+            }
+            // Keep the panes that are still part of an open window.
+            if wm >= self.size {
+                self.panes = self.panes.split_off(&(wm - self.size + 1));
+            }
+        }
+        self.closed = Some(self.closed.map_or(wm, |c| c.max(wm)));
+    }
+}
+
+/// One session of a key.
+struct Session<A> {
+    start: u64,
+    last: u64,
+    acc: A,
+}
+
+/// Session windows per key.
+struct Sessions<K, V, A> {
+    gap: u64,
+    keys: FastMap<K, Vec<Session<A>>>,
+    c: Combiner<V, A>,
+}
+
+impl<K: Key, V: Data, A: Data> Windows<K, V, A> for Sessions<K, V, A> {
+    fn add(&mut self, k: K, ts: u64, v: V) {
+        let gap = self.gap;
+        let list = match self.keys.get_mut(&k) {
+            Some(list) => list,
+            None => self.keys.entry(k).or_default(),
+        };
+        // [ts, ts + gap) overlaps [start, last + gap)?
+        let overlaps = |s: &Session<A>| ts < s.last + gap && s.start < ts + gap;
+        match list.iter().position(overlaps) {
+            None => list.push(Session {
+                start: ts,
+                last: ts,
+                acc: (self.c.create)(v),
+            }),
+            Some(i) => {
+                let mut s = list.swap_remove(i);
+                s.acc = (self.c.merge_value)(s.acc, v);
+                s.start = s.start.min(ts);
+                s.last = s.last.max(ts);
+                // The grown session may now touch others: merge them in.
+                while let Some(j) = list
+                    .iter()
+                    .position(|o| o.start < s.last + gap && s.start < o.last + gap)
+                {
+                    let o = list.swap_remove(j);
+                    let (first, second) = if o.start <= s.start {
+                        (o.acc, s.acc)
+                    } else {
+                        (s.acc, o.acc)
+                    };
+                    s.acc = (self.c.merge_combiners)(first, second);
+                    s.start = s.start.min(o.start);
+                    s.last = s.last.max(o.last);
+                }
+                list.push(s);
+            }
+        }
+    }
+
+    fn close(&mut self, wm: u64, out: &mut Vec<(K, EventWindow, A)>) {
+        let gap = self.gap;
+        self.keys.retain(|k, list| {
+            if list.iter().all(|s| s.last.saturating_add(gap) > wm) {
+                return true;
+            }
+            let (done, open): (Vec<_>, Vec<_>) = std::mem::take(list)
+                .into_iter()
+                .partition(|s| s.last.saturating_add(gap) <= wm);
+            for s in done {
+                let w = EventWindow {
+                    start: s.start,
+                    end: s.last + gap,
+                };
+                out.push((k.clone(), w, s.acc));
+            }
+            *list = open;
+            !list.is_empty()
+        });
+    }
+}
+
+/// One batch's input of the window operator.
+struct Batch<R> {
+    recs: Vec<(u64, R)>,
+    maxes: Vec<(u32, u64)>,
+}
+
+/// Keyed event-time windows aggregated with `c`.
+pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
+    s: TStream<'s, (K, V)>,
+    b: &mut Builder<'s>,
+    time: TimeFn<(K, V)>,
+    c: Combiner<V, A>,
+    o: Options,
+) -> TStream<'s, EventOut<K, A, (K, V)>> {
+    let peers = b.env.peers as u32;
+    let me = b.env.index as u32;
+    let tagged = narrow(
+        s,
+        "event-time",
+        move |data: &mut Vec<(K, V)>, out: &mut Vec<Msg<(K, V)>>| {
+            let mut max = None;
+            out.reserve(data.len() + peers as usize);
+            for r in data.drain(..) {
+                let ts = time(&r);
+                max = max.max(Some(ts));
+                out.push(Msg::Rec(ts, r));
+            }
+            if let Some(max) = max {
+                out.extend((0..peers).map(|to| Msg::Max { to, from: me, max }));
+            }
+        },
+    );
+    let mut windows: Box<dyn Windows<K, V, A>> = match o.shape {
+        Shape::Panes { size, slide } => Box::new(Panes {
+            size,
+            slide,
+            panes: BTreeMap::new(),
+            closed: None,
+            c,
+        }),
+        Shape::Session { gap } => Box::new(Sessions {
+            gap,
+            keys: FastMap::default(),
+            c,
+        }),
+    };
+    let mut mark = Watermark {
+        parts: vec![None; b.env.peers],
+        delay: o.delay,
+        idle: o.idle,
+        current: None,
+    };
+    let shared = b.env.shared.clone();
+    let mut closed = Vec::new();
+    per_time(
+        tagged,
+        Exchange::new(|m: &Msg<(K, V)>| match m {
+            Msg::Rec(_, r) => route(&r.0),
+            Msg::Max { to, .. } => u64::from(*to),
+        }),
+        "event_time_window",
+        &b.env,
+        EmitEmpty::AllWorkers,
+        || Batch {
+            recs: Vec::new(),
+            maxes: Vec::new(),
+        },
+        |acc: &mut Batch<(K, V)>, data: &mut Vec<Msg<(K, V)>>| {
+            for m in data.drain(..) {
+                match m {
+                    Msg::Rec(ts, r) => acc.recs.push((ts, r)),
+                    Msg::Max { from, max, .. } => acc.maxes.push((from, max)),
+                }
+            }
+        },
+        move |t, batch, out| {
+            let before = mark.current;
+            for (ts, r) in batch.recs {
+                if before.is_some_and(|w| ts < w) {
+                    o.late_count.fetch_add(1, Ordering::Relaxed);
+                    if o.late_to_stream {
+                        out.push(EventOut::Late(r));
+                    }
+                    continue;
+                }
+                let (k, v) = r;
+                windows.add(k, ts, v);
+            }
+            for (from, max) in batch.maxes {
+                mark.observe(from as usize, max, t);
+            }
+            mark.advance(t);
+            let upto = if shared.is_final_batch(t) {
+                Some(u64::MAX)
+            } else {
+                mark.current
+            };
+            if let Some(wm) = upto {
+                windows.close(wm, &mut closed);
+                out.extend(closed.drain(..).map(|(k, w, a)| EventOut::Window(k, w, a)));
+            }
+        },
+    )
+}

@@ -1,0 +1,52 @@
+//! # freshet-ui
+//!
+//! The web UI of a running Freshet job: a live streaming page, a JSON API under `/api/v1/`, a
+//! server-sent event stream of batch events, and Prometheus text at `/metrics`.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use freshet::{StreamingConfig, StreamingContext};
+//! use freshet_ui::{UiConfig, UiServer};
+//!
+//! let ctx = StreamingContext::new(StreamingConfig::new(Duration::from_secs(1)))?;
+//! // ... build the pipeline ...
+//! let ui = UiServer::start(&ctx, UiConfig::default())?;
+//! println!("UI at {}", ui.url());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Serving
+//!
+//! [`UiServer::start`] binds the address at once (so an address in use is reported to the
+//! caller), then serves from its own small tokio runtime on a background thread: the job's
+//! workers never run UI code. The UI registers a [`StreamingListener`](freshet::StreamingListener)
+//! on the context that turns batch events into server-sent events and histogram observations;
+//! everything else (graph, sources, published outputs, batch details) is read from the
+//! context's snapshots when a request asks for it. With no page open and no scraper, the UI
+//! costs one channel send per event.
+//!
+//! # Access
+//!
+//! The UI binds to loopback (`127.0.0.1:4040`) by default. Any other address requires a token
+//! ([`UiConfig::token`]): every request must then carry `Authorization: Bearer <token>` or
+//! `?token=<token>`, or gets `401 Unauthorized`. The page passes the token it was opened with
+//! to its API and event requests.
+//!
+//! # Shutdown
+//!
+//! [`UiServer::shutdown`] (or dropping the server) stops accepting connections, ends open event
+//! streams and joins the UI thread. The context keeps running; the UI may also outlive it and
+//! then shows the final figures.
+//!
+//! The endpoints are documented in `docs/monitoring.md`.
+
+#![deny(missing_docs)]
+
+mod api;
+mod assets;
+mod auth;
+mod events;
+mod prom;
+mod server;
+
+pub use server::{UiConfig, UiError, UiServer, DEFAULT_ADDR};

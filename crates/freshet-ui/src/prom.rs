@@ -1,0 +1,298 @@
+//! Prometheus text at `/metrics`.
+//!
+//! Counters and gauges are read from the context's snapshots at scrape time (a
+//! [`Collector`]), so the job pays nothing between scrapes. The three delay histograms are
+//! fed by the UI's listener as batches complete, since a histogram must see every batch.
+
+use crate::server::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use freshet::metrics::ReceiverState;
+use freshet::{BatchInfo, StreamingContext};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Registry, Unit};
+use std::fmt::Error as FmtError;
+use std::sync::Arc;
+
+/// The content type of the Prometheus text format.
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Histograms of the batch delays, in seconds.
+#[derive(Debug)]
+pub(crate) struct Histograms {
+    processing: Histogram,
+    scheduling: Histogram,
+    total: Histogram,
+}
+
+fn delay_buckets() -> Vec<f64> {
+    // 1 ms .. ~65 s.
+    prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 17).collect()
+}
+
+impl Histograms {
+    fn new() -> Self {
+        Histograms {
+            processing: Histogram::new(delay_buckets()),
+            scheduling: Histogram::new(delay_buckets()),
+            total: Histogram::new(delay_buckets()),
+        }
+    }
+
+    /// Records one completed batch.
+    pub fn observe(&self, b: &BatchInfo) {
+        self.processing.observe(b.processing_time.as_secs_f64());
+        self.scheduling.observe(b.scheduling_delay.as_secs_f64());
+        self.total.observe(b.total_delay.as_secs_f64());
+    }
+}
+
+/// The registry of one UI server.
+pub(crate) struct Prometheus {
+    registry: Registry,
+    histograms: Arc<Histograms>,
+}
+
+impl Prometheus {
+    pub fn new(ctx: StreamingContext) -> Self {
+        let histograms = Arc::new(Histograms::new());
+        let mut registry = Registry::with_prefix("freshet");
+        registry.register_with_unit(
+            "batch_processing",
+            "Time from the start of a batch to the completion of every output operation",
+            Unit::Seconds,
+            histograms.processing.clone(),
+        );
+        registry.register_with_unit(
+            "batch_scheduling_delay",
+            "Time from a batch's time to the start of its processing",
+            Unit::Seconds,
+            histograms.scheduling.clone(),
+        );
+        registry.register_with_unit(
+            "batch_total_delay",
+            "Scheduling delay plus processing time of a batch",
+            Unit::Seconds,
+            histograms.total.clone(),
+        );
+        registry.register_collector(Box::new(Snapshot { ctx }));
+        Prometheus {
+            registry,
+            histograms,
+        }
+    }
+
+    pub fn histograms(&self) -> Arc<Histograms> {
+        self.histograms.clone()
+    }
+
+    /// The whole registry in the text format.
+    pub fn encode(&self) -> Result<String, FmtError> {
+        let mut out = String::with_capacity(4096);
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// `GET /metrics`
+pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
+    match s.prometheus.encode() {
+        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics\n").into_response(),
+    }
+}
+
+/// Reads the context's figures at scrape time.
+struct Snapshot {
+    ctx: StreamingContext,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Snapshot")
+    }
+}
+
+fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> Result<(), FmtError> {
+    let c = ConstCounter::new(v);
+    c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)
+}
+
+fn gauge(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    v: f64,
+) -> Result<(), FmtError> {
+    let g = ConstGauge::new(v);
+    g.encode(e.encode_descriptor(name, help, unit, g.metric_type())?)
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), FmtError> {
+        let ctx = &self.ctx;
+        let running = ctx.is_running();
+        gauge(
+            &mut e,
+            "running",
+            "1 while the streaming context runs",
+            None,
+            f64::from(u8::from(running)),
+        )?;
+        gauge(
+            &mut e,
+            "batch_interval",
+            "The batch interval",
+            Some(&Unit::Seconds),
+            ctx.batch_interval().as_secs_f64(),
+        )?;
+        counter(
+            &mut e,
+            "batches_completed",
+            "Batches completed since the start",
+            ctx.batches_completed(),
+        )?;
+        gauge(
+            &mut e,
+            "active_batches",
+            "Batches planned and not completed",
+            None,
+            ctx.active_batches().len() as f64,
+        )?;
+        counter(
+            &mut e,
+            "skipped_records",
+            "Malformed or unreadable inputs skipped by the sources",
+            ctx.skipped_records(),
+        )?;
+
+        let last = ctx
+            .recent_batches()
+            .last()
+            .cloned()
+            .unwrap_or(BatchInfo {
+                time: freshet::BatchTime(0),
+                records: 0,
+                scheduling_delay: Default::default(),
+                processing_time: Default::default(),
+                total_delay: Default::default(),
+            });
+        gauge(
+            &mut e,
+            "last_batch_records",
+            "Input records of the most recent completed batch",
+            None,
+            last.records as f64,
+        )?;
+        gauge(
+            &mut e,
+            "last_batch_processing",
+            "Processing time of the most recent completed batch",
+            Some(&Unit::Seconds),
+            last.processing_time.as_secs_f64(),
+        )?;
+        gauge(
+            &mut e,
+            "last_batch_scheduling_delay",
+            "Scheduling delay of the most recent completed batch",
+            Some(&Unit::Seconds),
+            last.scheduling_delay.as_secs_f64(),
+        )?;
+        gauge(
+            &mut e,
+            "last_batch_total_delay",
+            "Total delay of the most recent completed batch",
+            Some(&Unit::Seconds),
+            last.total_delay.as_secs_f64(),
+        )?;
+
+        let sources = ctx.sources_status();
+        counter(
+            &mut e,
+            "input_records",
+            "Records fed by every source since the start",
+            sources.iter().map(|s| s.records_total).sum(),
+        )?;
+        let labels: Vec<[(&str, String); 2]> = sources
+            .iter()
+            .map(|s| [("source", s.name.clone()), ("source_id", s.id.to_string())])
+            .collect();
+        {
+            let mut m = e.encode_descriptor(
+                "source_records",
+                "Records fed by a source since the start",
+                None,
+                MetricType::Counter,
+            )?;
+            for (s, l) in sources.iter().zip(&labels) {
+                ConstCounter::new(s.records_total).encode(m.encode_family(l)?)?;
+            }
+        }
+        {
+            let mut m = e.encode_descriptor(
+                "source_rate",
+                "Records per second of batch time a source fed over its last 10 batches",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (s, l) in sources.iter().zip(&labels) {
+                ConstGauge::new(s.rate_per_sec).encode(m.encode_family(l)?)?;
+            }
+        }
+        {
+            let mut m = e.encode_descriptor(
+                "source_lag_records",
+                "How many records a source is behind its input, where it knows",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (s, l) in sources.iter().zip(&labels) {
+                if let Some(lag) = s.lag {
+                    ConstGauge::new(lag as f64).encode(m.encode_family(l)?)?;
+                }
+            }
+        }
+        {
+            let mut m = e.encode_descriptor(
+                "receiver_up",
+                "1 while a source receives (sources without a receiver: while the job runs)",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (s, l) in sources.iter().zip(&labels) {
+                let up = match s.state {
+                    ReceiverState::Running => true,
+                    ReceiverState::NotAReceiver => running,
+                    ReceiverState::Restarting | ReceiverState::Stopped => false,
+                };
+                ConstGauge::new(i64::from(up)).encode(m.encode_family(l)?)?;
+            }
+        }
+
+        let graph = ctx.pipeline_graph();
+        {
+            let mut m = e.encode_descriptor(
+                "operator_records",
+                "Records an operator emitted since the start",
+                None,
+                MetricType::Counter,
+            )?;
+            for n in &graph.nodes {
+                let l = [
+                    ("operator", n.name.clone()),
+                    ("node", n.id.to_string()),
+                    ("kind", n.kind.as_str().to_string()),
+                ];
+                ConstCounter::new(n.records_total).encode(m.encode_family(&l)?)?;
+            }
+        }
+        Ok(())
+    }
+}

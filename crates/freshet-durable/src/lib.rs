@@ -20,6 +20,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod framing;
 pub mod fsutil;
+pub mod fuzz_entry;
 pub mod wal;
 
 pub use batch_log::{BatchEntry, BatchLog};

@@ -82,9 +82,14 @@ macro_rules! collection_ops {
             }
 
             /// Spreads the records evenly (round-robin) over `n` partitions. Partitions are
-            /// workers, so at most as many partitions as workers are used.
+            /// workers, so at most as many partitions as workers are used (a batch job over
+            /// the result runs on `n` workers).
             pub fn repartition(&self, n: usize) -> $ty<T> {
-                self.wrap(self.plan.derive("repartition", move |s, b| {
+                let lineage = $crate::plan::Lineage {
+                    partitions: n.max(1),
+                    ..self.plan.lineage().clone()
+                };
+                self.wrap(self.plan.derive_with("repartition", lineage, move |s, b| {
                     $crate::ops::narrow::repartition(s, n.min(b.env.peers), b.env.index)
                 }))
             }

@@ -99,11 +99,20 @@ impl<T: Data> Plan<T> {
     where
         F: for<'s> Fn(TStream<'s, T>, &mut Builder<'s>) -> TStream<'s, U> + Send + Sync + 'static,
     {
+        self.derive_with(name, self.lineage().clone(), f)
+    }
+
+    /// Like [`derive`](Self::derive), for a node whose lineage differs from this node's (a
+    /// `repartition` changes the number of partitions).
+    pub fn derive_with<U: Data, F>(&self, name: &str, lineage: Lineage, f: F) -> Plan<U>
+    where
+        F: for<'s> Fn(TStream<'s, T>, &mut Builder<'s>) -> TStream<'s, U> + Send + Sync + 'static,
+    {
         let parent = self.clone();
         Plan::with_kind(
             name,
             NodeKind::Operator,
-            self.lineage().clone(),
+            lineage,
             move |b: &mut Builder<'_>| {
                 let input = parent.stream(b);
                 f(input, b)

@@ -1,6 +1,6 @@
 //! Runs a batch job: a plan over static datasets, executed once as a single batch (time 0).
 
-use super::{panic_message, Shared};
+use super::{abandon_dataflows, panic_message, Shared};
 use crate::error::{Error, Result};
 use crate::plan::{Builder, WorkerEnv};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -39,6 +39,9 @@ pub(crate) fn run_batch_job(workers: usize, install: InstallJob) -> Result<()> {
                 worker: index,
                 message: panic_message(&*payload),
             });
+        }
+        if sh.stopping_now() {
+            abandon_dataflows(worker);
         }
     };
     if workers <= 1 {

@@ -145,3 +145,14 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "unknown panic".to_string()
     }
 }
+
+/// Drops every dataflow of `worker` once the run has failed or must stop now.
+///
+/// When the closure given to timely returns, timely keeps stepping the worker until its
+/// dataflows complete. After a failure they never do (a peer that stopped no longer sends
+/// progress), and an operator whose closure panicked would run, and panic, again.
+pub(crate) fn abandon_dataflows(worker: &mut timely::worker::Worker) {
+    for id in worker.installed_dataflows() {
+        worker.drop_dataflow(id);
+    }
+}

@@ -1,7 +1,7 @@
 //! The loop each worker thread runs for a streaming context: install the plan, then feed the
 //! batches the driver sends and step the dataflow until the inputs close and every batch is done.
 
-use super::{panic_message, RuntimeEvent, Shared};
+use super::{abandon_dataflows, panic_message, RuntimeEvent, Shared};
 use crate::error::Error;
 use crate::metrics::local;
 use crate::plan::{Builder, SourceId, Split, WorkerEnv};
@@ -50,6 +50,9 @@ pub(crate) fn run_worker(worker: &mut timely::worker::Worker, setup: &WorkerSetu
             worker: index,
             message: panic_message(&*payload),
         });
+    }
+    if setup.shared.stopping_now() {
+        abandon_dataflows(worker);
     }
 }
 

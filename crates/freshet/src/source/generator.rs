@@ -84,6 +84,8 @@ impl SourcePlanner for GeneratorSource {
     fn availability(&mut self) -> Availability {
         match self.options.limit {
             Some(limit) if self.next_seq >= limit => Availability::Exhausted,
+            // At a rate of zero nothing will ever come.
+            _ if self.options.rate_per_sec == 0 => Availability::Exhausted,
             _ => Availability::Ready,
         }
     }

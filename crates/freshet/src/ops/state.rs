@@ -245,7 +245,9 @@ mod tests {
         let mut all: Vec<(u32, String, u64)> = parts.iter().flat_map(|p| p.snapshot()).collect();
         all.sort();
         assert_eq!(all.len(), 100);
-        assert!(all.iter().all(|(k, s, seen)| *s == format!("s{k}") && *seen == 7));
+        assert!(all
+            .iter()
+            .all(|(k, s, seen)| *s == format!("s{k}") && *seen == 7));
         let mut copy = StateStore::new();
         copy.restore(parts[1].snapshot());
         let mut a = copy.snapshot();

@@ -307,3 +307,37 @@ fn generator_with_rate_zero_ends_an_available_now_run() {
     });
     assert!(out.iter().all(Vec::is_empty), "{out:?}");
 }
+
+#[test]
+fn stop_now_abandons_a_batch_in_progress() {
+    for workers in WORKERS {
+        within("stop(false) during a batch", move || {
+            let (ctx, clock) = context(workers);
+            let (entered_tx, entered_rx) = std::sync::mpsc::channel::<u64>();
+            let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+            let entered = std::sync::Mutex::new(entered_tx);
+            let gate = std::sync::Mutex::new(gate_rx);
+            ctx.queue_stream(vec![vec![1, 2, 3], vec![4]])
+                .foreach_batch(move |t, _: Vec<i32>| {
+                    entered.lock().unwrap().send(t.0).unwrap();
+                    // Batch 100 blocks until the test opens the gate.
+                    let _ = gate.lock().unwrap().recv_timeout(TIMEOUT);
+                });
+            ctx.start().unwrap();
+            clock.advance(interval());
+            assert_eq!(entered_rx.recv_timeout(TIMEOUT).unwrap(), 100);
+            let stopper = {
+                let ctx = ctx.clone();
+                std::thread::spawn(move || ctx.stop(false))
+            };
+            // Give the stop request time to land while batch 100 runs (either order must
+            // give the same outcome: the stop returns, and batch 200 never starts).
+            std::thread::sleep(Duration::from_millis(50));
+            gate_tx.send(()).unwrap();
+            stopper.join().unwrap().unwrap();
+            // Batch 200 never started.
+            assert!(entered_rx.try_recv().is_err());
+            assert!(ctx.batches_completed() <= 1);
+        });
+    }
+}

@@ -308,3 +308,25 @@ fn save_as_text_files_after_a_shuffle_keeps_every_line() {
     lines.sort();
     assert_eq!(lines, strings(&["a=3", "b=2", "c=1"]));
 }
+
+#[test]
+fn first_batch_is_the_first_aligned_time_strictly_after_the_start() {
+    for (start, first) in [(0, 100), (200, 300), (250, 300), (299, 300)] {
+        let clock = freshet::ManualClock::new(start);
+        let ctx =
+            freshet::StreamingContext::with_clock(config(2), Arc::new(clock.clone())).unwrap();
+        let out = ctx.queue_stream(vec![vec![1], vec![2]]).collect_batches();
+        ctx.start().unwrap();
+        assert_eq!(ctx.first_batch_time(), Some(BatchTime(first)));
+        clock.set(BatchTime(first));
+        ctx.await_batch(BatchTime(first), TIMEOUT).unwrap();
+        clock.advance(interval());
+        ctx.await_batch(BatchTime(first + I), TIMEOUT).unwrap();
+        ctx.stop(true).unwrap();
+        assert_eq!(
+            out.batches(),
+            vec![(BatchTime(first), vec![1]), (BatchTime(first + I), vec![2])],
+            "clock starting at {start}"
+        );
+    }
+}

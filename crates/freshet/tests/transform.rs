@@ -231,3 +231,20 @@ fn transform_with_different_record_types_and_a_static_table() {
         },
     );
 }
+
+#[test]
+fn the_transform_function_is_called_once() {
+    let calls = Arc::new(Mutex::new(0));
+    let (ctx, clock) = context(4);
+    let counter = calls.clone();
+    let out = ctx
+        .queue_stream(vec![vec![1], vec![2], vec![3]])
+        .transform(move |ds: Dataset<i32>| {
+            *counter.lock().unwrap() += 1;
+            ds.map(|x| x + 1)
+        })
+        .collect_batches();
+    run_batches(&ctx, &clock, 3);
+    assert_eq!(sorted(&out, 3), vec![vec![2], vec![3], vec![4]]);
+    assert_eq!(*calls.lock().unwrap(), 1);
+}

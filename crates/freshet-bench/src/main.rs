@@ -1,0 +1,61 @@
+//! `freshet-bench`: prints throughput, latency and per-batch overhead figures of Freshet.
+//!
+//! ```text
+//! cargo run --release -p freshet-bench -- wordcount
+//! cargo run --release -p freshet-bench -- latency
+//! cargo run --release -p freshet-bench -- empty-batch
+//! cargo run --release -p freshet-bench -- all
+//! ```
+//!
+//! The binary uses mimalloc as its global allocator (as a production deployment would); the
+//! figures in `docs/benchmarks.md` were measured with it. Benchmarks print figures; they are
+//! not timed tests and assert only that the engine's results are right.
+
+#![deny(missing_docs)]
+
+mod empty_batch;
+mod latency;
+mod stats;
+mod wordcount;
+
+use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Freshet benchmarks: each scenario prints its figures.
+#[derive(Parser, Debug)]
+#[command(name = "freshet-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand, Debug)]
+enum Scenario {
+    /// Word count over generated text files: a hand-written loop against Freshet (stream with
+    /// 1 and 2 workers, and a batch job).
+    Wordcount(wordcount::Args),
+    /// End-to-end latency (record creation to output) at a fixed input rate, per batch interval.
+    Latency(latency::Args),
+    /// Scheduling overhead of empty batches (queue stream run available-now).
+    EmptyBatch(empty_batch::Args),
+    /// Every scenario with its default settings.
+    All,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    stats::print_machine();
+    match cli.scenario {
+        Scenario::Wordcount(a) => wordcount::run(&a)?,
+        Scenario::Latency(a) => latency::run(&a)?,
+        Scenario::EmptyBatch(a) => empty_batch::run(&a)?,
+        Scenario::All => {
+            wordcount::run(&wordcount::Args::parse_from(["wordcount"]))?;
+            latency::run(&latency::Args::parse_from(["latency"]))?;
+            empty_batch::run(&empty_batch::Args::parse_from(["empty-batch"]))?;
+        }
+    }
+    Ok(())
+}

@@ -5,6 +5,8 @@ use anyhow::Context;
 use clap::Args;
 use freshet::source::generator::GeneratorOptions;
 use freshet::{BatchTime, StreamingConfig, StreamingContext};
+use freshet_ui::{UiConfig, UiServer};
+use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +28,40 @@ pub struct DemoArgs {
     /// How many pages each batch line shows.
     #[arg(long, default_value_t = 3)]
     top: usize,
+    #[command(flatten)]
+    ui: UiArgs,
+}
+
+/// Options of the web UI, shared by the commands that run a stream.
+#[derive(Args, Debug)]
+pub struct UiArgs {
+    /// Where the web UI listens (`HOST:PORT`), or `off`. An address other than loopback
+    /// requires --ui-token.
+    #[arg(long, value_name = "ADDR|off", default_value = freshet_ui::DEFAULT_ADDR)]
+    ui_addr: String,
+    /// A token every UI request must carry (`Authorization: Bearer TOKEN` or `?token=TOKEN`).
+    #[arg(long, value_name = "TOKEN")]
+    ui_token: Option<String>,
+}
+
+impl UiArgs {
+    /// Starts the UI of `ctx` as asked and prints its address; `None` when it is off.
+    pub fn start(&self, ctx: &StreamingContext) -> anyhow::Result<Option<UiServer>> {
+        if self.ui_addr.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        let addr = self
+            .ui_addr
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .with_context(|| format!("--ui-addr {:?} is not HOST:PORT or off", self.ui_addr))?;
+        let mut config = UiConfig::new(addr);
+        config.token = self.ui_token.clone();
+        let ui = UiServer::start(ctx, config).context("cannot start the web UI")?;
+        println!("UI at {}", ui.url());
+        Ok(Some(ui))
+    }
 }
 
 /// The `n` largest counts, largest first (ties by name).
@@ -49,11 +85,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let n = args.top;
     let sink = reporter.clone();
-    ctx.click_stream(GeneratorOptions::rate(args.rate))
+    let views = ctx
+        .click_stream(GeneratorOptions::rate(args.rate))
         .map(|click| (click.page, 1u64))
-        .reduce_by_key(|a, b| a + b)
-        .foreach_batch(move |time, counts| sink.set_results(time, describe(&top(counts, n))));
+        .reduce_by_key(|a, b| a + b);
+    views.publish("page views", 20);
+    views.foreach_batch(move |time, counts| sink.set_results(time, describe(&top(counts, n))));
 
+    let ui = args.ui.start(&ctx)?;
     ctx.start().context("cannot start the demo")?;
     println!(
         "freshet demo: {} click events/s, {} ms batches, {} workers; Ctrl-C stops gracefully",
@@ -69,6 +108,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         _ => ctx.await_termination()?,
     }
     println!("stopped after {} batches", ctx.batches_completed());
+    if let Some(ui) = ui {
+        ui.shutdown();
+    }
     Ok(())
 }
 

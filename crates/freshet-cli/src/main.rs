@@ -22,7 +22,8 @@ enum Command {
     /// Runs the built-in demo: a synthetic click stream, page views counted per batch.
     ///
     /// Prints one line per batch: its time, input records, processing time, scheduling delay
-    /// and the most viewed pages. Runs until Ctrl-C (a graceful stop) or `--batches`.
+    /// and the most viewed pages. Runs until Ctrl-C (a graceful stop) or `--batches`. Serves the
+    /// web UI on 127.0.0.1:4040 unless `--ui-addr` says otherwise.
     Demo(demo::DemoArgs),
     /// Counts the words of the text files in a directory, as a batch job or, with `--watch`,
     /// as a stream over the files that appear there.

@@ -137,7 +137,8 @@ pub(crate) async fn status(State(s): State<AppState>) -> Json<Value> {
     Json(status_json(&s.ctx))
 }
 
-/// `GET /api/v1/batches?limit=N`: completed batches, oldest first (the newest `N`).
+/// `GET /api/v1/batches?limit=N&after=T`: completed batches, oldest first (the newest `N`
+/// of those after batch time `T`).
 pub(crate) async fn batches(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -152,8 +153,21 @@ pub(crate) async fn batches(
             )
         }
     };
+    let after = match q.get("after").map(|a| a.parse::<u64>()) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "after must be a batch time in milliseconds".into(),
+            )
+        }
+    };
     let interval = s.ctx.batch_interval();
-    let recent = s.ctx.recent_batches();
+    let mut recent = s.ctx.recent_batches();
+    if let Some(after) = after {
+        recent.retain(|b| b.time.0 > after);
+    }
     let skip = recent.len().saturating_sub(limit);
     let list: Vec<Value> = recent[skip..]
         .iter()

@@ -18,7 +18,12 @@ pub(crate) async fn index(req: Request) -> Html<String> {
         .uri()
         .query()
         .and_then(auth::query_token)
-        .map(|t| format!("?token={}", auth::encode_query(&String::from_utf8_lossy(&t))))
+        .map(|t| {
+            format!(
+                "?token={}",
+                auth::encode_query(&String::from_utf8_lossy(&t))
+            )
+        })
         .unwrap_or_default();
     Html(INDEX.replace(TOKEN_QUERY, &query))
 }

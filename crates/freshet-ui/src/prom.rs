@@ -173,17 +173,13 @@ impl Collector for Snapshot {
             ctx.skipped_records(),
         )?;
 
-        let last = ctx
-            .recent_batches()
-            .last()
-            .cloned()
-            .unwrap_or(BatchInfo {
-                time: freshet::BatchTime(0),
-                records: 0,
-                scheduling_delay: Default::default(),
-                processing_time: Default::default(),
-                total_delay: Default::default(),
-            });
+        let last = ctx.recent_batches().last().cloned().unwrap_or(BatchInfo {
+            time: freshet::BatchTime(0),
+            records: 0,
+            scheduling_delay: Default::default(),
+            processing_time: Default::default(),
+            total_delay: Default::default(),
+        });
         gauge(
             &mut e,
             "last_batch_records",

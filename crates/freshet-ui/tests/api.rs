@@ -113,6 +113,9 @@ fn json_api_events_and_metrics() {
     assert_eq!(last.as_array().unwrap().len(), 1);
     assert_eq!(last[0]["time"], json!(300));
     assert_eq!(get(addr, "/api/v1/batches?limit=x").status, 400);
+    let after = get(addr, "/api/v1/batches?after=100").json();
+    assert_eq!(after.as_array().unwrap().len(), 2);
+    assert_eq!(after[0]["time"], json!(200));
 
     // One batch's detail with its operators.
     let detail = get(addr, "/api/v1/batches/100").json();
@@ -144,7 +147,13 @@ fn json_api_events_and_metrics() {
     let graph = get(addr, "/api/v1/graph").json();
     assert_eq!(
         names(&graph["nodes"], "name"),
-        vec!["foreach_batch", "map", "publish", "queue_stream", "reduce_by_key"]
+        vec![
+            "foreach_batch",
+            "map",
+            "publish",
+            "queue_stream",
+            "reduce_by_key"
+        ]
     );
     assert_eq!(graph["edges"].as_array().unwrap().len(), 4);
     let source = graph["nodes"]
@@ -219,7 +228,11 @@ fn json_api_events_and_metrics() {
 
     // Events: a snapshot on connect, then the events of the next batch.
     let mut events = EventStream::open(addr, "/api/v1/events");
-    assert!(events.read_until("event: snapshot", 1, WAIT), "{}", events.text);
+    assert!(
+        events.read_until("event: snapshot", 1, WAIT),
+        "{}",
+        events.text
+    );
     assert!(events.text.contains("text/event-stream"), "{}", events.text);
     assert!(events.text.contains("\"outputs\""), "{}", events.text);
     run_batches(&ctx, &clock, 4, 4);
@@ -267,9 +280,19 @@ fn token_is_required_off_loopback_and_checked_on_every_request() {
     let ui = UiServer::start(&ctx, UiConfig::new(loopback()).token("s3cret/+")).unwrap();
     let addr = ui.local_addr();
     assert_eq!(ui.url(), format!("http://{addr}/?token=s3cret%2F%2B"));
-    for path in ["/", "/api/v1/status", "/metrics", "/static/app.js", "/api/v1/events"] {
+    for path in [
+        "/",
+        "/api/v1/status",
+        "/metrics",
+        "/static/app.js",
+        "/api/v1/events",
+    ] {
         assert_eq!(get(addr, path).status, 401, "{path}");
-        assert_eq!(get(addr, &format!("{path}?token=wrong")).status, 401, "{path}");
+        assert_eq!(
+            get(addr, &format!("{path}?token=wrong")).status,
+            401,
+            "{path}"
+        );
         let bad = get_with(addr, path, "Authorization: Bearer s3cret/\r\n");
         assert_eq!(bad.status, 401, "{path}");
     }
@@ -285,8 +308,8 @@ fn token_is_required_off_loopback_and_checked_on_every_request() {
     );
 
     // Off loopback with a token is allowed.
-    let open = UiServer::start(&ctx, UiConfig::new("0.0.0.0:0".parse().unwrap()).token("t"))
-        .unwrap();
+    let open =
+        UiServer::start(&ctx, UiConfig::new("0.0.0.0:0".parse().unwrap()).token("t")).unwrap();
     open.shutdown();
     ui.shutdown();
 }

@@ -1,0 +1,165 @@
+//! Headless Chromium loads the page of a running pipeline, and the charts, the pipeline
+//! drawing and the live results must have drawn data (not merely returned 200).
+//!
+//! Needs Debian's `chromium` (installed by `.ci/run`). Without it the test fails when the `CI`
+//! environment variable is set and is skipped (with a message) otherwise.
+
+use freshet::source::generator::GeneratorOptions;
+use freshet::{StreamingConfig, StreamingContext};
+use freshet_ui::{UiConfig, UiServer};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn chromium() -> Option<PathBuf> {
+    let candidates = ["chromium", "chromium-browser", "google-chrome"];
+    if let Some(p) = Some(PathBuf::from("/usr/bin/chromium")).filter(|p| p.exists()) {
+        return Some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| candidates.iter().map(move |c| dir.join(c)))
+        .find(|p| p.is_file())
+}
+
+/// The values of `attr="N"` in `html`.
+fn numbers(html: &str, attr: &str) -> Vec<u64> {
+    let key = format!("{attr}=\"");
+    html.match_indices(&key)
+        .filter_map(|(i, _)| {
+            let rest = &html[i + key.len()..];
+            rest[..rest.find('"')?].parse().ok()
+        })
+        .collect()
+}
+
+/// The elements (by start tag) carrying `class="chart ..."` with their `data-points`.
+fn charts(html: &str) -> Vec<(String, u64)> {
+    html.match_indices("<")
+        .filter_map(|(i, _)| {
+            let tag = &html[i..i + html[i..].find('>')?];
+            if !tag.contains("class=\"chart ") {
+                return None;
+            }
+            let id = numbers_str(tag, "id").unwrap_or_default();
+            let points = numbers(tag, "data-points").first().copied()?;
+            Some((id, points))
+        })
+        .collect()
+}
+
+fn numbers_str(tag: &str, attr: &str) -> Option<String> {
+    let key = format!(" {attr}=\"");
+    let i = tag.find(&key)? + key.len();
+    Some(tag[i..i + tag[i..].find('"')?].to_string())
+}
+
+#[test]
+fn headless_chromium_draws_the_charts() {
+    let Some(chrome) = chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("chromium is not installed, and CI is set: .ci/run installs it");
+        }
+        eprintln!("SKIPPED: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+
+    // The demo pipeline on the system clock, 100 ms batches.
+    let ctx = StreamingContext::new(
+        StreamingConfig::new(Duration::from_millis(100))
+            .workers(2)
+            .stop_on_ctrl_c(false),
+    )
+    .unwrap();
+    let views = ctx
+        .click_stream(GeneratorOptions::rate(20_000))
+        .map(|c| (c.page, 1u64))
+        .reduce_by_key(|a, b| a + b);
+    views.publish("page views", 20);
+    views.foreach_batch(|_, _| {});
+    let ui = UiServer::start(&ctx, UiConfig::new("127.0.0.1:0".parse().unwrap())).unwrap();
+    ctx.start().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ctx.batches_completed() < 5 {
+        assert!(Instant::now() < deadline, "no batches completed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let profile = tempfile::tempdir().unwrap();
+    // The page streams server-sent events; virtual time only advances while no request is
+    // open, so the browser test asks the page to poll (the event stream has its own tests).
+    let url = format!("http://{}/?live=poll", ui.local_addr());
+    let out = Command::new(&chrome)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1400,2000",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .expect("run chromium");
+    let completed = ctx.batches_completed();
+    ctx.stop(true).unwrap();
+    ui.shutdown();
+
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && html.contains("</html>"),
+        "chromium failed ({}): {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        html
+    );
+
+    // Four timelines and four histograms, each with drawn points.
+    let drawn = charts(&html);
+    for metric in [
+        "input_rate",
+        "scheduling_delay_ms",
+        "processing_time_ms",
+        "total_delay_ms",
+    ] {
+        for kind in ["tl", "hist"] {
+            let id = format!("{kind}-{metric}");
+            let points = drawn
+                .iter()
+                .find(|(i, _)| *i == id)
+                .unwrap_or_else(|| panic!("no chart {id} in {drawn:?}"))
+                .1;
+            assert!(
+                points >= 5 && points <= completed,
+                "chart {id} drew {points} points ({completed} batches completed)"
+            );
+        }
+    }
+    // The timelines are SVG paths and points.
+    assert!(html.matches("<circle").count() >= 4, "no points drawn");
+    assert!(html.contains("class=\"line\""));
+    // The pipeline drawing: generator -> map -> reduce_by_key -> {publish, foreach_batch}.
+    assert_eq!(numbers(&html, "data-nodes"), vec![5], "pipeline drawing");
+    assert_eq!(html.matches("class=\"node node-").count(), 5);
+    assert_eq!(html.matches("class=\"edge\"").count(), 4);
+    // The live results: the 12 pages of the click stream as bars.
+    let bars = drawn.iter().find(|(i, _)| i == "results-bars").map(|c| c.1);
+    assert_eq!(bars, Some(12), "live results: {drawn:?}");
+    assert!(html.contains("/products"), "no page in the live results");
+    // The sources page: the generator's rate over time.
+    assert!(
+        drawn
+            .iter()
+            .any(|(i, p)| i.starts_with("spark-") && *p >= 1),
+        "no source rate drawn: {drawn:?}"
+    );
+    // The completed batches table links to batch details.
+    assert!(html.contains("href=\"#/batch/"));
+}

@@ -116,8 +116,14 @@ fn main() {
     println!("|---|---|---|---|");
     let policies = [
         ("every record", FsyncPolicy::EveryRecord),
-        ("every 10 ms", FsyncPolicy::Interval(Duration::from_millis(10))),
-        ("every 100 ms", FsyncPolicy::Interval(Duration::from_millis(100))),
+        (
+            "every 10 ms",
+            FsyncPolicy::Interval(Duration::from_millis(10)),
+        ),
+        (
+            "every 100 ms",
+            FsyncPolicy::Interval(Duration::from_millis(100)),
+        ),
         ("never", FsyncPolicy::Never),
     ];
     for block in [4 << 10, 64 << 10, 1 << 20] {
@@ -129,7 +135,9 @@ fn main() {
     println!();
     println!("Checkpoint of u64 -> u64 state (16 bytes per key), written, committed, read back");
     println!();
-    println!("| keys | workers | size MiB | encode ms | write+commit ms | latest() ms | decode ms |");
+    println!(
+        "| keys | workers | size MiB | encode ms | write+commit ms | latest() ms | decode ms |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for workers in [1, 4] {
         checkpoint_run(&base, 1_000_000, workers);

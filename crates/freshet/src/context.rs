@@ -83,6 +83,8 @@ pub(crate) struct Status {
     pub stop: Option<StopKind>,
     pub pending: BTreeMap<u64, Pending>,
     pub completed_through: Option<u64>,
+    /// The latest completed batch whose completion the listeners have been told about.
+    pub listened_through: Option<u64>,
     pub completed: u64,
     pub recent: VecDeque<BatchInfo>,
     pub error: Option<Error>,
@@ -178,6 +180,7 @@ impl StreamingContext {
                     stop: None,
                     pending: BTreeMap::new(),
                     completed_through: None,
+                    listened_through: None,
                     completed: 0,
                     recent: VecDeque::new(),
                     error: None,
@@ -312,7 +315,8 @@ impl StreamingContext {
         self.await_termination()
     }
 
-    /// Blocks until batch `time` has completed (every output operation finished it).
+    /// Blocks until batch `time` has completed (every output operation finished it) and the
+    /// listeners have been told.
     ///
     /// Fails with [`Error::Timeout`] after `timeout`, or with the run's error (or
     /// [`Error::Stopped`]) if the context stops first.
@@ -320,7 +324,7 @@ impl StreamingContext {
         let deadline = Instant::now() + timeout;
         let mut st = self.inner.status();
         loop {
-            if st.completed_through.is_some_and(|c| c >= time.0) {
+            if st.listened_through.is_some_and(|c| c >= time.0) {
                 return Ok(());
             }
             if st.phase == Phase::Stopped {
@@ -471,13 +475,20 @@ pub(crate) fn record_completion(inner: &ContextInner, shared: &Shared, through: 
         }
         inner.changed.notify_all();
     }
-    if !done.is_empty() {
+    if let Some(last) = done.last() {
         let listeners = inner.listeners();
         for info in &done {
             for l in &listeners {
                 l.on_batch_completed(info);
             }
         }
+        // Waiters in `await_batch` resume only now, so they see what the listeners did.
+        let mut st = inner.status();
+        st.listened_through = Some(
+            st.listened_through
+                .map_or(last.time.0, |c| c.max(last.time.0)),
+        );
+        inner.changed.notify_all();
     }
 }
 

@@ -71,9 +71,11 @@ pub(crate) trait WorkerInput {
     /// The streaming source this input belongs to, or `None` for a static dataset (which is fed
     /// its whole partition at every batch).
     fn source(&self) -> Option<SourceId>;
-    /// Feeds batch `time`, with this worker's split of the batch if the source planned one.
-    /// Returns the number of records fed.
+    /// Takes batch `time`, with this worker's split of the batch if the source planned one,
+    /// and holds its records until [`pump`](Self::pump) sends them. Returns the number of records.
     fn feed(&mut self, time: u64, split: Option<Split>, env: &WorkerEnv) -> u64;
+    /// Sends at most `max` of the held records into the dataflow; `true` if some remain.
+    fn pump(&mut self, max: usize) -> bool;
     /// Promises that no more records come before `time`.
     fn advance_to(&mut self, time: u64);
     /// Closes the input: no more records come.
@@ -92,7 +94,56 @@ struct SourceInput<T: Data> {
     id: SourceId,
     handle: Option<Handle<T>>,
     read: ReadSplit<T>,
-    buffer: Vec<T>,
+    pending: Pending<T>,
+}
+
+/// Records fed but not yet sent into the dataflow.
+///
+/// Sending a worker's whole split as one container would make every operator materialise the
+/// whole batch (hundreds of MB of fresh memory for a large split); sending it in chunks, with a
+/// dataflow step between chunks, lets each chunk flow through the pipeline while it is in cache.
+struct Pending<T> {
+    records: std::collections::VecDeque<T>,
+}
+
+impl<T> Pending<T> {
+    fn new() -> Self {
+        Pending {
+            records: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn hold(&mut self, records: Vec<T>) {
+        if self.records.is_empty() {
+            self.records = records.into();
+        } else {
+            self.records.extend(records);
+        }
+    }
+
+    /// Sends up to `max` records through `handle`; `true` if some remain.
+    fn pump(&mut self, handle: Option<&mut Handle<T>>, max: usize) -> bool
+    where
+        T: Data,
+    {
+        if self.records.is_empty() {
+            return false;
+        }
+        let Some(handle) = handle else {
+            self.records.clear();
+            return false;
+        };
+        let n = max.max(1).min(self.records.len());
+        let mut chunk: Vec<T> = self.records.drain(..n).collect();
+        handle.send_batch(&mut chunk);
+        if self.records.is_empty() {
+            // Give the (possibly large) allocation back.
+            self.records = std::collections::VecDeque::new();
+            false
+        } else {
+            true
+        }
+    }
 }
 
 impl<T: Data> WorkerInput for SourceInput<T> {
@@ -105,13 +156,15 @@ impl<T: Data> WorkerInput for SourceInput<T> {
             return 0;
         };
         handle.advance_to(time);
-        (self.read)(split, &mut self.buffer, env);
-        let n = self.buffer.len() as u64;
-        if n > 0 {
-            handle.send_batch(&mut self.buffer);
-            self.buffer.clear();
-        }
+        let mut records = Vec::new();
+        (self.read)(split, &mut records, env);
+        let n = records.len() as u64;
+        self.pending.hold(records);
         n
+    }
+
+    fn pump(&mut self, max: usize) -> bool {
+        self.pending.pump(self.handle.as_mut(), max)
     }
 
     fn advance_to(&mut self, time: u64) {
@@ -132,6 +185,7 @@ struct StaticInput<T: Data> {
     make: MakePartition<T>,
     cache: Option<Vec<T>>,
     reuse: bool,
+    pending: Pending<T>,
 }
 
 impl<T: Data> WorkerInput for StaticInput<T> {
@@ -147,16 +201,18 @@ impl<T: Data> WorkerInput for StaticInput<T> {
         if self.cache.is_none() {
             self.cache = Some((self.make)(env.index, env.peers, env));
         }
-        let mut data = if self.reuse {
+        let data = if self.reuse {
             self.cache.clone().unwrap_or_default()
         } else {
             self.cache.take().unwrap_or_default()
         };
         let n = data.len() as u64;
-        if n > 0 {
-            handle.send_batch(&mut data);
-        }
+        self.pending.hold(data);
         n
+    }
+
+    fn pump(&mut self, max: usize) -> bool {
+        self.pending.pump(self.handle.as_mut(), max)
     }
 
     fn advance_to(&mut self, time: u64) {
@@ -247,7 +303,7 @@ impl<'s> Builder<'s> {
             id,
             handle: Some(handle),
             read,
-            buffer: Vec::new(),
+            pending: Pending::new(),
         }));
         stream
     }
@@ -261,6 +317,7 @@ impl<'s> Builder<'s> {
             make,
             cache: None,
             reuse: self.streaming,
+            pending: Pending::new(),
         }));
         stream
     }

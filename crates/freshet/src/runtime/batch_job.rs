@@ -27,6 +27,18 @@ pub(crate) fn run_batch_job(workers: usize, install: InstallJob) -> Result<()> {
             env.set_last_fed(0);
             for input in inputs.iter_mut() {
                 input.feed(0, None, &env);
+            }
+            loop {
+                let mut more = false;
+                for input in inputs.iter_mut() {
+                    more |= input.pump(super::worker::CHUNK);
+                }
+                if !more || sh.stopping_now() {
+                    break;
+                }
+                worker.step();
+            }
+            for input in inputs.iter_mut() {
                 input.close();
             }
             while !probe.done() && !sh.stopping_now() {

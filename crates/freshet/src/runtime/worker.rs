@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 /// How long an idle worker parks before it looks at its mailbox again (it is also woken early).
 const PARK: Duration = Duration::from_millis(5);
 
+/// How many records an input sends into the dataflow per step (see `WorkerInput::pump`).
+pub(crate) const CHUNK: usize = 4096;
+
 /// Installs one output operation (and everything upstream of it) into a worker's dataflow.
 pub(crate) type InstallOutput = Arc<dyn for<'s> Fn(&mut Builder<'s>) + Send + Sync>;
 
@@ -88,11 +91,13 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
 
     let mut open = true;
     let mut reported = setup.first_time;
+    // The batch being pumped into the inputs, with the time to advance to once it is all in.
+    let mut pumping: Option<u64> = None;
     loop {
         if shared.stopping_now() {
             break;
         }
-        while open {
+        while open && pumping.is_none() {
             match mailbox.try_recv() {
                 Ok(ToWorker::Batch {
                     time,
@@ -111,9 +116,9 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
                             records += n;
                             shared.metrics.add_source_records(source, time, n);
                         }
-                        input.advance_to(next);
                     }
                     shared.add_records(time, records);
+                    pumping = Some(next);
                 }
                 Ok(ToWorker::End) | Err(TryRecvError::Disconnected) => {
                     for input in inputs.iter_mut() {
@@ -124,7 +129,21 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
                 Err(TryRecvError::Empty) => break,
             }
         }
-        worker.step_or_park(Some(PARK));
+        if let Some(next) = pumping {
+            let mut more = false;
+            for input in inputs.iter_mut() {
+                more |= input.pump(CHUNK);
+            }
+            if !more {
+                for input in inputs.iter_mut() {
+                    input.advance_to(next);
+                }
+                pumping = None;
+            }
+            worker.step();
+        } else {
+            worker.step_or_park(Some(PARK));
+        }
         local::flush(&shared.metrics);
         if index == 0 {
             let through = probe.with_frontier(|f| f.iter().copied().min().unwrap_or(u64::MAX));

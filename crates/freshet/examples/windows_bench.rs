@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! CARGO_TARGET_DIR=target/bench cargo run --release -p freshet --example windows_bench -- all
-//! ... -- sliding | event-time | state [--quick]
+//! ... -- sliding | event-time | state [--quick] [--per-batch=N] [--batches=N]
+//!     [--incremental=0|1] [--workers=N] (sliding)
 //! ```
 //!
 //! - `sliding`: count by key over a sliding window of 30 batches, slide 1 batch, 100k distinct
@@ -63,6 +64,46 @@ fn mix(seq: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// User + system CPU time of the whole process so far, in seconds (Linux; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let Some(rest) = stat.rsplit(')').next() else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the command name: state is field 3, utime 14, stime 15 (1-based in proc(5)).
+    let ticks = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(14) + ticks(15)) / 100.0
+}
+
+/// Runs `once` (which returns the records it processed) `RUNS` times; returns the best and
+/// median records per second of wall time and the best records per CPU-second.
+fn measure(mut once: impl FnMut() -> u64) -> (f64, f64, f64) {
+    let mut wall = Vec::new();
+    let mut cpu: f64 = 0.0;
+    for _ in 0..RUNS {
+        let (c0, t0) = (cpu_seconds(), Instant::now());
+        let n = once() as f64;
+        let (secs, cpu_secs) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+        wall.push(n / secs);
+        if cpu_secs > 0.0 {
+            cpu = cpu.max(n / cpu_secs);
+        }
+    }
+    wall.sort_by(|a, b| b.total_cmp(a));
+    (wall[0], wall[wall.len() / 2], cpu)
+}
+
+/// How many times each measurement runs.
+const RUNS: usize = 3;
+
 /// A context with a 1 s batch interval and `workers` workers.
 fn context(workers: usize) -> StreamingContext {
     StreamingContext::new(
@@ -73,59 +114,68 @@ fn context(workers: usize) -> StreamingContext {
     .expect("context")
 }
 
+/// The value of option `--name=N`, if given.
+fn opt(name: &str) -> Option<u64> {
+    let prefix = format!("--{name}=");
+    std::env::args().find_map(|a| a.strip_prefix(&prefix).and_then(|v| v.parse().ok()))
+}
+
 fn sliding(quick: bool) {
     let keys = 100_000u64;
-    let per_batch = if quick { 20_000 } else { 100_000 };
-    let batches = if quick { 40 } else { 60 };
+    let per_batch = opt("per-batch").unwrap_or(if quick { 20_000 } else { 100_000 });
+    let batches = opt("batches").unwrap_or(if quick { 40 } else { 60 });
     println!(
         "\n## Sliding-window count by key: window 30 batches, slide 1, {keys} keys, {batches} batches of {per_batch} records"
     );
-    println!("| variant | workers | records/s | batches/s |");
-    println!("|---|---|---|---|");
+    println!("| variant | workers | records/s (best) | records/s (median) | records per CPU-s |");
+    println!("|---|---|---|---|---|");
     for incremental in [true, false] {
+        if opt("incremental").is_some_and(|i| (i == 1) != incremental) {
+            continue;
+        }
         for workers in [1, 2] {
-            let ctx = context(workers);
-            let records = ctx.generator_stream(
-                GeneratorOptions::rate(per_batch).limit(per_batch * batches),
-                move |seq| (mix(seq) % keys, 1u64),
-            );
-            let len = Duration::from_secs(30);
-            let slide = Duration::from_secs(1);
-            let windows = if incremental {
-                records.reduce_by_key_and_window_inv(
-                    |a, b| a + b,
-                    |a, b| a - b,
-                    len,
-                    slide,
-                    Some(|kv: &(u64, u64)| kv.1 > 0),
-                )
-            } else {
-                records.reduce_by_key_and_window(|a, b| a + b, len, slide)
+            if opt("workers").is_some_and(|w| w != workers as u64) {
+                continue;
             }
-            .expect("window");
-            let last = Arc::new(Mutex::new(0u64));
-            let seen = last.clone();
-            windows.count().foreach_batch(move |_t, n| {
-                *seen.lock().unwrap() = n.first().copied().unwrap_or(0);
-            });
-            let start = Instant::now();
-            ctx.run_available_now().expect("run");
-            let secs = start.elapsed().as_secs_f64();
-            let keys_in_window = *last.lock().unwrap();
-            assert!(
-                keys_in_window > keys / 2,
-                "{keys_in_window} keys in the last window"
-            );
-            println!(
-                "| {} | {workers} | {:.0} | {:.1} |",
-                if incremental {
-                    "incremental (inv)"
+            let (best, median, cpu) = measure(|| {
+                let ctx = context(workers);
+                let records = ctx.generator_stream(
+                    GeneratorOptions::rate(per_batch).limit(per_batch * batches),
+                    move |seq| (mix(seq) % keys, 1u64),
+                );
+                let len = Duration::from_secs(30);
+                let slide = Duration::from_secs(1);
+                let windows = if incremental {
+                    records.reduce_by_key_and_window_inv(
+                        |a, b| a + b,
+                        |a, b| a - b,
+                        len,
+                        slide,
+                        Some(|kv: &(u64, u64)| kv.1 > 0),
+                    )
                 } else {
-                    "recomputed"
-                },
-                (per_batch * batches) as f64 / secs,
-                batches as f64 / secs
-            );
+                    records.reduce_by_key_and_window(|a, b| a + b, len, slide)
+                }
+                .expect("window");
+                let last = Arc::new(Mutex::new(0u64));
+                let seen = last.clone();
+                windows.count().foreach_batch(move |_t, n| {
+                    *seen.lock().unwrap() = n.first().copied().unwrap_or(0);
+                });
+                ctx.run_available_now().expect("run");
+                let keys_in_window = *last.lock().unwrap();
+                assert!(
+                    keys_in_window > keys / 2,
+                    "{keys_in_window} keys in the last window"
+                );
+                per_batch * batches
+            });
+            let name = if incremental {
+                "incremental (inv)"
+            } else {
+                "recomputed"
+            };
+            println!("| {name} | {workers} | {best:.0} | {median:.0} | {cpu:.0} |");
         }
     }
 }
@@ -137,41 +187,41 @@ fn event_time(quick: bool) {
     println!(
         "\n## Event-time tumbling count per key: 1 s windows, {keys} keys, {total} events, {per_batch} per batch, up to 200 ms out of order, delay 500 ms"
     );
-    println!("| workers | events/s | windows emitted | late |");
-    println!("|---|---|---|---|");
+    println!("| workers | events/s (best) | events/s (median) | events per CPU-s | windows emitted | late |");
+    println!("|---|---|---|---|---|---|");
     for workers in [1, 2] {
-        let ctx = context(workers);
-        // Event time advances 10 s per batch, with up to 200 ms of disorder.
-        let events =
-            ctx.generator_stream(GeneratorOptions::rate(per_batch).limit(total), move |seq| {
-                let r = mix(seq);
-                let ts = 1_000_000 + seq * 10_000 / per_batch + 200 - (r >> 40) % 200;
-                (r % keys, ts)
+        let mut emitted = 0;
+        let mut late = 0;
+        let (best, median, cpu) = measure(|| {
+            let ctx = context(workers);
+            // Event time advances 10 s per batch, with up to 200 ms of disorder.
+            let events =
+                ctx.generator_stream(GeneratorOptions::rate(per_batch).limit(total), move |seq| {
+                    let r = mix(seq);
+                    let ts = 1_000_000 + seq * 10_000 / per_batch + 200 - (r >> 40) % 200;
+                    (r % keys, ts)
+                });
+            let counts = events
+                .with_event_time(
+                    |r: &(u64, u64)| r.1,
+                    WatermarkOptions::new(Duration::from_millis(500)),
+                )
+                .count_by_key_and_window(WindowSpec::tumbling(Duration::from_secs(1)))
+                .expect("windows");
+            let windows = Arc::new(Mutex::new((0u64, 0u64)));
+            let sink = windows.clone();
+            counts.windows().foreach_batch(move |_t, ws| {
+                let mut s = sink.lock().unwrap();
+                s.0 += ws.len() as u64;
+                s.1 += ws.iter().map(|w| w.2).sum::<u64>();
             });
-        let counts = events
-            .with_event_time(
-                |r: &(u64, u64)| r.1,
-                WatermarkOptions::new(Duration::from_millis(500)),
-            )
-            .count_by_key_and_window(WindowSpec::tumbling(Duration::from_secs(1)))
-            .expect("windows");
-        let windows = Arc::new(Mutex::new((0u64, 0u64)));
-        let sink = windows.clone();
-        counts.windows().foreach_batch(move |_t, ws| {
-            let mut s = sink.lock().unwrap();
-            s.0 += ws.len() as u64;
-            s.1 += ws.iter().map(|w| w.2).sum::<u64>();
+            ctx.run_available_now().expect("run");
+            let (n, counted) = *windows.lock().unwrap();
+            assert_eq!(counted + counts.late_count(), total);
+            (emitted, late) = (n, counts.late_count());
+            total
         });
-        let start = Instant::now();
-        ctx.run_available_now().expect("run");
-        let secs = start.elapsed().as_secs_f64();
-        let (emitted, counted) = *windows.lock().unwrap();
-        assert_eq!(counted + counts.late_count(), total);
-        println!(
-            "| {workers} | {:.0} | {emitted} | {} |",
-            total as f64 / secs,
-            counts.late_count()
-        );
+        println!("| {workers} | {best:.0} | {median:.0} | {cpu:.0} | {emitted} | {late} |");
     }
 }
 

@@ -8,6 +8,9 @@
 //! `(key, state, last data time)` for snapshots and loads them back on restore; keys and states
 //! are [`Data`], so serde can write them.
 //!
+//! A key's records are handled in arrival order: batch after batch; within a batch, those read
+//! by worker 0 first, then worker 1's, and so on, each worker's in the order it read them.
+//!
 //! # `update_state_by_key` (Spark's `updateStateByKey`)
 //!
 //! At every batch, the update function is called once for every key that has new values in the

@@ -4,7 +4,7 @@
 //! in a [`StateStore`] and updates it when the frontier passes a batch (every worker finishes
 //! every batch, so keys without new values are visited too).
 
-use super::narrow::exchange_by_key;
+use super::narrow::narrow;
 use super::{per_time, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
 use crate::plan::{Builder, TStream};
@@ -12,6 +12,7 @@ use crate::state::State;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
+use timely::dataflow::channels::pact::Exchange;
 
 /// The worker that owns `key` among `peers` (the same choice as `exchange_by_key`).
 pub(crate) fn owner<K: Key>(key: &K, peers: usize) -> usize {
@@ -93,11 +94,60 @@ impl<K: Key, S: Data> StateStore<K, S> {
     }
 }
 
+/// Tags every record with the worker that read it, for [`BySource`].
+fn tag_source<'s, K: Key, V: Data>(
+    s: TStream<'s, (K, V)>,
+    index: usize,
+) -> TStream<'s, (u32, K, V)> {
+    let index = index as u32;
+    narrow(
+        s,
+        "tag-source",
+        move |data: &mut Vec<(K, V)>, out: &mut Vec<(u32, K, V)>| {
+            out.extend(data.drain(..).map(|(k, v)| (index, k, v)))
+        },
+    )
+}
+
+/// A record tagged with the worker that read it.
+type Tagged<K, V> = (u32, K, V);
+
+/// Routes tagged records to their key's owner.
+fn exchange_tagged<K: Key, V: Data>() -> Exchange<Tagged<K, V>, impl FnMut(&Tagged<K, V>) -> u64> {
+    Exchange::new(|x: &(u32, K, V)| route(&x.1))
+}
+
+/// One batch's records on a key's owner, in arrival order: by source worker, then in the order
+/// that worker read them (timely keeps the order of one sender's messages). So the order does
+/// not depend on how the workers' messages interleave.
+struct BySource<K, V> {
+    buckets: Vec<Vec<(K, V)>>,
+}
+
+impl<K, V> BySource<K, V> {
+    fn new(peers: usize) -> Self {
+        BySource {
+            buckets: (0..peers).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    fn add(&mut self, data: &mut Vec<(u32, K, V)>) {
+        for (w, k, v) in data.drain(..) {
+            self.buckets[w as usize].push((k, v));
+        }
+    }
+
+    fn into_ordered(self) -> impl Iterator<Item = (K, V)> {
+        self.buckets.into_iter().flatten()
+    }
+}
+
 /// The function of `update_state_by_key`.
 pub(crate) type UpdateFn<V, S> = Arc<dyn Fn(Vec<V>, Option<S>) -> Option<S> + Send + Sync>;
 
 /// `update_state_by_key`: `f(new values, old state)` for every key with new values or state;
-/// `None` removes the key. Every batch writes `(key, state)` for every key.
+/// `None` removes the key. Every batch writes `(key, state)` for every key. A key's new values
+/// are in arrival order (see [`BySource`]).
 pub(crate) fn update_state_by_key<'s, K: Key, V: Data, S: Data>(
     s: TStream<'s, (K, V)>,
     b: &mut Builder<'s>,
@@ -105,24 +155,25 @@ pub(crate) fn update_state_by_key<'s, K: Key, V: Data, S: Data>(
     initial: Arc<Vec<(K, S)>>,
 ) -> TStream<'s, (K, S)> {
     let mut store = StateStore::initial(&initial, b.env.index, b.env.peers, b.env.first_time);
+    let peers = b.env.peers;
     per_time(
-        s,
-        exchange_by_key::<K, V>(),
+        tag_source(s, b.env.index),
+        exchange_tagged::<K, V>(),
         "update_state_by_key",
         &b.env,
         EmitEmpty::AllWorkers,
-        FastMap::<K, Vec<V>>::default,
-        |acc, data: &mut Vec<(K, V)>| {
-            for (k, v) in data.drain(..) {
-                match acc.get_mut(&k) {
+        move || BySource::new(peers),
+        |acc, data| acc.add(data),
+        move |t, batch, out| {
+            let mut new: FastMap<K, Vec<V>> = FastMap::default();
+            for (k, v) in batch.into_ordered() {
+                match new.get_mut(&k) {
                     Some(vs) => vs.push(v),
                     None => {
-                        acc.insert(k, vec![v]);
+                        new.insert(k, vec![v]);
                     }
                 }
             }
-        },
-        move |t, mut new, out| {
             store.map.retain(|k, e| {
                 let values = match new.remove(k) {
                     Some(vs) => {
@@ -163,8 +214,8 @@ pub(crate) enum MapOut<U, K, S> {
 /// The function of `map_with_state`.
 pub(crate) type MapFn<K, V, S, U> = Arc<dyn Fn(&K, Option<V>, &mut State<S>) -> U + Send + Sync>;
 
-/// `map_with_state`: `f(key, Some(value), state)` for every record (in arrival order per
-/// worker), and `f(key, None, state)` once for a key that times out, after which it is removed.
+/// `map_with_state`: `f(key, Some(value), state)` for every record in arrival order (see
+/// [`BySource`]), and `f(key, None, state)` once for a key that times out, after which it is removed.
 pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
     s: TStream<'s, (K, V)>,
     b: &mut Builder<'s>,
@@ -176,16 +227,17 @@ pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
     let mut store = StateStore::initial(&initial, b.env.index, b.env.peers, b.env.first_time);
     let timeout = timeout.map(|d| d.as_millis() as u64);
     let mut snap: Vec<(K, S)> = Vec::new();
+    let peers = b.env.peers;
     per_time(
-        s,
-        exchange_by_key::<K, V>(),
+        tag_source(s, b.env.index),
+        exchange_tagged::<K, V>(),
         "map_with_state",
         &b.env,
         EmitEmpty::AllWorkers,
-        Vec::new,
-        |acc: &mut Vec<(K, V)>, data: &mut Vec<(K, V)>| acc.append(data),
+        move || BySource::new(peers),
+        |acc, data| acc.add(data),
         move |t, records, out| {
-            for (k, v) in records {
+            for (k, v) in records.into_ordered() {
                 let mut entry = store.map.get_mut(&k);
                 let mut state = State::new(entry.as_mut().and_then(|e| e.state.take()), false);
                 let u = f(&k, Some(v), &mut state);

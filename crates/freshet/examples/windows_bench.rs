@@ -3,7 +3,7 @@
 //! ```text
 //! CARGO_TARGET_DIR=target/bench cargo run --release -p freshet --example windows_bench -- all
 //! ... -- sliding | event-time | state [--quick] [--per-batch=N] [--batches=N]
-//!     [--incremental=0|1] [--workers=N] (sliding)
+//!     [--incremental=0|1] (sliding) [--workers=N] (sliding, event-time)
 //! ```
 //!
 //! - `sliding`: count by key over a sliding window of 30 batches, slide 1 batch, 100k distinct
@@ -190,6 +190,9 @@ fn event_time(quick: bool) {
     println!("| workers | events/s (best) | events/s (median) | events per CPU-s | windows emitted | late |");
     println!("|---|---|---|---|---|---|");
     for workers in [1, 2] {
+        if opt("workers").is_some_and(|w| w != workers as u64) {
+            continue;
+        }
         let mut emitted = 0;
         let mut late = 0;
         let (best, median, cpu) = measure(|| {

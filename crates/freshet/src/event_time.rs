@@ -40,13 +40,21 @@
 //! [`stop(true)`](crate::StreamingContext::stop)), one last batch is run in which every open
 //! window is emitted. A stop without `graceful` emits nothing more.
 //!
+//! # Datasets
+//!
+//! [`Dataset::with_event_time`] gives the same windows over a finite dataset: it is one batch,
+//! so no record is late and every window is emitted, as a stream would emit them if every
+//! record came in time.
+//!
 //! [`run_available_now`]: crate::StreamingContext::run_available_now
 
 use crate::data::{Data, Key};
+use crate::dataset::Dataset;
 use crate::dstream::DStream;
 use crate::error::{Error, Result};
 use crate::ops::event_time::{self as et, EventOut, Shape};
 use crate::ops::keyed::Combiner;
+use crate::plan::Plan;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -246,6 +254,19 @@ impl<T: Data> DStream<T> {
     }
 }
 
+/// The plan node of an event-time window operator over `plan`.
+fn windows_plan<K: Key, V: Data, A: Data>(
+    plan: &Plan<(K, V)>,
+    time: &et::TimeFn<(K, V)>,
+    c: Combiner<V, A>,
+    options: et::Options,
+) -> Plan<EventOut<K, A, (K, V)>> {
+    let time = time.clone();
+    plan.derive("event_time_window", move |s, b| {
+        et::windows_by_key(s, b, time.clone(), c.clone(), options.clone())
+    })
+}
+
 impl<K: Key, V: Data> EventTimeStream<(K, V)> {
     /// Aggregates the values of each key in every window: `create` makes an aggregate from a
     /// value, `merge_value` adds a value, `merge` combines two aggregates (for sliding windows
@@ -283,12 +304,9 @@ impl<K: Key, V: Data> EventTimeStream<(K, V)> {
             merge_combiners: Arc::new(merge),
         };
         ctx.flush_at_end.store(true, Ordering::SeqCst);
-        let time = self.time.clone();
         let both = self
             .stream
-            .wrap(self.stream.plan.derive("event_time_window", move |s, b| {
-                et::windows_by_key(s, b, time.clone(), c.clone(), options.clone())
-            }));
+            .wrap(windows_plan(&self.stream.plan, &self.time, c, options));
         Ok(EventWindows {
             windows: both.flat_map(|o: EventOut<K, A, (K, V)>| match o {
                 EventOut::Window(k, w, a) => Some((k, w, a)),
@@ -329,6 +347,122 @@ impl<K: Key, V: Data> EventTimeStream<(K, V)> {
         &self,
         spec: WindowSpec,
     ) -> Result<EventWindows<K, Vec<V>, (K, V)>> {
+        self.aggregate_by_key_and_window(
+            spec,
+            |v| vec![v],
+            |mut vs, v| {
+                vs.push(v);
+                vs
+            },
+            |mut a, mut b| {
+                a.append(&mut b);
+                a
+            },
+        )
+    }
+}
+
+/// A dataset whose records carry an event time (see [`Dataset::with_event_time`]).
+pub struct EventTimeDataset<T> {
+    data: Dataset<T>,
+    time: et::TimeFn<T>,
+}
+
+impl<T: Data> Dataset<T> {
+    /// Says where each record's event time is (`time(record)`, milliseconds), for event-time
+    /// windows over this dataset. A dataset is a single batch: no record is late, and every
+    /// window is in the result.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use freshet::event_time::WindowSpec;
+    /// use freshet::Dataset;
+    ///
+    /// let clicks = Dataset::parallelize(vec![('a', 1_000), ('a', 1_500), ('a', 2_500)], 2);
+    /// let mut sessions = clicks
+    ///     .with_event_time(|r: &(char, u64)| r.1)
+    ///     .count_by_key_and_window(WindowSpec::session(Duration::from_millis(600)))?
+    ///     .map(|(k, w, n)| (k, w.start, w.end, n))
+    ///     .collect()?;
+    /// sessions.sort();
+    /// assert_eq!(sessions, vec![('a', 1_000, 2_100, 2), ('a', 2_500, 3_100, 1)]);
+    /// # Ok::<(), freshet::Error>(())
+    /// ```
+    pub fn with_event_time<F>(&self, time: F) -> EventTimeDataset<T>
+    where
+        F: Fn(&T) -> u64 + Send + Sync + 'static,
+    {
+        EventTimeDataset {
+            data: self.clone(),
+            time: Arc::new(time),
+        }
+    }
+}
+
+impl<K: Key, V: Data> EventTimeDataset<(K, V)> {
+    /// Aggregates the values of each key in every window (see
+    /// [`EventTimeStream::aggregate_by_key_and_window`]).
+    pub fn aggregate_by_key_and_window<A, F1, F2, F3>(
+        &self,
+        spec: WindowSpec,
+        create: F1,
+        merge_value: F2,
+        merge: F3,
+    ) -> Result<Dataset<(K, EventWindow, A)>>
+    where
+        A: Data,
+        F1: Fn(V) -> A + Send + Sync + 'static,
+        F2: Fn(A, V) -> A + Send + Sync + 'static,
+        F3: Fn(A, A) -> A + Send + Sync + 'static,
+    {
+        let options = et::Options {
+            shape: spec.shape()?,
+            delay: 0,
+            idle: 0,
+            late_to_stream: false,
+            late_count: Arc::new(AtomicU64::new(0)),
+        };
+        let c = Combiner {
+            create: Arc::new(create),
+            merge_value: Arc::new(merge_value),
+            merge_combiners: Arc::new(merge),
+        };
+        let both = self
+            .data
+            .wrap(windows_plan(&self.data.plan, &self.time, c, options));
+        Ok(both.flat_map(|o: EventOut<K, A, (K, V)>| match o {
+            EventOut::Window(k, w, a) => Some((k, w, a)),
+            EventOut::Late(_) => None,
+        }))
+    }
+
+    /// Merges the values of each key in every window with `f`.
+    pub fn reduce_by_key_and_window<F>(
+        &self,
+        spec: WindowSpec,
+        f: F,
+    ) -> Result<Dataset<(K, EventWindow, V)>>
+    where
+        F: Fn(V, V) -> V + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        let g = f.clone();
+        self.aggregate_by_key_and_window(spec, |v| v, move |a, v| f(a, v), move |a, b| g(a, b))
+    }
+
+    /// The number of records of each key in every window.
+    pub fn count_by_key_and_window(
+        &self,
+        spec: WindowSpec,
+    ) -> Result<Dataset<(K, EventWindow, u64)>> {
+        self.aggregate_by_key_and_window(spec, |_| 1u64, |n, _| n + 1, |a, b| a + b)
+    }
+
+    /// The values of each key in every window (in no guaranteed order).
+    pub fn group_by_key_and_window(
+        &self,
+        spec: WindowSpec,
+    ) -> Result<Dataset<(K, EventWindow, Vec<V>)>> {
         self.aggregate_by_key_and_window(
             spec,
             |v| vec![v],

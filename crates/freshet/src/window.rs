@@ -23,9 +23,14 @@
 //! worker 0, then worker 1's, and so on, each worker's in the order it read them (for a queue
 //! stream: the queue's order). A partial window at the end of the input is not emitted.
 //!
+//! On a [`Dataset`] (one finite batch) only the count windows apply
+//! ([`Dataset::count_window`], [`Dataset::count_window_by_key`]): the arrival order is the
+//! partition order, partition 0 first.
+//!
 //! See `docs/windows-and-state.md` for the full semantics.
 
 use crate::data::{Data, Key};
+use crate::dataset::Dataset;
 use crate::dstream::DStream;
 use crate::error::{Error, Result};
 use crate::ops::window as w;
@@ -249,6 +254,40 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     /// Per key, the last `n` values every `step` values of that key. `step == n` gives
     /// tumbling windows; see the [module docs](crate::window) for the arrival order.
     pub fn count_window_by_key(&self, n: usize, step: usize) -> Result<DStream<(K, Vec<V>)>> {
+        check_count(n, step)?;
+        Ok(
+            self.wrap(self.plan.derive("count_window_by_key", move |s, b| {
+                w::count_window_by_key(s, b, n, step)
+            })),
+        )
+    }
+}
+
+impl<T: Data> Dataset<T> {
+    /// The records, `n` at a time every `step` records, in partition order (partition 0
+    /// first); a last partial window is not included. `step == n` gives consecutive chunks.
+    ///
+    /// ```
+    /// use freshet::Dataset;
+    /// let ds = Dataset::parallelize((1..=7).collect::<Vec<i32>>(), 3);
+    /// assert_eq!(
+    ///     ds.count_window(3, 2)?.collect()?,
+    ///     vec![vec![1, 2], vec![2, 3, 4], vec![4, 5, 6]]
+    /// );
+    /// # Ok::<(), freshet::Error>(())
+    /// ```
+    pub fn count_window(&self, n: usize, step: usize) -> Result<Dataset<Vec<T>>> {
+        check_count(n, step)?;
+        Ok(self.wrap(
+            self.plan
+                .derive("count_window", move |s, b| w::count_window(s, b, n, step)),
+        ))
+    }
+}
+
+impl<K: Key, V: Data> Dataset<(K, V)> {
+    /// Per key, the last `n` values every `step` values of that key, in partition order.
+    pub fn count_window_by_key(&self, n: usize, step: usize) -> Result<Dataset<(K, Vec<V>)>> {
         check_count(n, step)?;
         Ok(
             self.wrap(self.plan.derive("count_window_by_key", move |s, b| {

@@ -239,3 +239,47 @@ fn invalid_specs_fail_when_built() {
         .count_by_key_and_window(WindowSpec::session(ms(0)))
         .is_err());
 }
+
+#[test]
+fn a_dataset_gets_every_window_of_its_records() {
+    use freshet::Dataset;
+    let recs: Vec<Rec> = (0..300u64)
+        .map(|i| ((b'a' + (i % 4) as u8) as char, (i * 37) % 1000))
+        .collect();
+    for spec in [
+        WindowSpec::tumbling(ms(100)),
+        WindowSpec::sliding(ms(100), ms(25)),
+        WindowSpec::session(ms(15)),
+    ] {
+        let mut from_dataset = Dataset::parallelize(recs.clone(), 3)
+            .with_event_time(|r: &Rec| r.1)
+            .count_by_key_and_window(spec)
+            .unwrap()
+            .collect()
+            .unwrap();
+        from_dataset.sort();
+        // The same records as one in-time stream batch.
+        let ctx = StreamingContext::with_clock(
+            StreamingConfig::new(ms(100)).workers(2),
+            Arc::new(ManualClock::new(0)),
+        )
+        .unwrap();
+        let counts = ctx
+            .queue_stream(vec![recs.clone()])
+            .with_event_time(|r: &Rec| r.1, WatermarkOptions::new(ms(0)))
+            .count_by_key_and_window(spec)
+            .unwrap();
+        let out = counts.windows().collect_batches();
+        ctx.run_available_now().unwrap();
+        let mut from_stream: Vec<Out> = out.batches().into_iter().flat_map(|(_, b)| b).collect();
+        from_stream.sort();
+        assert_eq!(from_dataset, from_stream, "{spec:?}");
+        assert_eq!(
+            from_dataset.iter().map(|o| o.2).sum::<u64>(),
+            match spec {
+                WindowSpec::Sliding { .. } => 4 * 300,
+                _ => 300,
+            }
+        );
+    }
+}

@@ -97,3 +97,25 @@ fn invalid_count_windows_fail_when_built() {
     assert!(d.count_window(2, 3).is_err());
     assert!(d.count_window_by_key(3, 0).is_err());
 }
+
+#[test]
+fn count_windows_over_a_dataset_follow_partition_order() {
+    use freshet::Dataset;
+    let ds = Dataset::parallelize((1..=10).collect::<Vec<i32>>(), 4);
+    assert_eq!(
+        ds.count_window(4, 4).unwrap().collect().unwrap(),
+        vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8]]
+    );
+    let kv = Dataset::parallelize((1..=10).map(|i| (i % 2, i)).collect::<Vec<_>>(), 3);
+    let mut got = kv.count_window_by_key(2, 2).unwrap().collect().unwrap();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (0, vec![2, 4]),
+            (0, vec![6, 8]),
+            (1, vec![1, 3]),
+            (1, vec![5, 7])
+        ]
+    );
+}

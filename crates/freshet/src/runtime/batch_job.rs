@@ -14,6 +14,8 @@ pub(crate) type InstallJob = Arc<dyn for<'s> Fn(&mut Builder<'s>) + Send + Sync>
 /// Runs `install` on `workers` threads as one batch and returns once every worker is done.
 pub(crate) fn run_batch_job(workers: usize, install: InstallJob) -> Result<()> {
     let shared = Arc::new(Shared::default());
+    // The single batch is also the last: operators holding open (event-time) windows emit them.
+    shared.set_final_batch(0);
     let sh = Arc::clone(&shared);
     let body = move |worker: &mut timely::worker::Worker| {
         let index = worker.index();

@@ -21,6 +21,8 @@ pub struct StreamingConfig {
     workers: usize,
     max_in_flight_batches: usize,
     stop_on_ctrl_c: bool,
+    checkpoint_interval: u64,
+    keep_checkpoints: usize,
 }
 
 impl StreamingConfig {
@@ -35,6 +37,8 @@ impl StreamingConfig {
             workers: cores.clamp(1, 4),
             max_in_flight_batches: 1,
             stop_on_ctrl_c: true,
+            checkpoint_interval: 10,
+            keep_checkpoints: 3,
         }
     }
 
@@ -50,6 +54,30 @@ impl StreamingConfig {
     pub fn max_in_flight_batches(mut self, n: usize) -> Self {
         self.max_in_flight_batches = n;
         self
+    }
+
+    /// Checkpoint every `n` batches (default 10) when the context has a checkpoint directory
+    /// ([`StreamingContext::checkpoint`](crate::StreamingContext::checkpoint)). After a crash,
+    /// at most `n` batches are replayed.
+    pub fn checkpoint_interval(mut self, n: u64) -> Self {
+        self.checkpoint_interval = n.max(1);
+        self
+    }
+
+    /// How many checkpoints to keep (default 3; at least 1).
+    pub fn keep_checkpoints(mut self, n: usize) -> Self {
+        self.keep_checkpoints = n.max(1);
+        self
+    }
+
+    /// The number of batches between checkpoints.
+    pub fn checkpoint_every(&self) -> u64 {
+        self.checkpoint_interval
+    }
+
+    /// How many checkpoints are kept.
+    pub fn checkpoints_kept(&self) -> usize {
+        self.keep_checkpoints
     }
 
     /// Whether Ctrl-C (SIGINT) stops the context gracefully (default `true`).

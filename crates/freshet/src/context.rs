@@ -19,6 +19,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::StreamingConfig;
+use crate::durability::CheckpointSettings;
 use crate::error::{Error, Result};
 use crate::listener::{BatchInfo, StreamingListener};
 use crate::metrics::{ActiveBatch, BatchDetail, PipelineGraph, PublishedOutput, SourceStatus};
@@ -29,6 +30,7 @@ use crate::runtime::Shared;
 use crate::source::SourcePlanner;
 use crate::time::BatchTime;
 use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -103,9 +105,25 @@ pub(crate) struct ContextInner {
     pub shared: Mutex<Option<Arc<Shared>>>,
     /// Whether a graceful end runs one last batch in which open event-time windows are emitted.
     pub flush_at_end: AtomicBool,
+    /// Where to checkpoint, if anywhere.
+    pub checkpoint_dir: Mutex<Option<PathBuf>>,
 }
 
 impl ContextInner {
+    /// Where and how often to checkpoint, if the context has a checkpoint directory.
+    pub fn checkpoint_settings(&self) -> Option<CheckpointSettings> {
+        let dir = self
+            .checkpoint_dir
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        Some(CheckpointSettings {
+            dir,
+            interval: self.config.checkpoint_every(),
+            keep: self.config.checkpoints_kept(),
+        })
+    }
+
     pub fn status(&self) -> MutexGuard<'_, Status> {
         self.status.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -191,8 +209,42 @@ impl StreamingContext {
                 listeners: Mutex::new(Vec::new()),
                 shared: Mutex::new(None),
                 flush_at_end: AtomicBool::new(false),
+                checkpoint_dir: Mutex::new(None),
             }),
         })
+    }
+
+    /// Makes the context fault-tolerant: it writes a batch metadata log and checkpoints (every
+    /// [`checkpoint_interval`](StreamingConfig::checkpoint_interval) batches) to `dir`, and
+    /// when `dir` already holds them, `start` recovers from them: state and source positions
+    /// are restored and the batches logged after the last checkpoint are replayed. Call before
+    /// `start`. See [`get_or_create`](Self::get_or_create).
+    pub fn checkpoint(&self, dir: impl Into<PathBuf>) -> Result<()> {
+        if self.inner.status().phase != Phase::Created {
+            return Err(Error::Plan(
+                "checkpoint() must be called before start()".into(),
+            ));
+        }
+        *self
+            .inner
+            .checkpoint_dir
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(dir.into());
+        Ok(())
+    }
+
+    /// Spark's `getOrCreate`: builds the context with `build` and attaches the checkpoint
+    /// directory `dir`. On a fresh directory the context starts anew; on a directory with a
+    /// checkpoint, `start` restores the state and source positions it holds and replays the
+    /// batches logged after it, then continues. The pipeline must be built by the same code:
+    /// if its fingerprint (operators and edges) differs, `start` fails and says what changed.
+    pub fn get_or_create<F>(dir: impl Into<PathBuf>, build: F) -> Result<StreamingContext>
+    where
+        F: FnOnce() -> Result<StreamingContext>,
+    {
+        let ctx = build()?;
+        ctx.checkpoint(dir)?;
+        Ok(ctx)
     }
 
     /// The configuration.

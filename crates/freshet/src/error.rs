@@ -66,6 +66,12 @@ pub enum Error {
     /// The context has stopped, so the call cannot complete.
     #[error("the streaming context has stopped")]
     Stopped,
+    /// A sink failed to write a batch.
+    #[error("sink failed: {0}")]
+    Sink(String),
+    /// The checkpoint directory, batch log or a snapshot cannot be used.
+    #[error("checkpoint: {0}")]
+    Durable(String),
 }
 
 impl Error {
@@ -108,6 +114,8 @@ impl Error {
             Error::Runtime(s) => Error::Runtime(s.clone()),
             Error::Timeout(d) => Error::Timeout(*d),
             Error::Stopped => Error::Stopped,
+            Error::Durable(s) => Error::Durable(s.clone()),
+            Error::Sink(s) => Error::Sink(s.clone()),
         }
     }
 }

@@ -40,6 +40,7 @@ mod context;
 mod data;
 mod dataset;
 mod dstream;
+mod durability;
 mod error;
 pub mod event_time;
 mod listener;
@@ -47,6 +48,7 @@ pub mod metrics;
 mod ops;
 mod plan;
 mod runtime;
+pub mod sink;
 pub mod source;
 pub mod state;
 mod time;
@@ -62,6 +64,8 @@ pub use error::{Error, Result};
 pub use event_time::{
     EventTimeStream, EventWindow, EventWindows, LatePolicy, WatermarkOptions, WindowSpec,
 };
-pub use listener::{BatchInfo, OutputOperationInfo, ReceiverEvent, StreamingListener};
+pub use listener::{
+    BatchInfo, CheckpointInfo, OutputOperationInfo, ReceiverEvent, StreamingListener,
+};
 pub use state::{MapWithStateStream, State, StateSpec};
 pub use time::{current_batch_time, BatchTime};

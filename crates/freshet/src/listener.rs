@@ -30,6 +30,19 @@ pub struct OutputOperationInfo {
     pub duration: Duration,
 }
 
+/// A checkpoint was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointInfo {
+    /// The checkpoint's number.
+    pub id: u64,
+    /// The batch whose state it holds.
+    pub time: BatchTime,
+    /// How long writing it took (snapshots and manifest).
+    pub duration: Duration,
+    /// The checkpoint directory.
+    pub directory: std::path::PathBuf,
+}
+
 /// Something that happened to a receiver.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReceiverEvent {
@@ -55,6 +68,8 @@ pub trait StreamingListener: Send + Sync {
     fn on_output_operation_completed(&self, _info: &OutputOperationInfo) {}
     /// A receiver started, failed or stopped.
     fn on_receiver_event(&self, _receiver: &str, _event: &ReceiverEvent) {}
+    /// A checkpoint was written.
+    fn on_checkpoint_written(&self, _info: &CheckpointInfo) {}
     /// Every output operation has finished batch `info.time`.
     fn on_batch_completed(&self, _info: &BatchInfo) {}
     /// The context has stopped, with the error that stopped it, if any.

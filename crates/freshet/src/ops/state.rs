@@ -7,12 +7,41 @@
 use super::narrow::narrow;
 use super::{per_time, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
+use crate::durability::{decode_state, encode_state};
 use crate::plan::{Builder, TStream};
 use crate::state::State;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use timely::dataflow::channels::pact::Exchange;
+
+/// Registers `store` for checkpoints and, when the run recovers from one, replaces its
+/// contents with the checkpointed entries this worker owns (whatever the old worker count).
+fn checkpointed<K: Key, S: Data>(b: &mut Builder<'_>, store: &Rc<RefCell<StateStore<K, S>>>) {
+    let snapshot = Rc::clone(store);
+    let parts = b.register_state(Rc::new(move || encode_state(&snapshot.borrow().snapshot())));
+    if parts.is_empty() {
+        return;
+    }
+    let (index, peers) = (b.env.index, b.env.peers);
+    let mut restored = StateStore::new();
+    for part in parts {
+        match decode_state::<Vec<(K, S, u64)>>(&part) {
+            Ok(entries) => restored.restore(
+                entries
+                    .into_iter()
+                    .filter(|(k, _, _)| owner(k, peers) == index),
+            ),
+            Err(e) => {
+                b.env.shared.fail(e);
+                return;
+            }
+        }
+    }
+    *store.borrow_mut() = restored;
+}
 
 /// The worker that owns `key` among `peers` (the same choice as `exchange_by_key`).
 pub(crate) fn owner<K: Key>(key: &K, peers: usize) -> usize {
@@ -154,7 +183,13 @@ pub(crate) fn update_state_by_key<'s, K: Key, V: Data, S: Data>(
     f: UpdateFn<V, S>,
     initial: Arc<Vec<(K, S)>>,
 ) -> TStream<'s, (K, S)> {
-    let mut store = StateStore::initial(&initial, b.env.index, b.env.peers, b.env.first_time);
+    let store = Rc::new(RefCell::new(StateStore::initial(
+        &initial,
+        b.env.index,
+        b.env.peers,
+        b.env.first_time,
+    )));
+    checkpointed(b, &store);
     let peers = b.env.peers;
     per_time(
         tag_source(s, b.env.index),
@@ -165,6 +200,7 @@ pub(crate) fn update_state_by_key<'s, K: Key, V: Data, S: Data>(
         move || BySource::new(peers),
         |acc, data| acc.add(data),
         move |t, batch, out| {
+            let mut store = store.borrow_mut();
             let mut new: FastMap<K, Vec<V>> = FastMap::default();
             for (k, v) in batch.into_ordered() {
                 match new.get_mut(&k) {
@@ -224,7 +260,13 @@ pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
     timeout: Option<Duration>,
     snapshots: bool,
 ) -> TStream<'s, MapOut<U, K, S>> {
-    let mut store = StateStore::initial(&initial, b.env.index, b.env.peers, b.env.first_time);
+    let store = Rc::new(RefCell::new(StateStore::initial(
+        &initial,
+        b.env.index,
+        b.env.peers,
+        b.env.first_time,
+    )));
+    checkpointed(b, &store);
     let timeout = timeout.map(|d| d.as_millis() as u64);
     let mut snap: Vec<(K, S)> = Vec::new();
     let peers = b.env.peers;
@@ -237,6 +279,7 @@ pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
         move || BySource::new(peers),
         |acc, data| acc.add(data),
         move |t, records, out| {
+            let mut store = store.borrow_mut();
             for (k, v) in records.into_ordered() {
                 let mut entry = store.map.get_mut(&k);
                 let mut state = State::new(entry.as_mut().and_then(|e| e.state.take()), false);

@@ -34,6 +34,8 @@ pub(crate) struct WorkerEnv {
     last_fed: Cell<Option<u64>>,
     /// State shared by every worker and the driver.
     pub shared: Arc<Shared>,
+    /// Operator state restored from a checkpoint, if the run recovers from one.
+    pub restored: Option<Arc<crate::durability::RestoredState>>,
 }
 
 impl WorkerEnv {
@@ -51,6 +53,7 @@ impl WorkerEnv {
             interval: interval.max(1),
             last_fed: Cell::new(None),
             shared,
+            restored: None,
         }
     }
 
@@ -240,6 +243,18 @@ pub(crate) struct Builder<'s> {
     inputs: Vec<Box<dyn WorkerInput>>,
     probe: ProbeHandle<u64>,
     nodes: Vec<u64>,
+    states: Vec<SnapshotFn>,
+}
+
+/// Serializes one operator's state on this worker for a checkpoint.
+pub(crate) type SnapshotFn = Rc<dyn Fn() -> Vec<u8>>;
+
+/// What a worker installed: its inputs, the probe that tells when batches are complete, and
+/// the snapshot functions of its stateful operators (in installation order).
+pub(crate) struct Installed {
+    pub inputs: Vec<Box<dyn WorkerInput>>,
+    pub probe: ProbeHandle<u64>,
+    pub states: Vec<SnapshotFn>,
 }
 
 impl<'s> Builder<'s> {
@@ -253,6 +268,7 @@ impl<'s> Builder<'s> {
             inputs: Vec::new(),
             probe: ProbeHandle::new(),
             nodes: Vec::new(),
+            states: Vec::new(),
         }
     }
 
@@ -327,8 +343,26 @@ impl<'s> Builder<'s> {
         stream.probe_with(&self.probe);
     }
 
-    /// The inputs to feed and the probe that tells when batches are complete.
-    pub fn finish(self) -> (Vec<Box<dyn WorkerInput>>, ProbeHandle<u64>) {
-        (self.inputs, self.probe)
+    /// Registers the state of a stateful operator for checkpoints: `snapshot` serializes this
+    /// worker's part of it. Returns the serialized parts to restore it from (one per worker of
+    /// the run that wrote the checkpoint; empty on a fresh start). State slots are numbered in
+    /// installation order, which is the same whenever the same pipeline code is installed.
+    pub fn register_state(&mut self, snapshot: SnapshotFn) -> Vec<Vec<u8>> {
+        let slot = self.states.len();
+        self.states.push(snapshot);
+        self.env
+            .restored
+            .as_ref()
+            .map(|r| r.slot(slot))
+            .unwrap_or_default()
+    }
+
+    /// What was installed.
+    pub fn finish(self) -> Installed {
+        Installed {
+            inputs: self.inputs,
+            probe: self.probe,
+            states: self.states,
+        }
     }
 }

@@ -21,11 +21,12 @@ pub(crate) fn run_batch_job(workers: usize, install: InstallJob) -> Result<()> {
         let index = worker.index();
         let result = catch_unwind(AssertUnwindSafe(|| {
             let env = Rc::new(WorkerEnv::new(index, worker.peers(), 0, 1, Arc::clone(&sh)));
-            let (mut inputs, probe) = worker.dataflow::<u64, _, _>(|scope| {
+            let installed = worker.dataflow::<u64, _, _>(|scope| {
                 let mut b = Builder::new(scope, Rc::clone(&env), false);
                 install(&mut b);
                 b.finish()
             });
+            let (mut inputs, probe) = (installed.inputs, installed.probe);
             env.set_last_fed(0);
             for input in inputs.iter_mut() {
                 input.feed(0, None, &env);

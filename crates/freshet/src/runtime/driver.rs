@@ -4,12 +4,17 @@
 use super::worker::{run_worker, ToWorker, WorkerSetup};
 use super::{RuntimeEvent, Shared};
 use crate::context::{record_completion, ContextInner, Pending, Phase};
+use crate::durability::{
+    decode_batch, fingerprint, fingerprint_mismatch, BatchRecord, Coordinator,
+};
 use crate::error::{Error, Result};
-use crate::listener::OutputOperationInfo;
+use crate::listener::{CheckpointInfo, OutputOperationInfo};
 use crate::plan::{SourceId, Split};
 use crate::source::{Availability, SourcePlanner};
 use crate::time::BatchTime;
 use crossbeam_channel::{unbounded, Receiver, Sender};
+use freshet_durable::{BatchEntry, PartInfo};
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
@@ -41,6 +46,24 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
             "the pipeline has no output operation: add foreach_batch, print, save_as_text_files or collect_batches before starting".into(),
         ));
     }
+    let settings = inner.checkpoint_settings();
+    if settings.is_some() && inner.config.max_in_flight() != 1 {
+        return Err(Error::Config(
+            "checkpointing needs max_in_flight_batches = 1 (state is snapshotted between batches)"
+                .into(),
+        ));
+    }
+    let (mut coordinator, recovery) = match settings {
+        Some(s) => {
+            let (c, r) = Coordinator::open(s)?;
+            (Some(c), Some(r))
+        }
+        None => (None, None),
+    };
+    let restored = match &recovery {
+        Some(r) => r.restored_state()?,
+        None => None,
+    };
     let (events_tx, events_rx) = unbounded::<RuntimeEvent>();
     let shared = Arc::new(Shared::with_events(events_tx));
     for s in &sources {
@@ -54,14 +77,43 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
             return Err(e);
         }
     }
+    if let Some(checkpoint) = recovery.as_ref().and_then(|r| r.checkpoint.as_ref()) {
+        for (i, s) in sources.iter_mut().enumerate() {
+            if let Some(position) = checkpoint
+                .manifest
+                .source_positions
+                .get(&source_key(i, s.name()))
+            {
+                if let Err(e) = s.restore(position) {
+                    for s in sources.iter_mut() {
+                        s.stop();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
 
     let workers = inner.config.worker_count();
     let interval = inner.config.batch_interval().as_millis() as u64;
-    let first_time = inner
-        .clock
-        .now()
-        .next_aligned(inner.config.batch_interval())
-        .0;
+    let resume_at = recovery.as_ref().and_then(|r| {
+        r.replay.first().map(|e| e.time).or_else(|| {
+            r.checkpoint
+                .as_ref()
+                .map(|c| c.manifest.batch_time + interval)
+        })
+    });
+    let first_time = resume_at.unwrap_or_else(|| {
+        inner
+            .clock
+            .now()
+            .next_aligned(inner.config.batch_interval())
+            .0
+    });
+    if let Some(c) = coordinator.as_mut() {
+        c.origin = Some(c.origin.unwrap_or(first_time));
+    }
+    let (parts_tx, parts_rx) = unbounded();
     *inner.shared.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&shared));
 
     let mut senders = Vec::with_capacity(workers);
@@ -79,6 +131,9 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
         shared: Arc::clone(&shared),
         mailboxes,
         threads: threads_tx,
+        restored,
+        checkpoints: coordinator.as_ref().map(|c| Arc::clone(&c.store)),
+        parts: parts_tx,
     });
     let worker_setup = Arc::clone(&setup);
     drop(setup);
@@ -99,6 +154,22 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
             return Err(e);
         }
     };
+    if let Some(c) = coordinator.as_mut() {
+        let now = fingerprint(&shared.metrics.graph());
+        match &c.fingerprint {
+            Some(old) if *old != now => {
+                let e = fingerprint_mismatch(&c.settings.dir, old, &now);
+                shared.stop_now();
+                for s in sources.iter_mut() {
+                    s.stop();
+                }
+                drop(senders);
+                drop(guards.join());
+                return Err(e);
+            }
+            _ => c.fingerprint = Some(now),
+        }
+    }
     inner.status().first_time = Some(first_time);
 
     let bus = {
@@ -114,6 +185,7 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
     std::thread::Builder::new()
         .name("freshet-driver".into())
         .spawn(move || {
+            let replay = recovery.map(|r| r.replay).unwrap_or_default();
             let mut driver = Driver {
                 inner: &inner,
                 shared: &shared,
@@ -122,8 +194,11 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
                 threads,
                 interval,
                 available_now,
+                coordinator,
+                parts: parts_rx,
+                submitted: Vec::new(),
             };
-            driver.run(first_time);
+            driver.run(first_time, replay);
             drop(driver);
             for (i, r) in guards.join().into_iter().enumerate() {
                 if let Err(message) = r {
@@ -208,6 +283,16 @@ struct Driver<'a> {
     threads: Vec<Thread>,
     interval: u64,
     available_now: bool,
+    coordinator: Option<Coordinator>,
+    parts: Receiver<std::result::Result<PartInfo, String>>,
+    /// Batches submitted and not yet marked completed in the batch log.
+    submitted: Vec<u64>,
+}
+
+/// How a source is named in the batch log and in checkpoints: its registration order and name,
+/// the same whenever the same pipeline code builds the context.
+fn source_key(index: usize, name: &str) -> String {
+    format!("{index}:{name}")
 }
 
 impl Driver<'_> {
@@ -218,8 +303,28 @@ impl Driver<'_> {
         self.inner.status().stop
     }
 
-    fn run(&mut self, first_time: u64) {
+    fn run(&mut self, first_time: u64, replay: Vec<BatchEntry>) {
         let mut t = first_time;
+        if self.coordinator.as_ref().is_some_and(|c| c.fresh) {
+            // A fresh directory: record where the sources start, before the first batch.
+            self.checkpoint(first_time.saturating_sub(self.interval));
+        }
+        for entry in replay {
+            if self.stop_request() == Some(StopKind::Now) {
+                break;
+            }
+            let Some(splits) = self.replay_splits(&entry) else {
+                break;
+            };
+            tracing::info!("replaying batch {} from the batch log", entry.time);
+            self.inner.status().waiting = Some((entry.time, Instant::now()));
+            if !self.submit(entry.time, splits, Instant::now(), Duration::ZERO) {
+                break;
+            }
+            self.submitted.push(entry.time);
+            self.maintain(false);
+            t = entry.time + self.interval;
+        }
         loop {
             if !self.wait_for(t) {
                 break;
@@ -236,6 +341,9 @@ impl Driver<'_> {
                 }
             }
             let Some(splits) = self.plan(t) else { break };
+            if self.shared.stopping_now() {
+                break;
+            }
             self.inner.status().waiting = Some((t, Instant::now()));
             for l in self.inner.listeners() {
                 l.on_batch_submitted(BatchTime(t));
@@ -249,6 +357,8 @@ impl Driver<'_> {
             ) {
                 break;
             }
+            self.submitted.push(t);
+            self.maintain(false);
             t += self.interval;
         }
         if self.stop_request() != Some(StopKind::Now) {
@@ -263,9 +373,13 @@ impl Driver<'_> {
                     if flush {
                         self.shared.set_final_batch(t);
                     }
-                    self.submit(t, splits, Instant::now(), Duration::ZERO);
+                    if self.submit(t, splits, Instant::now(), Duration::ZERO) {
+                        self.submitted.push(t);
+                    }
                 }
             }
+            // The last checkpoint of a graceful stop.
+            self.maintain(true);
         }
         for s in self.sources.iter_mut() {
             s.stop();
@@ -300,13 +414,24 @@ impl Driver<'_> {
         all
     }
 
-    /// Plans batch `t` on every source: per worker, the splits of every source.
+    /// Plans batch `t` on every source: per worker, the splits of every source. With a
+    /// checkpoint directory, what the batch consists of is logged before it is returned.
     fn plan(&mut self, t: u64) -> Option<Vec<Vec<(SourceId, Split)>>> {
         let workers = self.senders.len();
         let mut per_worker: Vec<Vec<(SourceId, Split)>> =
             (0..workers).map(|_| Vec::new()).collect();
-        for s in self.sources.iter_mut() {
-            match s.plan(t, workers) {
+        let logging = self.coordinator.is_some();
+        let mut record: BatchRecord = Vec::new();
+        for (i, s) in self.sources.iter_mut().enumerate() {
+            let planned = if logging {
+                s.plan_recorded(t, workers).map(|(splits, r)| {
+                    record.push((source_key(i, s.name()), r));
+                    splits
+                })
+            } else {
+                s.plan(t, workers)
+            };
+            match planned {
                 Ok(splits) => {
                     self.shared.metrics.set_lag(s.id(), s.lag());
                     for (w, split) in splits.into_iter().enumerate().take(workers) {
@@ -322,7 +447,164 @@ impl Driver<'_> {
                 }
             }
         }
+        if let Some(c) = self.coordinator.as_mut() {
+            if let Err(e) = c.log_batch(t, &record) {
+                self.shared.fail(e);
+                return None;
+            }
+        }
         Some(per_worker)
+    }
+
+    /// The splits of a logged batch, rebuilt by its sources.
+    fn replay_splits(&mut self, entry: &BatchEntry) -> Option<Vec<Vec<(SourceId, Split)>>> {
+        let record = match decode_batch(entry) {
+            Ok(r) => r,
+            Err(e) => {
+                self.shared.fail(e);
+                return None;
+            }
+        };
+        let workers = self.senders.len();
+        let mut per_worker: Vec<Vec<(SourceId, Split)>> =
+            (0..workers).map(|_| Vec::new()).collect();
+        for (i, s) in self.sources.iter_mut().enumerate() {
+            let key = source_key(i, s.name());
+            let logged = record
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, r)| r.as_ref());
+            let Some(bytes) = logged else {
+                tracing::warn!(
+                    "batch {}: source {key} cannot replay its records (only replayable sources give exactly-once results)",
+                    entry.time
+                );
+                continue;
+            };
+            match s.replay(bytes, workers) {
+                Ok(splits) => {
+                    for (w, split) in splits.into_iter().enumerate().take(workers) {
+                        if let Some(split) = split {
+                            per_worker[w].push((s.id(), split));
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.shared.fail(e);
+                    return None;
+                }
+            }
+        }
+        Some(per_worker)
+    }
+
+    /// Marks completed batches in the batch log, and checkpoints when one is due (`last`: the
+    /// final checkpoint of a graceful stop), once every submitted batch has completed.
+    fn maintain(&mut self, last: bool) {
+        let Some(due) = self
+            .coordinator
+            .as_ref()
+            .map(|c| c.due_after(self.submitted.len()))
+        else {
+            return;
+        };
+        if !(due || last) {
+            self.mark_completed();
+            return;
+        }
+        let Some(&newest) = self.submitted.last() else {
+            return;
+        };
+        {
+            let mut st = self.inner.status();
+            while st.completed_through.is_none_or(|c| c < newest) {
+                if self.shared.stopping_now() || st.phase == Phase::Stopped {
+                    return;
+                }
+                st = self
+                    .inner
+                    .changed
+                    .wait_timeout(st, POLL)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+        }
+        self.mark_completed();
+        self.checkpoint(newest);
+    }
+
+    fn mark_completed(&mut self) {
+        let Some(c) = self.coordinator.as_mut() else {
+            return;
+        };
+        let through = self.inner.status().completed_through;
+        while let Some(&t) = self.submitted.first() {
+            if through.is_none_or(|c| c < t) {
+                break;
+            }
+            self.submitted.remove(0);
+            if let Err(e) = c.completed(t) {
+                self.shared.fail(e);
+                return;
+            }
+        }
+    }
+
+    /// Writes a checkpoint of batch `time`: every worker stores its state snapshot, then the
+    /// manifest with the source positions is committed.
+    fn checkpoint(&mut self, time: u64) {
+        let Some(mut c) = self.coordinator.take() else {
+            return;
+        };
+        let started = Instant::now();
+        let id = c.next_checkpoint();
+        for tx in &self.senders {
+            let _ = tx.send(ToWorker::Checkpoint { id });
+        }
+        self.wake_workers();
+        let mut parts = Vec::with_capacity(self.senders.len());
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while parts.len() < self.senders.len() {
+            if self.shared.stopping_now() || Instant::now() > deadline {
+                self.coordinator = Some(c);
+                return;
+            }
+            match self.parts.recv_timeout(POLL) {
+                Ok(Ok(part)) => parts.push(part),
+                Ok(Err(e)) => {
+                    self.shared.fail(Error::Durable(format!(
+                        "a worker could not store its snapshot: {e}"
+                    )));
+                    self.coordinator = Some(c);
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+        let mut positions = BTreeMap::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            if let Some(p) = s.position() {
+                positions.insert(source_key(i, s.name()), p);
+            }
+        }
+        let mut config = BTreeMap::new();
+        config.insert("batch_interval_ms".to_string(), self.interval.to_string());
+        config.insert("workers".to_string(), self.senders.len().to_string());
+        match c.commit(id, time, config, positions, parts) {
+            Ok(()) => {
+                let info = CheckpointInfo {
+                    id: id.0,
+                    time: BatchTime(time),
+                    duration: started.elapsed(),
+                    directory: c.settings.dir.clone(),
+                };
+                for l in self.inner.listeners() {
+                    l.on_checkpoint_written(&info);
+                }
+            }
+            Err(e) => self.shared.fail(e),
+        }
+        self.coordinator = Some(c);
     }
 
     /// Hands batch `t` to the workers once fewer than the allowed number of batches are in

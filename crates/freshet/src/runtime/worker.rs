@@ -2,10 +2,12 @@
 //! batches the driver sends and step the dataflow until the inputs close and every batch is done.
 
 use super::{abandon_dataflows, panic_message, RuntimeEvent, Shared};
+use crate::durability::{encode_part, RestoredState};
 use crate::error::Error;
 use crate::metrics::local;
 use crate::plan::{Builder, SourceId, Split, WorkerEnv};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use freshet_durable::{CheckpointId, CheckpointStore, FsCheckpointStore, PartInfo};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,8 @@ pub(crate) enum ToWorker {
         next: u64,
         splits: Vec<(SourceId, Split)>,
     },
+    /// Every batch so far is complete: snapshot the operators' state for checkpoint `id`.
+    Checkpoint { id: CheckpointId },
     /// No more batches: close the inputs and finish.
     End,
 }
@@ -42,6 +46,12 @@ pub(crate) struct WorkerSetup {
     pub shared: Arc<Shared>,
     pub mailboxes: Vec<Mutex<Option<Receiver<ToWorker>>>>,
     pub threads: Sender<(usize, Thread)>,
+    /// Operator state to restore, when recovering from a checkpoint.
+    pub restored: Option<Arc<RestoredState>>,
+    /// Where state snapshots go, when the context checkpoints.
+    pub checkpoints: Option<Arc<FsCheckpointStore>>,
+    /// Where each worker reports its stored snapshot.
+    pub parts: Sender<std::result::Result<PartInfo, String>>,
 }
 
 /// Runs worker `worker.index()` until its inputs close and its batches are done, or the run stops.
@@ -70,20 +80,23 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
         shared.fail(Error::Runtime(format!("worker {index} started twice")));
         return;
     };
-    let env = Rc::new(WorkerEnv::new(
+    let mut env = WorkerEnv::new(
         index,
         worker.peers(),
         setup.first_time,
         setup.interval,
         Arc::clone(shared),
-    ));
-    let (mut inputs, probe) = worker.dataflow::<u64, _, _>(|scope| {
+    );
+    env.restored = setup.restored.clone();
+    let env = Rc::new(env);
+    let installed = worker.dataflow::<u64, _, _>(|scope| {
         let mut b = Builder::new(scope, Rc::clone(&env), true);
         for output in &setup.outputs {
             output(&mut b);
         }
         b.finish()
     });
+    let (mut inputs, probe, states) = (installed.inputs, installed.probe, installed.states);
     for input in inputs.iter_mut() {
         input.advance_to(setup.first_time);
     }
@@ -119,6 +132,20 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
                     }
                     shared.add_records(time, records);
                     pumping = Some(next);
+                }
+                Ok(ToWorker::Checkpoint { id }) => {
+                    let part = encode_part(
+                        states
+                            .iter()
+                            .enumerate()
+                            .map(|(slot, snapshot)| (slot as u32, snapshot()))
+                            .collect(),
+                    );
+                    let stored = match &setup.checkpoints {
+                        Some(store) => store.put_part(id, index, &part).map_err(|e| e.to_string()),
+                        None => Err("the context has no checkpoint directory".to_string()),
+                    };
+                    let _ = setup.parts.send(stored);
                 }
                 Ok(ToWorker::End) | Err(TryRecvError::Disconnected) => {
                     for input in inputs.iter_mut() {

@@ -12,7 +12,7 @@
 //! the job, by [`BadRecordPolicy`]).
 
 use super::receiver::BadRecordPolicy;
-use super::{Availability, SourcePlanner};
+use super::{Availability, Recorded, SourcePlanner};
 use crate::context::StreamingContext;
 use crate::dataset::read_lines;
 use crate::dstream::DStream;
@@ -154,6 +154,58 @@ impl SourcePlanner for FileStreamSource {
             .into_iter()
             .map(|files| (!files.is_empty()).then(|| Box::new(files) as Split))
             .collect())
+    }
+
+    fn plan_recorded(&mut self, time: u64, workers: usize) -> Result<Recorded> {
+        let splits = self.plan(time, workers)?;
+        let mut files: Vec<&PathBuf> = Vec::new();
+        for split in splits.iter().flatten() {
+            if let Some(list) = split.downcast_ref::<Vec<PathBuf>>() {
+                files.extend(list.iter());
+            }
+        }
+        let record = bincode::serialize(&files).map_err(|e| Error::Durable(e.to_string()))?;
+        Ok((splits, Some(record)))
+    }
+
+    fn replay(&mut self, record: &[u8], workers: usize) -> Result<Vec<Option<Split>>> {
+        let files: Vec<PathBuf> = bincode::deserialize(record).map_err(|e| {
+            Error::Durable(format!("{}: undecodable batch record: {e}", self.name()))
+        })?;
+        let workers = workers.max(1);
+        let mut per_worker: Vec<Vec<PathBuf>> = vec![Vec::new(); workers];
+        for (i, path) in files.into_iter().enumerate() {
+            self.waiting.retain(|w| *w != path);
+            self.seen.insert(path.clone());
+            per_worker[i % workers].push(path);
+        }
+        Ok(per_worker
+            .into_iter()
+            .map(|files| (!files.is_empty()).then(|| Box::new(files) as Split))
+            .collect())
+    }
+
+    fn position(&self) -> Option<Vec<u8>> {
+        // The files assigned to batches: seen but not waiting.
+        let mut assigned: Vec<&PathBuf> = self
+            .seen
+            .iter()
+            .filter(|p| !self.waiting.contains(p))
+            .collect();
+        assigned.sort();
+        bincode::serialize(&assigned).ok()
+    }
+
+    fn restore(&mut self, position: &[u8]) -> Result<()> {
+        let assigned: Vec<PathBuf> = bincode::deserialize(position)
+            .map_err(|e| Error::Durable(format!("{}: undecodable position: {e}", self.name())))?;
+        self.seen = assigned.into_iter().collect();
+        self.waiting.clear();
+        if !self.frozen {
+            return Ok(());
+        }
+        // An available-now run takes what is there now and was not assigned before.
+        self.scan()
     }
 
     fn availability(&mut self) -> Availability {

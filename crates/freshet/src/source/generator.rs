@@ -4,7 +4,7 @@
 //! configured rate; the workers generate their share themselves, so the generator scales with
 //! them. [`Click`] events from [`click`] feed the `freshet demo` pipeline.
 
-use super::{Availability, SourcePlanner};
+use super::{Availability, Recorded, SourcePlanner};
 use crate::context::StreamingContext;
 use crate::data::Data;
 use crate::dstream::DStream;
@@ -71,14 +71,31 @@ impl SourcePlanner for GeneratorSource {
         }
         let start = self.next_seq;
         self.next_seq += count;
-        let workers = workers.max(1) as u64;
-        Ok((0..workers)
-            .map(|w| {
-                let s = start + count * w / workers;
-                let e = start + count * (w + 1) / workers;
-                (e > s).then(|| Box::new(SeqRange { start: s, end: e }) as Split)
-            })
-            .collect())
+        Ok(seq_splits(start, count, workers))
+    }
+
+    fn plan_recorded(&mut self, time: u64, workers: usize) -> Result<Recorded> {
+        let start = self.next_seq;
+        let splits = self.plan(time, workers)?;
+        let record = encode_pair(start, self.next_seq - start);
+        Ok((splits, Some(record)))
+    }
+
+    fn replay(&mut self, record: &[u8], workers: usize) -> Result<Vec<Option<Split>>> {
+        let (start, count) = decode_pair(record)?;
+        self.next_seq = self.next_seq.max(start + count);
+        Ok(seq_splits(start, count, workers))
+    }
+
+    fn position(&self) -> Option<Vec<u8>> {
+        Some(encode_pair(self.next_seq, self.carry_millis))
+    }
+
+    fn restore(&mut self, position: &[u8]) -> Result<()> {
+        let (next, carry) = decode_pair(position)?;
+        self.next_seq = next;
+        self.carry_millis = carry;
+        Ok(())
     }
 
     fn availability(&mut self) -> Availability {
@@ -89,6 +106,38 @@ impl SourcePlanner for GeneratorSource {
             _ => Availability::Ready,
         }
     }
+}
+
+/// The splits of the sequence numbers `start..start + count` over `workers`.
+fn seq_splits(start: u64, count: u64, workers: usize) -> Vec<Option<Split>> {
+    let workers = workers.max(1) as u64;
+    (0..workers)
+        .map(|w| {
+            let s = start + count * w / workers;
+            let e = start + count * (w + 1) / workers;
+            (e > s).then(|| Box::new(SeqRange { start: s, end: e }) as Split)
+        })
+        .collect()
+}
+
+fn encode_pair(a: u64, b: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16);
+    v.extend_from_slice(&a.to_le_bytes());
+    v.extend_from_slice(&b.to_le_bytes());
+    v
+}
+
+fn decode_pair(bytes: &[u8]) -> Result<(u64, u64)> {
+    let bad = || crate::error::Error::Durable("generator: undecodable position".into());
+    let a = bytes
+        .get(0..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(bad)?;
+    let b = bytes
+        .get(8..16)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(bad)?;
+    Ok((u64::from_le_bytes(a), u64::from_le_bytes(b)))
 }
 
 impl StreamingContext {

@@ -22,6 +22,9 @@ use crate::plan::{SourceId, Split};
 use crate::runtime::Shared;
 use std::sync::Arc;
 
+/// A batch's splits (one per worker) and the record that replays them, if the source can.
+pub(crate) type Recorded = (Vec<Option<Split>>, Option<Vec<u8>>);
+
 /// Whether a source has records that no batch has taken yet (used by available-now runs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Availability {
@@ -54,6 +57,24 @@ pub(crate) trait SourcePlanner: Send {
     }
     /// Stops receiving.
     fn stop(&mut self) {}
+    /// Plans batch `time` like [`plan`](Self::plan) and also returns a record from which
+    /// [`replay`](Self::replay) rebuilds the same splits (`None`: the source cannot replay).
+    fn plan_recorded(&mut self, time: u64, workers: usize) -> Result<Recorded> {
+        Ok((self.plan(time, workers)?, None))
+    }
+    /// Rebuilds the splits of a logged batch from its record, and moves the source's position
+    /// past it.
+    fn replay(&mut self, _record: &[u8], workers: usize) -> Result<Vec<Option<Split>>> {
+        Ok((0..workers).map(|_| None).collect())
+    }
+    /// What the source has assigned to batches so far, for checkpoints (`None`: nothing to keep).
+    fn position(&self) -> Option<Vec<u8>> {
+        None
+    }
+    /// Restores a position saved by [`position`](Self::position); called after `start`.
+    fn restore(&mut self, _position: &[u8]) -> Result<()> {
+        Ok(())
+    }
     /// How many records the source holds that no batch has taken yet, where it knows.
     fn lag(&self) -> Option<u64> {
         None

@@ -1,0 +1,254 @@
+//! Checkpoints and recovery: the runtime side of the durable storage in `freshet-durable`.
+//!
+//! With a checkpoint directory (`StreamingContext::checkpoint` or `get_or_create`):
+//!
+//! - **Batch metadata log** (`<dir>/batches`): before a batch runs, the driver logs what each
+//!   source put in it (file names, sequence ranges), fsynced; when it completes, a completion
+//!   mark. A replay after a crash rebuilds exactly the same batch from the log.
+//! - **Checkpoints** (`<dir>/checkpoints`): every `checkpoint_interval` batches, once the batch
+//!   has completed, each worker writes a snapshot of its operators' state, then the driver
+//!   commits a manifest with the pipeline fingerprint, the source positions and the batch time.
+//!   Old checkpoints beyond the kept number and log entries before the checkpoint are dropped.
+//!   A graceful stop writes a last checkpoint.
+//! - **Recovery** (the next `start` on the same directory): the newest intact checkpoint is
+//!   loaded (a damaged one falls back to the previous), the pipeline's fingerprint must match,
+//!   operator state and source positions are restored, every batch logged after the checkpoint
+//!   is replayed in order with its original time, then batches continue one interval apart
+//!   (batches for the time the job was down run back to back, as in Spark).
+//!
+//! Exactly-once output then needs replayable sources (files, the generator) and an idempotent
+//! or transactional sink keyed by batch time (see [`crate::sink`]). Sources that cannot replay
+//! (queues, receivers without a write-ahead log) contribute nothing to a replayed batch, and a
+//! warning says so.
+
+use crate::error::{Error, Result};
+use freshet_durable::{
+    BatchEntry, BatchLog, CheckpointId, CheckpointStore, FsCheckpointStore, LoadedCheckpoint,
+    Manifest, PartInfo,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where and how often a context checkpoints.
+#[derive(Clone, Debug)]
+pub(crate) struct CheckpointSettings {
+    pub dir: PathBuf,
+    pub interval: u64,
+    pub keep: usize,
+}
+
+fn durable(e: freshet_durable::DurableError) -> Error {
+    Error::Durable(e.to_string())
+}
+
+/// Operator state loaded from a checkpoint, by state slot, one part per worker of the run that
+/// wrote it.
+#[derive(Debug, Default)]
+pub(crate) struct RestoredState {
+    slots: BTreeMap<u32, Vec<Vec<u8>>>,
+}
+
+impl RestoredState {
+    /// The parts of slot `slot` (one per old worker; empty if the slot had no state).
+    pub fn slot(&self, slot: usize) -> Vec<Vec<u8>> {
+        self.slots.get(&(slot as u32)).cloned().unwrap_or_default()
+    }
+
+    fn from_parts(parts: &[Vec<u8>]) -> Result<Self> {
+        let mut slots: BTreeMap<u32, Vec<Vec<u8>>> = BTreeMap::new();
+        for part in parts {
+            for (slot, bytes) in decode_part(part)? {
+                slots.entry(slot).or_default().push(bytes);
+            }
+        }
+        Ok(RestoredState { slots })
+    }
+}
+
+/// Encodes one worker's snapshot: `(slot, state bytes)` per stateful operator.
+pub(crate) fn encode_part(states: Vec<(u32, Vec<u8>)>) -> Vec<u8> {
+    bincode::serialize(&states).unwrap_or_default()
+}
+
+fn decode_part(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>> {
+    bincode::deserialize(bytes)
+        .map_err(|e| Error::Durable(format!("undecodable state snapshot: {e}")))
+}
+
+/// What a batch consisted of: per source (by key), its replay record.
+pub(crate) type BatchRecord = Vec<(String, Option<Vec<u8>>)>;
+
+/// Serializes state entries for a snapshot.
+pub(crate) fn encode_state<T: serde::Serialize>(entries: &T) -> Vec<u8> {
+    bincode::serialize(entries).unwrap_or_default()
+}
+
+/// Deserializes state entries written by [`encode_state`]; a part that does not decode is an
+/// error (it passed its checksum, so the pipeline's state types must have changed).
+pub(crate) fn decode_state<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    bincode::deserialize(bytes).map_err(|e| {
+        Error::Durable(format!(
+            "a checkpointed operator state does not decode ({e}): the state types changed; start with a fresh checkpoint directory"
+        ))
+    })
+}
+
+/// What recovery found in the checkpoint directory.
+pub(crate) struct Recovery {
+    pub checkpoint: Option<LoadedCheckpoint>,
+    /// Logged batches after the checkpoint, oldest first.
+    pub replay: Vec<BatchEntry>,
+}
+
+impl Recovery {
+    pub fn restored_state(&self) -> Result<Option<Arc<RestoredState>>> {
+        match &self.checkpoint {
+            Some(c) => Ok(Some(Arc::new(RestoredState::from_parts(&c.parts)?))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The driver's side of checkpointing: the batch log and the checkpoint store.
+pub(crate) struct Coordinator {
+    pub settings: CheckpointSettings,
+    pub store: Arc<FsCheckpointStore>,
+    log: BatchLog,
+    next_id: u64,
+    since_last: u64,
+    /// The first batch time of the pipeline's first run (window alignment survives restarts).
+    pub origin: Option<u64>,
+    pub fingerprint: Option<String>,
+    /// The directory held no checkpoint.
+    pub fresh: bool,
+}
+
+impl Coordinator {
+    /// Opens the directory and reads what recovery needs.
+    pub fn open(settings: CheckpointSettings) -> Result<(Coordinator, Recovery)> {
+        std::fs::create_dir_all(&settings.dir).map_err(|e| Error::io(&settings.dir, e))?;
+        let store = FsCheckpointStore::open(settings.dir.join("checkpoints"), settings.keep)
+            .map_err(durable)?;
+        let log = BatchLog::open(settings.dir.join("batches")).map_err(durable)?;
+        let checkpoint = store.latest().map_err(durable)?;
+        for (id, e) in checkpoint.iter().flat_map(|c| c.skipped.iter()) {
+            tracing::warn!("checkpoint {id:?} is damaged and was skipped: {e}");
+        }
+        let after = checkpoint.as_ref().map(|c| c.manifest.batch_time);
+        let replay: Vec<BatchEntry> = log
+            .entries_from(after.map_or(0, |t| t + 1))
+            .cloned()
+            .collect();
+        let next_id = checkpoint.as_ref().map_or(1, |c| c.manifest.id.0 + 1);
+        let origin = checkpoint
+            .as_ref()
+            .and_then(|c| c.manifest.config.get("origin").and_then(|o| o.parse().ok()));
+        let fingerprint = checkpoint.as_ref().map(|c| c.manifest.fingerprint.clone());
+        let fresh = checkpoint.is_none();
+        Ok((
+            Coordinator {
+                settings,
+                store: Arc::new(store),
+                log,
+                next_id,
+                since_last: 0,
+                origin,
+                fingerprint,
+                fresh,
+            },
+            Recovery { checkpoint, replay },
+        ))
+    }
+
+    /// Logs what batch `time` consists of, durably, before it runs.
+    pub fn log_batch(&mut self, time: u64, record: &BatchRecord) -> Result<()> {
+        let bytes = bincode::serialize(record).map_err(|e| Error::Durable(e.to_string()))?;
+        self.log.log(time, &bytes).map_err(durable)
+    }
+
+    /// Marks batch `time` completed.
+    pub fn completed(&mut self, time: u64) -> Result<()> {
+        self.since_last += 1;
+        self.log.completed(time).map_err(durable)
+    }
+
+    /// Whether a checkpoint is due once the `pending` batches not yet marked complete are.
+    pub fn due_after(&self, pending: usize) -> bool {
+        self.since_last + pending as u64 >= self.settings.interval
+    }
+
+    /// A fresh checkpoint id.
+    pub fn next_checkpoint(&mut self) -> CheckpointId {
+        let id = CheckpointId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// Commits checkpoint `id` for batch `time` (every batch up to `time` is complete and no
+    /// later batch has been logged).
+    pub fn commit(
+        &mut self,
+        id: CheckpointId,
+        time: u64,
+        config: BTreeMap<String, String>,
+        positions: BTreeMap<String, Vec<u8>>,
+        mut parts: Vec<PartInfo>,
+    ) -> Result<()> {
+        let mut manifest = Manifest::new(id, self.fingerprint.clone().unwrap_or_default(), time);
+        manifest.config = config;
+        if let Some(origin) = self.origin {
+            manifest.config.insert("origin".into(), origin.to_string());
+        }
+        manifest.source_positions = positions;
+        parts.sort_by_key(|p| p.worker);
+        manifest.parts = parts;
+        self.store.commit(&manifest).map_err(durable)?;
+        self.log.compact_before(time + 1).map_err(durable)?;
+        self.since_last = 0;
+        Ok(())
+    }
+}
+
+/// Decodes a logged batch record.
+pub(crate) fn decode_batch(entry: &BatchEntry) -> Result<BatchRecord> {
+    bincode::deserialize(&entry.payload).map_err(|e| {
+        Error::Durable(format!(
+            "batch {} in the batch log does not decode: {e}",
+            entry.time
+        ))
+    })
+}
+
+/// The fingerprint of a pipeline graph: its operators (in installation order) and edges.
+pub(crate) fn fingerprint(graph: &crate::metrics::PipelineGraph) -> String {
+    let mut ids: Vec<u64> = graph.nodes.iter().map(|n| n.id).collect();
+    ids.sort_unstable();
+    let rank = |id: u64| ids.binary_search(&id).unwrap_or(usize::MAX);
+    let mut nodes: Vec<(usize, String)> = graph
+        .nodes
+        .iter()
+        .map(|n| (rank(n.id), format!("{}:{}", n.kind.as_str(), n.name)))
+        .collect();
+    nodes.sort();
+    let mut edges: Vec<(usize, usize)> = graph
+        .edges
+        .iter()
+        .map(|e| (rank(e.from), rank(e.to)))
+        .collect();
+    edges.sort();
+    let nodes: Vec<String> = nodes.into_iter().map(|(i, n)| format!("{i}={n}")).collect();
+    let edges: Vec<String> = edges
+        .into_iter()
+        .map(|(a, b)| format!("{a}->{b}"))
+        .collect();
+    format!("nodes[{}] edges[{}]", nodes.join(","), edges.join(","))
+}
+
+/// Explains how two fingerprints differ.
+pub(crate) fn fingerprint_mismatch(dir: &Path, old: &str, new: &str) -> Error {
+    Error::Plan(format!(
+        "the pipeline does not match the checkpoint in {}: it was built as\n  {old}\nand is now\n  {new}\nRestore the pipeline's code, or start fresh by removing the checkpoint directory (or using another one).",
+        dir.display()
+    ))
+}

@@ -1,0 +1,211 @@
+//! The exactly-once check: the `exactly_once` example, killed with SIGKILL at random moments
+//! and restarted, must end with the same output as an uninterrupted run, and after every kill
+//! its newest batch must hold the counts over exactly the files consumed so far.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WORKERS: usize = 2;
+const WORDS: [&str; 12] = [
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+    "lambda", "mu",
+];
+
+/// A small deterministic random generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let debug_dir = exe.parent().unwrap().parent().unwrap();
+    let bin = debug_dir.join("examples").join("exactly_once");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "freshet", "--example", "exactly_once"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build the exactly_once example");
+    }
+    bin
+}
+
+fn spawn(bin: &Path, input: &Path, output: &Path, checkpoint: &Path) -> Child {
+    Command::new(bin)
+        .args(["--input", input.to_str().unwrap()])
+        .args(["--output", output.to_str().unwrap()])
+        .args(["--checkpoint", checkpoint.to_str().unwrap()])
+        .args([
+            "--batch-ms",
+            "50",
+            "--workers",
+            &WORKERS.to_string(),
+            "--checkpoint-every",
+            "3",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Writes file number `i` atomically (temporary hidden name, then rename) and returns its words.
+fn write_file(dir: &Path, i: usize, rng: &mut Rng) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut text = String::new();
+    for _ in 0..(5 + rng.below(20)) {
+        for _ in 0..(1 + rng.below(8)) {
+            let w = WORDS[rng.below(WORDS.len() as u64) as usize];
+            text.push_str(w);
+            text.push(' ');
+            words.push(w.to_string());
+        }
+        text.push('\n');
+    }
+    let tmp = dir.join(format!(".f{i:04}.tmp"));
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, dir.join(format!("f{i:04}.txt"))).unwrap();
+    // Distinct modification times keep the consumption order the creation order.
+    std::thread::sleep(Duration::from_millis(2));
+    words
+}
+
+fn counts(files: &[Vec<String>]) -> BTreeMap<String, u64> {
+    let mut c = BTreeMap::new();
+    for f in files {
+        for w in f {
+            *c.entry(w.clone()).or_insert(0) += 1;
+        }
+    }
+    c
+}
+
+/// The counts in the newest batch directory that has every worker's part.
+fn newest_output(out: &Path) -> Option<BTreeMap<String, u64>> {
+    let mut batches: Vec<(u64, PathBuf)> = std::fs::read_dir(out)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let t = name.strip_prefix("batch-")?.parse().ok()?;
+            Some((t, e.path()))
+        })
+        .collect();
+    batches.sort();
+    for (_, dir) in batches.iter().rev() {
+        let parts: Vec<PathBuf> = (0..WORKERS)
+            .map(|w| dir.join(format!("part-{w:05}")))
+            .collect();
+        if !parts.iter().all(|p| p.exists()) {
+            continue;
+        }
+        let mut c = BTreeMap::new();
+        for p in parts {
+            for line in std::fs::read_to_string(p).unwrap().lines() {
+                let (w, n) = line.split_once('\t').expect("word<TAB>count");
+                assert!(
+                    c.insert(w.to_string(), n.parse().unwrap()).is_none(),
+                    "{w} twice in one batch"
+                );
+            }
+        }
+        return Some(c);
+    }
+    None
+}
+
+fn wait_for(out: &Path, expected: &BTreeMap<String, u64>, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if newest_output(out).as_ref() == Some(expected) {
+            return true;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the example exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn killed_at_random_moments_it_counts_every_file_exactly_once() {
+    let bin = example_binary();
+    let root = tempfile::tempdir().unwrap();
+    let (input, output, checkpoint) = (
+        root.path().join("in"),
+        root.path().join("out"),
+        root.path().join("ck"),
+    );
+    std::fs::create_dir_all(&input).unwrap();
+    let mut rng = Rng(0x5EED_1234_ABCD_0042);
+    let mut files: Vec<Vec<String>> = Vec::new();
+    for i in 0..5 {
+        files.push(write_file(&input, i, &mut rng));
+    }
+
+    for kill in 0..20 {
+        let mut child = spawn(&bin, &input, &output, &checkpoint);
+        let run_for = Duration::from_millis(80 + rng.below(500));
+        let started = Instant::now();
+        // Files keep arriving while the job runs, and some while it is down.
+        while started.elapsed() < run_for {
+            if rng.below(3) == 0 {
+                let i = files.len();
+                files.push(write_file(&input, i, &mut rng));
+            }
+            std::thread::sleep(Duration::from_millis(20 + rng.below(60)));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        if let Some(newest) = newest_output(&output) {
+            let consistent = (0..=files.len()).any(|k| counts(&files[..k]) == newest);
+            assert!(
+                consistent,
+                "after kill {kill}, the newest batch is not the count of a prefix of the {} files: {newest:?}",
+                files.len()
+            );
+        }
+        if rng.below(2) == 0 {
+            let i = files.len();
+            files.push(write_file(&input, i, &mut rng));
+        }
+    }
+
+    // The last run sees every file; its newest batch must count each exactly once.
+    let expected = counts(&files);
+    let mut child = spawn(&bin, &input, &output, &checkpoint);
+    let reached = wait_for(&output, &expected, &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        reached,
+        "after 20 kills the output is {:?}, expected {expected:?}",
+        newest_output(&output)
+    );
+
+    // An uninterrupted run over the same files gives the same counts.
+    let (output2, checkpoint2) = (root.path().join("out2"), root.path().join("ck2"));
+    let mut child = spawn(&bin, &input, &output2, &checkpoint2);
+    let reached = wait_for(&output2, &expected, &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        reached,
+        "the uninterrupted run ended with {:?}",
+        newest_output(&output2)
+    );
+}

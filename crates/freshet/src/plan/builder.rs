@@ -26,8 +26,11 @@ pub(crate) struct WorkerEnv {
     pub index: usize,
     /// The number of workers.
     pub peers: usize,
-    /// The first batch time.
+    /// The first batch time of this run (after a recovery: the first replayed batch).
     pub first_time: u64,
+    /// The first batch time of the pipeline's first run, kept across recoveries from
+    /// checkpoints (processing-time windows align on it); `first_time` unless set.
+    pub origin: u64,
     /// The batch interval in milliseconds (1 for batch jobs).
     pub interval: u64,
     /// The latest batch time fed into this worker's inputs.
@@ -50,6 +53,7 @@ impl WorkerEnv {
             index,
             peers,
             first_time,
+            origin: first_time,
             interval: interval.max(1),
             last_fed: Cell::new(None),
             shared,

@@ -127,6 +127,10 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
     let setup = Arc::new(WorkerSetup {
         outputs,
         first_time,
+        origin: coordinator
+            .as_ref()
+            .and_then(|c| c.origin)
+            .unwrap_or(first_time),
         interval,
         shared: Arc::clone(&shared),
         mailboxes,

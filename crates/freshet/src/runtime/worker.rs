@@ -42,6 +42,8 @@ pub(crate) enum ToWorker {
 pub(crate) struct WorkerSetup {
     pub outputs: Vec<InstallOutput>,
     pub first_time: u64,
+    /// The first batch time of the pipeline's first run (see `WorkerEnv::origin`).
+    pub origin: u64,
     pub interval: u64,
     pub shared: Arc<Shared>,
     pub mailboxes: Vec<Mutex<Option<Receiver<ToWorker>>>>,
@@ -88,6 +90,7 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
         Arc::clone(shared),
     );
     env.restored = setup.restored.clone();
+    env.origin = setup.origin;
     let env = Rc::new(env);
     let installed = worker.dataflow::<u64, _, _>(|scope| {
         let mut b = Builder::new(scope, Rc::clone(&env), true);

@@ -1,6 +1,7 @@
 //! The typed configuration of a [`StreamingContext`](crate::StreamingContext).
 
 use crate::error::{Error, Result};
+pub use freshet_durable::FsyncPolicy;
 use std::time::Duration;
 
 /// The smallest batch interval Freshet accepts.
@@ -23,6 +24,7 @@ pub struct StreamingConfig {
     stop_on_ctrl_c: bool,
     checkpoint_interval: u64,
     keep_checkpoints: usize,
+    wal_fsync: FsyncPolicy,
 }
 
 impl StreamingConfig {
@@ -39,6 +41,7 @@ impl StreamingConfig {
             stop_on_ctrl_c: true,
             checkpoint_interval: 10,
             keep_checkpoints: 3,
+            wal_fsync: FsyncPolicy::EveryRecord,
         }
     }
 
@@ -73,6 +76,19 @@ impl StreamingConfig {
     /// The number of batches between checkpoints.
     pub fn checkpoint_every(&self) -> u64 {
         self.checkpoint_interval
+    }
+
+    /// When receivers' write-ahead logs are fsynced (default: after every block, so that what a
+    /// reliable receiver acknowledged survives a power loss; `Interval` and `Never` survive a
+    /// process crash but may lose the last blocks on power loss).
+    pub fn wal_fsync(mut self, policy: FsyncPolicy) -> Self {
+        self.wal_fsync = policy;
+        self
+    }
+
+    /// The receivers' write-ahead log fsync policy.
+    pub fn wal_fsync_policy(&self) -> FsyncPolicy {
+        self.wal_fsync
     }
 
     /// How many checkpoints are kept.

@@ -122,6 +122,10 @@ pub(crate) struct Coordinator {
     pub fingerprint: Option<String>,
     /// The directory held no checkpoint.
     pub fresh: bool,
+    /// The batch time and source positions of the checkpoints kept, oldest first. Batch log
+    /// entries and write-ahead log blocks are deleted only before the oldest, so recovery can
+    /// fall back to it if a newer checkpoint is damaged.
+    kept: std::collections::VecDeque<(u64, BTreeMap<String, Vec<u8>>)>,
 }
 
 impl Coordinator {
@@ -146,6 +150,10 @@ impl Coordinator {
             .and_then(|c| c.manifest.config.get("origin").and_then(|o| o.parse().ok()));
         let fingerprint = checkpoint.as_ref().map(|c| c.manifest.fingerprint.clone());
         let fresh = checkpoint.is_none();
+        let kept = checkpoint
+            .iter()
+            .map(|c| (c.manifest.batch_time, c.manifest.source_positions.clone()))
+            .collect();
         Ok((
             Coordinator {
                 settings,
@@ -156,6 +164,7 @@ impl Coordinator {
                 origin,
                 fingerprint,
                 fresh,
+                kept,
             },
             Recovery { checkpoint, replay },
         ))
@@ -200,13 +209,24 @@ impl Coordinator {
         if let Some(origin) = self.origin {
             manifest.config.insert("origin".into(), origin.to_string());
         }
-        manifest.source_positions = positions;
+        manifest.source_positions = positions.clone();
         parts.sort_by_key(|p| p.worker);
         manifest.parts = parts;
         self.store.commit(&manifest).map_err(durable)?;
-        self.log.compact_before(time + 1).map_err(durable)?;
+        self.kept.push_back((time, positions));
+        while self.kept.len() > self.settings.keep {
+            self.kept.pop_front();
+        }
+        if let Some((oldest, _)) = self.kept.front() {
+            self.log.compact_before(oldest + 1).map_err(durable)?;
+        }
         self.since_last = 0;
         Ok(())
+    }
+
+    /// The source positions of the oldest checkpoint kept.
+    pub fn oldest_positions(&self) -> Option<&BTreeMap<String, Vec<u8>>> {
+        self.kept.front().map(|(_, p)| p)
     }
 }
 

@@ -29,16 +29,21 @@ impl Rng {
 }
 
 fn example_binary() -> PathBuf {
+    example("exactly_once")
+}
+
+/// The path of example `name`, built if `cargo test` has not built it.
+fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let debug_dir = exe.parent().unwrap().parent().unwrap();
-    let bin = debug_dir.join("examples").join("exactly_once");
+    let bin = debug_dir.join("examples").join(name);
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-p", "freshet", "--example", "exactly_once"])
+            .args(["build", "-p", "freshet", "--example", name])
             .status()
             .unwrap();
-        assert!(status.success(), "cannot build the exactly_once example");
+        assert!(status.success(), "cannot build the {name} example");
     }
     bin
 }
@@ -95,6 +100,11 @@ fn counts(files: &[Vec<String>]) -> BTreeMap<String, u64> {
 
 /// The counts in the newest batch directory that has every worker's part.
 fn newest_output(out: &Path) -> Option<BTreeMap<String, u64>> {
+    newest_batch(out)
+}
+
+/// The `key<TAB>count` lines of the newest batch directory that has every worker's part.
+fn newest_batch(out: &Path) -> Option<BTreeMap<String, u64>> {
     let mut batches: Vec<(u64, PathBuf)> = std::fs::read_dir(out)
         .ok()?
         .flatten()
@@ -208,4 +218,155 @@ fn killed_at_random_moments_it_counts_every_file_exactly_once() {
         "the uninterrupted run ended with {:?}",
         newest_output(&output2)
     );
+}
+
+/// The sender of the receiver crash test: pushes `seq<TAB>text` lines, resends from the first
+/// unacknowledged record after every reconnect, and counts how often each record was sent.
+struct Sender {
+    addr: String,
+    total: u64,
+    acked: u64,
+    times_sent: Vec<u32>,
+}
+
+impl Sender {
+    /// Sends until everything is acknowledged or `deadline`; reconnects when the receiver dies.
+    fn run(&mut self, deadline: Instant) {
+        use std::io::{BufRead, BufReader, Write};
+        while self.acked < self.total && Instant::now() < deadline {
+            let Ok(stream) = std::net::TcpStream::connect(&self.addr) else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            stream
+                .set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let mut writer = stream.try_clone().unwrap();
+            let mut reader = BufReader::new(stream);
+            'connection: while self.acked < self.total && Instant::now() < deadline {
+                let end = (self.acked + 10).min(self.total);
+                let mut chunk = String::new();
+                for seq in self.acked..end {
+                    chunk.push_str(&format!("{seq}\tpayload-{seq}\n"));
+                    self.times_sent[seq as usize] += 1;
+                }
+                if writer.write_all(chunk.as_bytes()).is_err() {
+                    break;
+                }
+                // Wait for the acknowledgement of this chunk.
+                while self.acked < end {
+                    let mut line = String::new();
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => break 'connection,
+                        Ok(_) => {
+                            if let Some(n) = line
+                                .trim()
+                                .strip_prefix("ack ")
+                                .and_then(|n| n.parse::<u64>().ok())
+                            {
+                                self.acked = self.acked.max(n + 1);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_reliable_receiver_killed_at_random_moments_counts_every_acknowledged_record_once() {
+    let bin = example("reliable_receiver");
+    let root = tempfile::tempdir().unwrap();
+    let (output, checkpoint) = (root.path().join("out"), root.path().join("ck"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let spawn_receiver = || {
+        Command::new(&bin)
+            .args(["--listen", &addr, "--output", output.to_str().unwrap()])
+            .args(["--checkpoint", checkpoint.to_str().unwrap()])
+            .args([
+                "--batch-ms",
+                "50",
+                "--workers",
+                &WORKERS.to_string(),
+                "--checkpoint-every",
+                "3",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    const TOTAL: u64 = 1500;
+    let sender = std::sync::Arc::new(std::sync::Mutex::new(Sender {
+        addr: addr.clone(),
+        total: TOTAL,
+        acked: 0,
+        times_sent: vec![0; TOTAL as usize],
+    }));
+    let pusher = {
+        let sender = sender.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                let mut s = sender.lock().unwrap();
+                s.run(Instant::now() + Duration::from_millis(200));
+                if s.acked >= s.total || Instant::now() > deadline {
+                    break;
+                }
+                drop(s);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let mut rng = Rng(0xFEED_BEEF_0123_4567);
+    for _ in 0..20 {
+        let mut child = spawn_receiver();
+        std::thread::sleep(Duration::from_millis(60 + rng.below(400)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let mut child = spawn_receiver();
+    pusher.join().unwrap();
+    let sender = sender.lock().unwrap();
+    assert_eq!(
+        sender.acked, TOTAL,
+        "the sender could not deliver everything"
+    );
+
+    // Wait for a batch that counts every record.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut newest = None;
+    while Instant::now() < deadline {
+        newest = newest_batch(&output);
+        if newest.as_ref().is_some_and(|c| c.len() as u64 == TOTAL) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let counts = newest.expect("no output");
+    let resent = sender.times_sent.iter().filter(|n| **n > 1).count();
+    for seq in 0..TOTAL {
+        let counted = counts.get(&seq.to_string()).copied().unwrap_or(0);
+        let sent = sender.times_sent[seq as usize] as u64;
+        assert!(counted >= 1, "acknowledged record {seq} was lost");
+        assert!(
+            counted <= sent,
+            "record {seq} counted {counted} times but sent {sent} times"
+        );
+        if sent == 1 {
+            assert_eq!(
+                counted, 1,
+                "record {seq} was sent once and counted {counted} times"
+            );
+        }
+    }
+    eprintln!("{resent} of {TOTAL} records were resent after a crash");
 }

@@ -66,8 +66,19 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
     };
     let (events_tx, events_rx) = unbounded::<RuntimeEvent>();
     let shared = Arc::new(Shared::with_events(events_tx));
-    for s in &sources {
+    for (i, s) in sources.iter_mut().enumerate() {
         shared.metrics.add_source(s.id(), s.name(), s.is_receiver());
+        if let Some(c) = &coordinator {
+            let name: String = s
+                .name()
+                .chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
+                .collect();
+            s.enable_wal(
+                c.settings.dir.join("receivers").join(format!("{i}-{name}")),
+                inner.config.wal_fsync_policy(),
+            );
+        }
     }
     for i in 0..sources.len() {
         if let Err(e) = sources[i].start(available_now, &shared) {
@@ -596,6 +607,13 @@ impl Driver<'_> {
         config.insert("workers".to_string(), self.senders.len().to_string());
         match c.commit(id, time, config, positions, parts) {
             Ok(()) => {
+                if let Some(oldest) = c.oldest_positions() {
+                    for (i, s) in self.sources.iter_mut().enumerate() {
+                        if let Some(p) = oldest.get(&source_key(i, s.name())) {
+                            s.checkpointed(p);
+                        }
+                    }
+                }
                 let info = CheckpointInfo {
                     id: id.0,
                     time: BatchTime(time),

@@ -15,6 +15,7 @@ pub mod file_stream;
 pub mod generator;
 pub mod queue;
 pub mod receiver;
+mod receiver_wal;
 pub mod socket;
 
 use crate::error::Result;
@@ -75,6 +76,12 @@ pub(crate) trait SourcePlanner: Send {
     fn restore(&mut self, _position: &[u8]) -> Result<()> {
         Ok(())
     }
+    /// Asks the source to write what it receives to a write-ahead log in `dir` (called before
+    /// `start` when the context checkpoints; sources that can replay from their origin ignore it).
+    fn enable_wal(&mut self, _dir: std::path::PathBuf, _fsync: freshet_durable::FsyncPolicy) {}
+    /// The oldest checkpoint still kept holds `position` for this source: what comes before it
+    /// will never be replayed again.
+    fn checkpointed(&mut self, _position: &[u8]) {}
     /// How many records the source holds that no batch has taken yet, where it knows.
     fn lag(&self) -> Option<u64> {
         None

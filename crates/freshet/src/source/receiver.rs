@@ -15,12 +15,17 @@ use super::{split_evenly, Availability, SourcePlanner};
 use crate::context::StreamingContext;
 use crate::data::Data;
 use crate::dstream::DStream;
+use crate::error::Error;
 use crate::error::Result;
 use crate::listener::ReceiverEvent;
 use crate::metrics::ReceiverState;
 use crate::plan::{next_id, SourceId, Split};
 use crate::runtime::{RuntimeEvent, Shared};
 use crate::source::queue::records_stream;
+use crate::source::receiver_wal::ReceiverWal;
+use crate::source::Recorded;
+use freshet_durable::FsyncPolicy;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -72,6 +77,14 @@ struct Buffer<T> {
     records: Mutex<Vec<T>>,
     not_full: Condvar,
     capacity: usize,
+    /// The write-ahead log, when the context checkpoints. Locked after `records`.
+    wal: Mutex<Option<ReceiverWal>>,
+}
+
+impl<T> Buffer<T> {
+    fn wal(&self) -> std::sync::MutexGuard<'_, Option<ReceiverWal>> {
+        self.wal.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// What a running receiver uses to store records.
@@ -95,21 +108,35 @@ impl<T> Clone for ReceiverContext<T> {
     }
 }
 
-impl<T> ReceiverContext<T> {
+impl<T: Data> ReceiverContext<T> {
     /// Stores one record. Blocks while the buffer is full (until the next batch takes it or the
-    /// context stops); a stored record is never dropped.
+    /// context stops); a stored record is never dropped. If the write-ahead log cannot be
+    /// written, the job fails.
     pub fn store(&self, record: T) {
-        let mut records = self.wait_for_room();
-        records.push(record);
+        self.store_many(&mut vec![record]);
     }
 
-    /// Stores several records at once (cheaper than one at a time).
+    /// Stores several records at once (cheaper than one at a time), as [`store`](Self::store).
     pub fn store_many(&self, batch: &mut Vec<T>) {
+        if let Err(e) = self.store_reliably(batch) {
+            self.shared.fail(e);
+        }
+    }
+
+    /// Stores `batch` as one block and returns once it is safe: with a checkpoint directory,
+    /// after the block is in the receiver's write-ahead log (fsynced per the WAL policy), so a
+    /// *reliable* receiver acknowledges its sender only after this returns `Ok`. On `Err`
+    /// nothing was stored (`batch` keeps the records), and the sender must not be acknowledged.
+    pub fn store_reliably(&self, batch: &mut Vec<T>) -> Result<()> {
         if batch.is_empty() {
-            return;
+            return Ok(());
         }
         let mut records = self.wait_for_room();
+        if let Some(wal) = self.buffer.wal().as_mut() {
+            wal.append(batch)?;
+        }
         records.append(batch);
+        Ok(())
     }
 
     fn wait_for_room(&self) -> std::sync::MutexGuard<'_, Vec<T>> {
@@ -154,6 +181,7 @@ impl<T> ReceiverContext<T> {
 struct ReceiverSource<R: Receiver> {
     id: SourceId,
     name: String,
+    wal_dir: Option<(PathBuf, FsyncPolicy)>,
     receiver: Option<R>,
     buffer: Arc<Buffer<R::Item>>,
     stop: Arc<AtomicBool>,
@@ -174,6 +202,9 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
         let Some(mut receiver) = self.receiver.take() else {
             return Ok(());
         };
+        if let Some((dir, fsync)) = self.wal_dir.clone() {
+            *self.buffer.wal() = Some(ReceiverWal::open(dir, fsync)?);
+        }
         receiver.on_start()?;
         let ctx = ReceiverContext {
             buffer: Arc::clone(&self.buffer),
@@ -241,17 +272,79 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
         Ok(())
     }
 
-    fn plan(&mut self, _time: u64, workers: usize) -> Result<Vec<Option<Split>>> {
-        let records = {
+    fn plan(&mut self, time: u64, workers: usize) -> Result<Vec<Option<Split>>> {
+        Ok(self.plan_recorded(time, workers)?.0)
+    }
+
+    fn plan_recorded(&mut self, _time: u64, workers: usize) -> Result<Recorded> {
+        let (records, record) = {
             let mut r = self
                 .buffer
                 .records
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            std::mem::take(&mut *r)
+            let mut wal = self.buffer.wal();
+            match wal.as_mut() {
+                Some(wal) => {
+                    // Blocks stored before a crash and never assigned come first.
+                    let mut records: Vec<R::Item> = wal.take_tail()?;
+                    records.append(&mut r);
+                    let (from, to) = (wal.planned(), wal.written());
+                    wal.set_planned(to);
+                    let mut range = Vec::with_capacity(16);
+                    range.extend_from_slice(&from.to_le_bytes());
+                    range.extend_from_slice(&to.to_le_bytes());
+                    (records, Some(range))
+                }
+                None => (std::mem::take(&mut *r), None),
+            }
         };
         self.buffer.not_full.notify_all();
+        Ok((split_evenly(records, workers), record))
+    }
+
+    fn replay(&mut self, record: &[u8], workers: usize) -> Result<Vec<Option<Split>>> {
+        let (from, to) = decode_range(record)?;
+        let mut wal = self.buffer.wal();
+        let Some(wal) = wal.as_mut() else {
+            return Err(Error::Durable(format!(
+                "{}: a logged batch needs the write-ahead log",
+                self.name
+            )));
+        };
+        let records: Vec<R::Item> = wal.read(from, to)?;
+        wal.set_planned(to);
         Ok(split_evenly(records, workers))
+    }
+
+    fn position(&self) -> Option<Vec<u8>> {
+        self.buffer
+            .wal()
+            .as_ref()
+            .map(|w| w.planned().to_le_bytes().to_vec())
+    }
+
+    fn restore(&mut self, position: &[u8]) -> Result<()> {
+        let offset = position
+            .try_into()
+            .map(u64::from_le_bytes)
+            .map_err(|_| Error::Durable(format!("{}: undecodable position", self.name)))?;
+        if let Some(wal) = self.buffer.wal().as_mut() {
+            wal.restore(offset);
+        }
+        Ok(())
+    }
+
+    fn enable_wal(&mut self, dir: PathBuf, fsync: FsyncPolicy) {
+        self.wal_dir = Some((dir, fsync));
+    }
+
+    fn checkpointed(&mut self, oldest_kept: &[u8]) {
+        if let (Ok(bytes), Some(wal)) =
+            (<[u8; 8]>::try_from(oldest_kept), self.buffer.wal().as_mut())
+        {
+            wal.truncate_before(u64::from_le_bytes(bytes));
+        }
     }
 
     fn availability(&mut self) -> Availability {
@@ -274,12 +367,13 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
     }
 
     fn has_buffered(&self) -> bool {
-        !self
+        let records = !self
             .buffer
             .records
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .is_empty()
+            .is_empty();
+        records || self.buffer.wal().as_ref().is_some_and(|w| w.has_tail())
     }
 
     fn stop(&mut self) {
@@ -299,6 +393,19 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
             }
         }
     }
+}
+
+fn decode_range(record: &[u8]) -> Result<(u64, u64)> {
+    let bad = || Error::Durable("undecodable receiver batch record".into());
+    let from = record
+        .get(0..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(bad)?;
+    let to = record
+        .get(8..16)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(bad)?;
+    Ok((u64::from_le_bytes(from), u64::from_le_bytes(to)))
 }
 
 impl StreamingContext {
@@ -323,7 +430,9 @@ impl StreamingContext {
                 records: Mutex::new(Vec::new()),
                 not_full: Condvar::new(),
                 capacity: capacity.max(1),
+                wal: Mutex::new(None),
             }),
+            wal_dir: None,
             stop: Arc::new(AtomicBool::new(false)),
             finished: Arc::new(AtomicBool::new(false)),
             thread: None,

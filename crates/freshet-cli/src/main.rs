@@ -1,5 +1,6 @@
 //! The `freshet` command.
 
+mod checkpoint;
 mod demo;
 mod report;
 mod wordcount;
@@ -28,9 +29,20 @@ enum Command {
     /// Counts the words of the text files in a directory, as a batch job or, with `--watch`,
     /// as a stream over the files that appear there.
     Wordcount(wordcount::WordcountArgs),
+    /// Tools for checkpoint directories.
+    #[command(subcommand)]
+    Checkpoint(checkpoint::CheckpointCommand),
 }
 
 fn main() -> anyhow::Result<()> {
+    // Like other command-line tools, end quietly when the reader of our output goes away
+    // (`freshet demo | head`) instead of failing on the broken pipe.
+    // SAFETY: called first thing in `main`, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -40,5 +52,6 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Demo(args) => demo::run(args),
         Command::Wordcount(args) => wordcount::run(args),
+        Command::Checkpoint(cmd) => checkpoint::run(cmd),
     }
 }

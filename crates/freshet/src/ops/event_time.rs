@@ -9,15 +9,30 @@
 //!    the batches before `t` (older records are late), adds the others to their windows,
 //!    (b) folds the batch's maxima into the watermark, and (c) emits, in batch `t`, the windows
 //!    whose end the new watermark has reached (every window in the batch that ends the input).
+//!
+//! # Checkpoints
+//!
+//! Each worker checkpoints its open windows (panes or sessions of the keys it owns), its copy of
+//! the watermark state (per source partition: max event time and batch time of its last
+//! records; the current watermark) and, on worker 0, the late-record count. On restore, open
+//! windows go to their key's owner (the worker count may change); every worker takes the
+//! watermark state merged over the old workers' copies (they are equal), keeping the old
+//! partitions: a partition that no longer exists stops holding the watermark back once it has
+//! been idle for the idle timeout, as any idle partition does.
 
 use super::keyed::Combiner;
 use super::narrow::narrow;
-use super::{per_time, route, EmitEmpty, FastMap};
+use super::state::owner;
+use super::{checkpointed, per_time, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
+use crate::durability::{decode_state, encode_state};
+use crate::error::Result;
 use crate::event_time::EventWindow;
 use crate::plan::{Builder, TStream};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use timely::dataflow::channels::pact::Exchange;
@@ -99,6 +114,36 @@ impl Watermark {
         let w = top.saturating_sub(self.delay);
         self.current = Some(self.current.map_or(w, |c| c.max(w)));
     }
+
+    /// Merges an old worker's copy of the watermark state (partitions by index; a partition
+    /// beyond the current worker count is kept until it goes idle).
+    fn merge(&mut self, parts: Vec<Option<(u64, u64)>>, current: Option<u64>) {
+        if self.parts.len() < parts.len() {
+            self.parts.resize(parts.len(), None);
+        }
+        for (slot, old) in self.parts.iter_mut().zip(parts) {
+            if let Some((m, last)) = old {
+                *slot = Some(match *slot {
+                    Some((m0, last0)) => (m0.max(m), last0.max(last)),
+                    None => (m, last),
+                });
+            }
+        }
+        self.current = self.current.max(current);
+    }
+}
+
+/// One worker's checkpointed event-time window state.
+#[derive(Serialize, Deserialize)]
+struct EventSnapshot {
+    /// The open windows, as [`Windows::snapshot`] encodes them.
+    windows: Vec<u8>,
+    /// The watermark state: per partition, max event time and batch time of its last records.
+    parts: Vec<Option<(u64, u64)>>,
+    /// The current watermark.
+    current: Option<u64>,
+    /// The late-record count (worker 0; zero elsewhere).
+    late: u64,
 }
 
 fn fold<V, A>(slot: &mut Option<A>, v: V, c: &Combiner<V, A>) {
@@ -113,7 +158,18 @@ trait Windows<K, V, A> {
     fn add(&mut self, k: K, ts: u64, v: V);
     /// Emits and forgets every window whose end is at most `wm`.
     fn close(&mut self, wm: u64, out: &mut Vec<(K, EventWindow, A)>);
+    /// Serializes the open windows for a checkpoint.
+    fn snapshot(&self) -> Vec<u8>;
+    /// Adds the open windows of an old worker's snapshot whose key `mine` accepts.
+    fn restore(&mut self, bytes: &[u8], mine: &dyn Fn(&K) -> bool) -> Result<()>;
 }
+
+/// How [`Panes`] are checkpointed: per pane start, its keys' aggregates; the last watermark
+/// the panes were closed at.
+type PanesSnapshot<K, A> = (Vec<(u64, Vec<(K, A)>)>, Option<u64>);
+
+/// How [`Sessions`] are checkpointed: per key, its open sessions `(start, last, aggregate)`.
+type SessionsSnapshot<K, A> = Vec<(K, Vec<(u64, u64, A)>)>;
 
 /// Tumbling and sliding windows, kept as per-key aggregates of slide-long panes (each record
 /// is folded into one pane); a window merges the panes it covers when it closes.
@@ -192,6 +248,35 @@ impl<K: Key, V: Data, A: Data> Windows<K, V, A> for Panes<K, V, A> {
         }
         self.closed = Some(self.closed.map_or(wm, |c| c.max(wm)));
     }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let panes: Vec<(u64, Vec<(&K, &A)>)> = self
+            .panes
+            .iter()
+            .map(|(start, pane)| {
+                let keys = pane
+                    .iter()
+                    .filter_map(|(k, a)| a.as_ref().map(|a| (k, a)))
+                    .collect();
+                (*start, keys)
+            })
+            .collect();
+        encode_state(&(panes, self.closed))
+    }
+
+    fn restore(&mut self, bytes: &[u8], mine: &dyn Fn(&K) -> bool) -> Result<()> {
+        let (panes, closed): PanesSnapshot<K, A> = decode_state(bytes)?;
+        for (start, keys) in panes {
+            let pane = self.panes.entry(start).or_default();
+            pane.extend(
+                keys.into_iter()
+                    .filter(|(k, _)| mine(k))
+                    .map(|(k, a)| (k, Some(a))),
+            );
+        }
+        self.closed = self.closed.max(closed);
+        Ok(())
+    }
 }
 
 /// One session of a key.
@@ -268,6 +353,34 @@ impl<K: Key, V: Data, A: Data> Windows<K, V, A> for Sessions<K, V, A> {
             !list.is_empty()
         });
     }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let keys: SessionsSnapshot<&K, &A> = self
+            .keys
+            .iter()
+            .map(|(k, list)| (k, list.iter().map(|s| (s.start, s.last, &s.acc)).collect()))
+            .collect();
+        encode_state(&keys)
+    }
+
+    fn restore(&mut self, bytes: &[u8], mine: &dyn Fn(&K) -> bool) -> Result<()> {
+        let keys: SessionsSnapshot<K, A> = decode_state(bytes)?;
+        for (k, list) in keys {
+            if mine(&k) {
+                let sessions =
+                    list.into_iter()
+                        .map(|(start, last, acc)| Session { start, last, acc });
+                self.keys.entry(k).or_default().extend(sessions);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the window operator keeps across batches on one worker.
+struct EventState<K, V, A> {
+    windows: Box<dyn Windows<K, V, A>>,
+    mark: Watermark,
 }
 
 /// One batch's input of the window operator.
@@ -302,7 +415,7 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
             }
         },
     );
-    let mut windows: Box<dyn Windows<K, V, A>> = match o.shape {
+    let windows: Box<dyn Windows<K, V, A>> = match o.shape {
         Shape::Panes { size, slide } => Box::new(Panes {
             size,
             slide,
@@ -316,12 +429,41 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
             c,
         }),
     };
-    let mut mark = Watermark {
+    let mark = Watermark {
         parts: vec![None; b.env.peers],
         delay: o.delay,
         idle: o.idle,
         current: None,
     };
+    let state = Rc::new(RefCell::new(EventState { windows, mark }));
+    let (index, peers) = (b.env.index, b.env.peers);
+    let snap = Rc::clone(&state);
+    let late = o.late_count.clone();
+    let parts: Vec<EventSnapshot> = checkpointed(b, move || {
+        let st = snap.borrow();
+        encode_state(&EventSnapshot {
+            windows: st.windows.snapshot(),
+            parts: st.mark.parts.clone(),
+            current: st.mark.current,
+            late: if index == 0 {
+                late.load(Ordering::Relaxed)
+            } else {
+                0
+            },
+        })
+    });
+    for part in parts {
+        let mut st = state.borrow_mut();
+        let mine = |k: &K| owner(k, peers) == index;
+        if let Err(e) = st.windows.restore(&part.windows, &mine) {
+            b.env.shared.fail(e);
+            break;
+        }
+        st.mark.merge(part.parts, part.current);
+        if index == 0 {
+            o.late_count.fetch_add(part.late, Ordering::Relaxed);
+        }
+    }
     let shared = b.env.shared.clone();
     let mut closed = Vec::new();
     per_time(
@@ -346,6 +488,8 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
             }
         },
         move |t, batch, out| {
+            let mut st = state.borrow_mut();
+            let EventState { windows, mark } = &mut *st;
             let before = mark.current;
             for (ts, r) in batch.recs {
                 if before.is_some_and(|w| ts < w) {

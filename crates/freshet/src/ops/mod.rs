@@ -18,7 +18,8 @@ pub(crate) mod output;
 pub(crate) mod state;
 pub(crate) mod window;
 
-use crate::plan::{TStream, WorkerEnv};
+use crate::durability::decode_state;
+use crate::plan::{Builder, TStream, WorkerEnv};
 use crate::time::with_batch_time;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -239,4 +240,36 @@ where
 /// The pipeline pact (records stay on their worker).
 pub(crate) fn local() -> Pipeline {
     Pipeline
+}
+
+/// Registers an operator's state for checkpoints: `snapshot` serializes this worker's part
+/// (with [`encode_state`](crate::durability::encode_state)). Returns the parts to restore
+/// from, decoded, one per worker of the run that wrote the checkpoint, in worker order (empty
+/// on a fresh start). A part that does not decode fails the run (and nothing is restored).
+pub(crate) fn checkpointed<S: serde::de::DeserializeOwned>(
+    b: &mut Builder<'_>,
+    snapshot: impl Fn() -> Vec<u8> + 'static,
+) -> Vec<S> {
+    let mut parts = Vec::new();
+    for part in b.register_state(Rc::new(snapshot)) {
+        match decode_state::<S>(&part) {
+            Ok(s) => parts.push(s),
+            Err(e) => {
+                b.env.shared.fail(e);
+                return Vec::new();
+            }
+        }
+    }
+    parts
+}
+
+/// The old workers' parts of an unkeyed per-worker state that worker `index` of `peers` takes
+/// over: old worker `i` goes to worker `i % peers` (the same worker when the count is
+/// unchanged).
+pub(crate) fn parts_for<S>(parts: Vec<S>, index: usize, peers: usize) -> impl Iterator<Item = S> {
+    parts
+        .into_iter()
+        .enumerate()
+        .filter(move |(i, _)| i % peers == index)
+        .map(|(_, p)| p)
 }

@@ -9,13 +9,33 @@
 //!
 //! Count windows order the records of a batch by (source worker, position on that worker), then
 //! batch after batch; they gather on one worker (whole stream) or on the key's owner (per key).
+//!
+//! # Checkpoints
+//!
+//! Every operator here registers what it keeps across batches (see
+//! [`checkpointed`](super::checkpointed)); a checkpoint taken after batch `t` holds exactly the
+//! batches up to `t`. Window timing uses [`WorkerEnv::origin`], the first batch time of the
+//! pipeline's first run, so the window grid is the same after a recovery. On restore:
+//! - per-key state (the per-batch partials of the keyed windows, the running values of the
+//!   incremental windows, per-key count buffers) goes to the key's owner, so the worker count
+//!   may change;
+//! - per-worker partials that are not keyed (`window`, `count_by_window`, `reduce_by_window`)
+//!   go from old worker `i` to worker `i % peers`, merged per batch time (a window's result
+//!   combines every worker's partials, so it is unchanged);
+//! - the whole-stream count window's buffer lives on worker 0 and goes back to worker 0.
 
 use super::keyed::{combine_by_key, Combiner};
 use super::narrow::{exchange_by_key, narrow};
-use super::{per_time, route, EmitEmpty, FastMap};
+use super::state::owner;
+use super::{checkpointed, parts_for, per_time, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
+use crate::durability::encode_state;
 use crate::plan::{Builder, TStream, WorkerEnv};
-use std::collections::VecDeque;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
 use std::sync::Arc;
 use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
 
@@ -31,9 +51,11 @@ pub(crate) struct Timing {
 }
 
 impl Timing {
+    /// Windows of `len` every `slide` ms, aligned on the pipeline's first batch time (which
+    /// survives recoveries from checkpoints).
     pub fn new(env: &WorkerEnv, len: u64, slide: u64) -> Self {
         Timing {
-            first: env.first_time,
+            first: env.origin,
             interval: env.interval,
             len,
             slide,
@@ -51,31 +73,83 @@ impl Timing {
     }
 }
 
+/// Per-batch partials of the batches still in a window: `(batch time, partial)`, oldest first.
+type Kept<B> = VecDeque<(u64, B)>;
+
+/// Rebuilds per-worker partials that are not keyed from the old workers' `parts`: worker
+/// `index` takes those of the old workers `i` with `i % peers == index`, merged per batch time.
+fn restore_unkeyed<B>(
+    parts: Vec<Kept<B>>,
+    index: usize,
+    peers: usize,
+    merge: impl Fn(&mut B, B),
+) -> Kept<B> {
+    let mut by_time: BTreeMap<u64, B> = BTreeMap::new();
+    for part in parts_for(parts, index, peers) {
+        for (t, p) in part {
+            match by_time.get_mut(&t) {
+                Some(acc) => merge(acc, p),
+                None => {
+                    by_time.insert(t, p);
+                }
+            }
+        }
+    }
+    by_time.into_iter().collect()
+}
+
+/// Rebuilds per-key partials from the old workers' `parts`: worker `index` keeps the keys it
+/// owns, per batch time (in old worker order; a key was on one old worker).
+fn restore_keyed<K: Key, V>(
+    parts: Vec<Kept<Vec<(K, V)>>>,
+    index: usize,
+    peers: usize,
+) -> Kept<Vec<(K, V)>> {
+    let mut by_time: BTreeMap<u64, Vec<(K, V)>> = BTreeMap::new();
+    for part in parts {
+        for (t, recs) in part {
+            by_time
+                .entry(t)
+                .or_default()
+                .extend(recs.into_iter().filter(|(k, _)| owner(k, peers) == index));
+        }
+    }
+    by_time.into_iter().collect()
+}
+
 /// Keeps the per-batch partials (`B`, made by `add` from each batch's records) of the batches in
 /// the window, and calls `emit` with them (oldest first) at every batch that ends a window.
+/// The partials are checkpointed; `restore(old parts, index, peers)` rebuilds them on recovery.
 #[allow(clippy::too_many_arguments)]
-fn sliding<'s, T, B, U, P, I, A, E>(
+fn sliding<'s, T, B, U, P, I, A, E, R>(
     s: TStream<'s, T>,
     pact: P,
     name: &str,
-    b: &Builder<'s>,
+    b: &mut Builder<'s>,
     len: u64,
     slide: u64,
     init: I,
     add: A,
     mut emit: E,
+    restore: R,
 ) -> TStream<'s, U>
 where
     T: 'static,
-    B: 'static,
+    B: Serialize + DeserializeOwned + 'static,
     U: 'static,
     P: ParallelizationContract<u64, Vec<T>>,
     I: Fn() -> B + 'static,
     A: FnMut(&mut B, &mut Vec<T>) + 'static,
-    E: FnMut(&VecDeque<(u64, B)>, &mut Vec<U>) + 'static,
+    E: FnMut(&Kept<B>, &mut Vec<U>) + 'static,
+    R: FnOnce(Vec<Kept<B>>, usize, usize) -> Kept<B>,
 {
     let timing = Timing::new(&b.env, len, slide);
-    let mut kept: VecDeque<(u64, B)> = VecDeque::new();
+    let kept: Rc<RefCell<Kept<B>>> = Rc::new(RefCell::new(VecDeque::new()));
+    let snap = Rc::clone(&kept);
+    let parts = checkpointed(b, move || encode_state(&*snap.borrow()));
+    if !parts.is_empty() {
+        *kept.borrow_mut() = restore(parts, b.env.index, b.env.peers);
+    }
     per_time(
         s,
         pact,
@@ -85,6 +159,7 @@ where
         init,
         add,
         move |t, batch, out| {
+            let mut kept = kept.borrow_mut();
             while kept.front().is_some_and(|(bt, _)| !timing.holds(t, *bt)) {
                 kept.pop_front();
             }
@@ -117,6 +192,11 @@ pub(crate) fn window<'s, T: Data>(
                 out.extend(recs.iter().cloned());
             }
         },
+        |parts, index, peers| {
+            restore_unkeyed(parts, index, peers, |a: &mut Vec<T>, mut p| {
+                a.append(&mut p)
+            })
+        },
     )
 }
 
@@ -140,6 +220,7 @@ pub(crate) fn count_by_window<'s, T: Data>(
             data.clear();
         },
         |kept, out| out.push(kept.iter().map(|(_, n)| *n).sum()),
+        |parts, index, peers| restore_unkeyed(parts, index, peers, |a: &mut u64, p| *a += p),
     );
     per_time(
         partial,
@@ -173,6 +254,7 @@ pub(crate) fn reduce_by_window<'s, T: Data>(
         }
     };
     let g = f.clone();
+    let h = f.clone();
     let partial = sliding(
         s,
         Pipeline,
@@ -191,6 +273,14 @@ pub(crate) fn reduce_by_window<'s, T: Data>(
                 });
             }
             out.extend(acc);
+        },
+        move |parts, index, peers| {
+            restore_unkeyed(parts, index, peers, |a: &mut Option<T>, p| {
+                *a = match (a.take(), p) {
+                    (Some(x), Some(y)) => Some(h(x, y)),
+                    (x, y) => x.or(y),
+                }
+            })
         },
     );
     per_time(
@@ -243,15 +333,27 @@ pub(crate) fn reduce_by_key_and_window<'s, K: Key, V: Data>(
             }
             out.extend(window);
         },
+        restore_keyed,
     )
 }
 
 /// A key's running value in an incremental window and the number of batches of the window in
 /// which the key has values (the key leaves the window when that drops to zero).
+#[derive(Serialize, Deserialize)]
 struct Running<V> {
     value: Option<V>,
     batches: u32,
 }
+
+/// What an incremental window keeps across batches on one worker.
+struct IncrementalState<K, V> {
+    /// The per-key partials of the batches in the window that had data.
+    kept: Kept<Vec<(K, V)>>,
+    running: FastMap<K, Running<V>>,
+}
+
+/// How [`IncrementalState`] is checkpointed: the kept partials and the running values.
+type IncrementalSnapshot<K, V> = (Kept<Vec<(K, V)>>, Vec<(K, Running<V>)>);
 
 /// A filter applied to the output of an incremental window.
 pub(crate) type KeepFn<K, V> = Arc<dyn Fn(&(K, V)) -> bool + Send + Sync>;
@@ -275,8 +377,28 @@ pub(crate) fn reduce_by_key_and_window_inv<'s, K: Key, V: Data>(
         reduce_combiner(&f),
     );
     let timing = Timing::new(&b.env, len, slide);
-    let mut kept: VecDeque<(u64, Vec<(K, V)>)> = VecDeque::new();
-    let mut running: FastMap<K, Running<V>> = FastMap::default();
+    let state: Rc<RefCell<IncrementalState<K, V>>> = Rc::new(RefCell::new(IncrementalState {
+        kept: VecDeque::new(),
+        running: FastMap::default(),
+    }));
+    let snap = Rc::clone(&state);
+    let parts: Vec<IncrementalSnapshot<K, V>> = checkpointed(b, move || {
+        let st = snap.borrow();
+        let running: Vec<(&K, &Running<V>)> = st.running.iter().collect();
+        encode_state(&(&st.kept, running))
+    });
+    if !parts.is_empty() {
+        let (index, peers) = (b.env.index, b.env.peers);
+        let mut olds = Vec::with_capacity(parts.len());
+        let mut running = FastMap::default();
+        for (kept, keys) in parts {
+            olds.push(kept);
+            running.extend(keys.into_iter().filter(|(k, _)| owner(k, peers) == index));
+        }
+        let mut kept = restore_keyed(olds, index, peers);
+        kept.retain(|(_, p)| !p.is_empty());
+        *state.borrow_mut() = IncrementalState { kept, running };
+    }
     per_time(
         per_batch,
         Pipeline,
@@ -286,6 +408,8 @@ pub(crate) fn reduce_by_key_and_window_inv<'s, K: Key, V: Data>(
         Vec::new,
         |acc: &mut Vec<(K, V)>, data: &mut Vec<(K, V)>| acc.append(data),
         move |t, batch, out| {
+            let mut st = state.borrow_mut();
+            let IncrementalState { kept, running } = &mut *st;
             while kept.front().is_some_and(|(bt, _)| !timing.holds(t, *bt)) {
                 let Some((_, leaving)) = kept.pop_front() else {
                     break;
@@ -327,7 +451,7 @@ pub(crate) fn reduce_by_key_and_window_inv<'s, K: Key, V: Data>(
             }
             if timing.is_end(t) {
                 out.reserve(running.len());
-                for (k, r) in &running {
+                for (k, r) in running.iter() {
                     if let Some(v) = &r.value {
                         let kv = (k.clone(), v.clone());
                         if keep.as_ref().is_none_or(|keep| keep(&kv)) {
@@ -370,10 +494,12 @@ pub(crate) fn group_by_key_and_window<'s, K: Key, V: Data>(
             }
             out.extend(window);
         },
+        restore_keyed,
     )
 }
 
 /// The last `n` records, emitted every `step` records.
+#[derive(Serialize, Deserialize)]
 struct CountBuffer<T> {
     last: VecDeque<T>,
     since: usize,
@@ -422,7 +548,15 @@ pub(crate) fn count_window<'s, T: Data>(
     step: usize,
 ) -> TStream<'s, Vec<T>> {
     let tagged = tag_worker(s, b.env.index);
-    let mut buffer = CountBuffer::new();
+    // Only worker 0's buffer holds records; it goes back to worker 0 whatever the worker count.
+    let buffer = Rc::new(RefCell::new(CountBuffer::new()));
+    let snap = Rc::clone(&buffer);
+    let parts: Vec<CountBuffer<T>> = checkpointed(b, move || encode_state(&*snap.borrow()));
+    if b.env.index == 0 {
+        if let Some(old) = parts.into_iter().next() {
+            *buffer.borrow_mut() = old;
+        }
+    }
     per_time(
         tagged,
         Exchange::new(|_: &(usize, Vec<T>)| 0),
@@ -432,6 +566,7 @@ pub(crate) fn count_window<'s, T: Data>(
         Vec::new,
         |acc: &mut Vec<(usize, Vec<T>)>, data| acc.append(data),
         move |_t, mut parts, out| {
+            let mut buffer = buffer.borrow_mut();
             parts.sort_by_key(|p| p.0);
             for (_, part) in parts {
                 for x in part {
@@ -458,7 +593,20 @@ pub(crate) fn count_window_by_key<'s, K: Key, V: Data>(
             out.extend(data.drain(..).map(|(k, v)| (index, k, v)))
         },
     );
-    let mut buffers: FastMap<K, CountBuffer<V>> = FastMap::default();
+    let buffers: Rc<RefCell<FastMap<K, CountBuffer<V>>>> = Rc::default();
+    let snap = Rc::clone(&buffers);
+    let parts: Vec<Vec<(K, CountBuffer<V>)>> = checkpointed(b, move || {
+        let buffers = snap.borrow();
+        let entries: Vec<(&K, &CountBuffer<V>)> = buffers.iter().collect();
+        encode_state(&entries)
+    });
+    let peers = b.env.peers;
+    buffers.borrow_mut().extend(
+        parts
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| owner(k, peers) == index),
+    );
     per_time(
         tagged,
         Exchange::new(|x: &(usize, K, V)| route(&x.1)),
@@ -470,6 +618,7 @@ pub(crate) fn count_window_by_key<'s, K: Key, V: Data>(
         move |_t, mut recs, out| {
             // Stable: records of one source worker keep their order.
             recs.sort_by_key(|r| r.0);
+            let mut buffers = buffers.borrow_mut();
             for (_, k, v) in recs {
                 let buf = match buffers.get_mut(&k) {
                     Some(buf) => buf,

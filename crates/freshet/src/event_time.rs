@@ -213,7 +213,8 @@ impl<K: Key, A: Data, R: Data> EventWindows<K, A, R> {
         self.late.clone()
     }
 
-    /// How many records were late so far in this run (dropped or not).
+    /// How many records were late so far (dropped or not); after a recovery from a checkpoint,
+    /// this includes those counted up to the checkpoint.
     pub fn late_count(&self) -> u64 {
         self.late_count.load(Ordering::Relaxed)
     }

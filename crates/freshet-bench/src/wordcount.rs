@@ -101,17 +101,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         || Ok(hand_count(&files, rustc_hash::FxBuildHasher)),
         Some(reference),
     )?;
-    for &w in &args.workers {
-        measure(
-            &mut rows,
-            &format!(
-                "freshet stream, {w} worker(s), {} files/batch",
-                args.max_files_per_batch
-            ),
-            args.reps,
-            || freshet_stream(&dir, w, args.max_files_per_batch),
-            Some(reference),
-        )?;
+    for (style, label) in [
+        (Style::Textbook, "flat_map+map"),
+        (Style::Collector, "flat_map_into"),
+        (Style::PartitionCombine, "map_partitions combine"),
+    ] {
+        for &w in &args.workers {
+            measure(
+                &mut rows,
+                &format!("freshet stream ({label}), {w} worker(s)"),
+                args.reps,
+                || freshet_stream_styled(&dir, w, args.max_files_per_batch, style),
+                Some(reference),
+            )?;
+        }
     }
     if !args.no_batch_job {
         measure(
@@ -239,6 +242,70 @@ fn hand_count<S: BuildHasher + Clone>(files: &[PathBuf], hasher: S) -> Counted {
 }
 
 /// Freshet streaming word count over the directory, run available-now.
+/// How the Freshet word count is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Style {
+    /// `flat_map` (a `Vec<String>` per line) → `map((w, 1))` → `reduce_by_key`: the textbook form.
+    Textbook,
+    /// `flat_map_into` pushing `(w, 1)` → `reduce_by_key`: no `Vec` per line, no `map` stage.
+    Collector,
+    /// `map_partitions` counting each partition with borrowed `&str` keys (as the hand loop
+    /// does) → `reduce_by_key`: Spark's "combine inside mapPartitions" idiom.
+    PartitionCombine,
+}
+
+/// Freshet stream word count in the given style: total words counted.
+fn freshet_stream_styled(
+    dir: &Path,
+    workers: usize,
+    files_per_batch: usize,
+    style: Style,
+) -> anyhow::Result<Counted> {
+    if style == Style::Textbook {
+        return freshet_stream(dir, workers, files_per_batch);
+    }
+    let ctx = StreamingContext::new(
+        StreamingConfig::new(Duration::from_millis(100))
+            .workers(workers)
+            .stop_on_ctrl_c(false),
+    )?;
+    let words = Arc::new(AtomicU64::new(0));
+    let w = Arc::clone(&words);
+    let lines = ctx.text_file_stream_with(
+        dir,
+        FileStreamOptions::new()
+            .include_existing(true)
+            .max_files_per_batch(files_per_batch),
+    );
+    let pairs = match style {
+        Style::Collector => lines.flat_map_into(|line: String, out: &mut Vec<(String, u64)>| {
+            out.extend(line.split_ascii_whitespace().map(|w| (w.to_owned(), 1u64)))
+        }),
+        _ => lines.map_partitions(|lines: Vec<String>| {
+            let mut counts: rustc_hash::FxHashMap<&str, u64> = Default::default();
+            for line in &lines {
+                for w in line.split_ascii_whitespace() {
+                    *counts.entry(w).or_insert(0) += 1;
+                }
+            }
+            counts
+                .into_iter()
+                .map(|(w, n)| (w.to_owned(), n))
+                .collect::<Vec<_>>()
+        }),
+    };
+    pairs
+        .reduce_by_key(|a, b| a + b)
+        .foreach_batch(move |_t, counts| {
+            w.fetch_add(counts.iter().map(|c| c.1).sum::<u64>(), Ordering::Relaxed);
+        });
+    ctx.run_available_now()?;
+    Ok(Counted {
+        words: words.load(Ordering::Relaxed),
+        distinct: None,
+    })
+}
+
 fn freshet_stream(dir: &Path, workers: usize, files_per_batch: usize) -> anyhow::Result<Counted> {
     let ctx = StreamingContext::new(
         StreamingConfig::new(Duration::from_millis(100))

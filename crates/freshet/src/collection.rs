@@ -34,6 +34,30 @@ macro_rules! collection_ops {
                 }))
             }
 
+            /// Like [`flat_map`](Self::flat_map), with a closure that pushes its results into
+            /// `out` (Flink's collector style): no iterator or `Vec` per record, and results
+            /// can be made from borrowed parts of the record
+            /// (`|line, out| out.extend(line.split_whitespace().map(|w| (w.to_string(), 1)))`).
+            pub fn flat_map_into<U, F>(&self, f: F) -> $ty<U>
+            where
+                U: $crate::data::Data,
+                F: Fn(T, &mut Vec<U>) + Send + Sync + 'static,
+            {
+                let f = std::sync::Arc::new(f);
+                self.wrap(self.plan.derive("flat_map", move |s, _b| {
+                    let f = f.clone();
+                    $crate::ops::narrow(
+                        s,
+                        "flat_map",
+                        move |data: &mut Vec<T>, out: &mut Vec<U>| {
+                            for x in data.drain(..) {
+                                f(x, out);
+                            }
+                        },
+                    )
+                }))
+            }
+
             /// Keeps the records for which `f` returns `true`.
             pub fn filter<F>(&self, f: F) -> $ty<T>
             where

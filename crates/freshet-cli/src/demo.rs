@@ -25,6 +25,9 @@ pub struct DemoArgs {
     /// Click events generated per second.
     #[arg(long, default_value_t = 100_000)]
     rate: u64,
+    /// The length of the sliding window, in batches.
+    #[arg(long, default_value_t = 10)]
+    window_batches: u64,
     /// How many pages each batch line shows.
     #[arg(long, default_value_t = 3)]
     top: usize,
@@ -91,6 +94,29 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         .reduce_by_key(|a, b| a + b);
     views.publish("page views", 20);
     views.foreach_batch(move |time, counts| sink.set_results(time, describe(&top(counts, n))));
+
+    // The same counts over a sliding window, kept incrementally: each batch adds the batch that
+    // enters and subtracts the one that leaves; pages whose count drops to zero are dropped.
+    let interval = Duration::from_millis(args.batch_ms);
+    let windowed = views.reduce_by_key_and_window_inv(
+        |a, b| a + b,
+        |a, b| a - b,
+        interval * args.window_batches.max(1) as u32,
+        interval,
+        Some(|kv: &(String, u64)| kv.1 > 0),
+    )?;
+    windowed.publish("page views, sliding window", 20);
+    let sink = reporter.clone();
+    let label = format!("last {} batches", args.window_batches.max(1));
+    windowed.foreach_batch(move |time, counts| {
+        sink.add_results(
+            time,
+            format!(
+                "{label}: {}",
+                describe(&top(counts, n)).trim_start_matches("top pages: ")
+            ),
+        )
+    });
 
     let ui = args.ui.start(&ctx)?;
     ctx.start().context("cannot start the demo")?;

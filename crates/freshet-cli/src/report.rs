@@ -36,10 +36,17 @@ pub struct BatchReporter {
 impl BatchReporter {
     /// Stores the results line of batch `time`, printed when the batch completes.
     pub fn set_results(&self, time: BatchTime, text: String) {
-        self.results
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(time, text);
+        self.add_results(time, text);
+    }
+
+    /// Adds to the results of batch `time` (after what is there, separated by ` | `).
+    pub fn add_results(&self, time: BatchTime, text: String) {
+        let mut results = self.results.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = results.entry(time).or_default();
+        if !entry.is_empty() {
+            entry.push_str(" | ");
+        }
+        entry.push_str(&text);
     }
 }
 

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 const I: u64 = 100;
 
-fn build(clock: &ManualClock, dir: Option<&Path>) -> (StreamingContext, CollectedBatches<(u64, u64)>) {
+fn build(
+    clock: &ManualClock,
+    dir: Option<&Path>,
+) -> (StreamingContext, CollectedBatches<(u64, u64)>) {
     let config = StreamingConfig::new(Duration::from_millis(I))
         .workers(2)
         .checkpoint_interval(2)
@@ -20,7 +23,9 @@ fn build(clock: &ManualClock, dir: Option<&Path>) -> (StreamingContext, Collecte
         let out = ctx
             .generator_stream(GeneratorOptions::rate(1000), |seq| seq)
             .map(|seq| (seq % 7, seq))
-            .update_state_by_key(|new: Vec<u64>, sum: Option<u64>| Some(sum.unwrap_or(0) + new.iter().sum::<u64>()))
+            .update_state_by_key(|new: Vec<u64>, sum: Option<u64>| {
+                Some(sum.unwrap_or(0) + new.iter().sum::<u64>())
+            })
             .collect_batches();
         Ok((ctx, out))
     };
@@ -42,7 +47,8 @@ fn build(clock: &ManualClock, dir: Option<&Path>) -> (StreamingContext, Collecte
 fn run_until(ctx: &StreamingContext, clock: &ManualClock, last: u64) {
     while clock.now().0 < last {
         clock.advance(Duration::from_millis(I));
-        ctx.await_batch(clock.now(), Duration::from_secs(20)).unwrap();
+        ctx.await_batch(clock.now(), Duration::from_secs(20))
+            .unwrap();
     }
 }
 
@@ -69,11 +75,18 @@ fn resumes_after_an_abrupt_stop_even_when_the_newest_checkpoint_is_damaged() {
     ctx.start().unwrap();
     run_until(&ctx, &clock, 700);
     ctx.stop(false).unwrap();
-    assert_eq!(sorted(first.batch(BatchTime(700)).unwrap()), sorted(expected.batch(BatchTime(700)).unwrap()));
+    assert_eq!(
+        sorted(first.batch(BatchTime(700)).unwrap()),
+        sorted(expected.batch(BatchTime(700)).unwrap())
+    );
 
     // Damage the newest checkpoint: recovery must fall back to the one before and replay more.
     let checkpoints = dir.path().join("checkpoints");
-    let mut ids: Vec<_> = std::fs::read_dir(&checkpoints).unwrap().flatten().map(|e| e.path()).collect();
+    let mut ids: Vec<_> = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     ids.sort();
     let newest = ids.last().unwrap().join("part-00000.bin");
     let mut bytes = std::fs::read(&newest).unwrap();
@@ -83,7 +96,8 @@ fn resumes_after_an_abrupt_stop_even_when_the_newest_checkpoint_is_damaged() {
 
     let (ctx, second) = build(&clock, Some(dir.path()));
     ctx.start().unwrap();
-    ctx.await_batch(BatchTime(700), Duration::from_secs(20)).unwrap();
+    ctx.await_batch(BatchTime(700), Duration::from_secs(20))
+        .unwrap();
     run_until(&ctx, &clock, 1000);
     ctx.stop(true).unwrap();
     // Replayed batches give the same results as the first time; later ones continue exactly.
@@ -94,7 +108,18 @@ fn resumes_after_an_abrupt_stop_even_when_the_newest_checkpoint_is_damaged() {
             "batch {t}"
         );
     }
-    assert_eq!(sorted(second.batch(BatchTime(1000)).unwrap()), expected_last);
-    let replayed: Vec<u64> = second.batches().iter().map(|(t, _)| t.0).filter(|t| *t <= 700).collect();
-    assert!(replayed.contains(&500), "the fallback checkpoint (400) needs batches 500.. replayed: {replayed:?}");
+    assert_eq!(
+        sorted(second.batch(BatchTime(1000)).unwrap()),
+        expected_last
+    );
+    let replayed: Vec<u64> = second
+        .batches()
+        .iter()
+        .map(|(t, _)| t.0)
+        .filter(|t| *t <= 700)
+        .collect();
+    assert!(
+        replayed.contains(&500),
+        "the fallback checkpoint (400) needs batches 500.. replayed: {replayed:?}"
+    );
 }

@@ -157,30 +157,29 @@ pub(crate) fn launch(inner: &Arc<ContextInner>, available_now: bool) -> Result<(
     })
     .map_err(Error::Runtime)?;
 
+    // Ends a run that cannot go on: workers stop, sources stop, `start` returns the error.
+    let abort = |mut sources: Vec<Box<dyn SourcePlanner>>,
+                 senders: Vec<Sender<ToWorker>>,
+                 guards: timely::communication::WorkerGuards<()>,
+                 e: Error| {
+        shared.stop_now();
+        for s in sources.iter_mut() {
+            s.stop();
+        }
+        drop(senders);
+        drop(guards.join());
+        Err(e)
+    };
     let threads = match collect_threads(&threads_rx, workers, &shared) {
         Ok(t) => t,
-        Err(e) => {
-            shared.stop_now();
-            for s in sources.iter_mut() {
-                s.stop();
-            }
-            drop(senders);
-            drop(guards.join());
-            return Err(e);
-        }
+        Err(e) => return abort(sources, senders, guards, e),
     };
     if let Some(c) = coordinator.as_mut() {
         let now = fingerprint(&shared.metrics.graph());
         match &c.fingerprint {
             Some(old) if *old != now => {
                 let e = fingerprint_mismatch(&c.settings.dir, old, &now);
-                shared.stop_now();
-                for s in sources.iter_mut() {
-                    s.stop();
-                }
-                drop(senders);
-                drop(guards.join());
-                return Err(e);
+                return abort(sources, senders, guards, e);
             }
             _ => c.fingerprint = Some(now),
         }

@@ -21,8 +21,11 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::StreamingConfig;
 use crate::durability::CheckpointSettings;
 use crate::error::{Error, Result};
+use crate::listener::CheckpointInfo;
 use crate::listener::{BatchInfo, StreamingListener};
-use crate::metrics::{ActiveBatch, BatchDetail, PipelineGraph, PublishedOutput, SourceStatus};
+use crate::metrics::{
+    ActiveBatch, BatchDetail, PipelineGraph, PublishedOutput, SourceStatus, StateSize,
+};
 use crate::plan::SourceId;
 use crate::runtime::driver::{self, StopKind};
 use crate::runtime::worker::InstallOutput;
@@ -456,6 +459,21 @@ impl StreamingContext {
         self.shared()
             .map(|s| s.metrics.sources(self.batch_interval()))
             .unwrap_or_default()
+    }
+
+    /// The keys held by each stateful operator (`update_state_by_key`, `map_with_state`),
+    /// summed over the workers, as of the latest batch.
+    pub fn state_sizes(&self) -> Vec<StateSize> {
+        self.shared()
+            .map(|s| s.metrics.state_sizes())
+            .unwrap_or_default()
+    }
+
+    /// The last checkpoint written in this run, and how many were written.
+    pub fn checkpoints_written(&self) -> (Option<CheckpointInfo>, u64) {
+        self.shared()
+            .map(|s| s.metrics.checkpoints())
+            .unwrap_or((None, 0))
     }
 
     /// The latest batch of every output that publishes (`publish`, `print`).

@@ -39,6 +39,8 @@ pub struct CheckpointInfo {
     pub time: BatchTime,
     /// How long writing it took (snapshots and manifest).
     pub duration: Duration,
+    /// The bytes of its state snapshots (all workers).
+    pub bytes: u64,
     /// The checkpoint directory.
     pub directory: std::path::PathBuf,
 }

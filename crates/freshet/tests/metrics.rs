@@ -155,3 +155,44 @@ fn graph_batch_detail_sources_and_events() {
     assert!(pos("completed 100 records 4") < pos("submitted 200"));
     assert!(events.contains(&"completed 200 records 0".to_string()));
 }
+
+#[test]
+fn state_sizes_and_checkpoints_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(0);
+    let ctx = StreamingContext::with_clock(
+        StreamingConfig::new(Duration::from_millis(100))
+            .workers(2)
+            .checkpoint_interval(1),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    ctx.checkpoint(dir.path()).unwrap();
+    ctx.queue_stream(
+        vec![vec![("a", 1u64), ("b", 1)], vec![("c", 1)]]
+            .into_iter()
+            .map(|b| b.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            .collect(),
+    )
+    .update_state_by_key(|new: Vec<u64>, s: Option<u64>| {
+        Some(s.unwrap_or(0) + new.iter().sum::<u64>())
+    })
+    .collect_batches();
+    ctx.start().unwrap();
+    for k in 1..=2 {
+        clock.advance(Duration::from_millis(100));
+        ctx.await_batch(BatchTime(100 * k), Duration::from_secs(10))
+            .unwrap();
+    }
+    let sizes = ctx.state_sizes();
+    assert_eq!(sizes.len(), 1);
+    assert_eq!(sizes[0].name, "update_state_by_key");
+    assert_eq!(sizes[0].keys, 3);
+    ctx.stop(true).unwrap();
+    let (last, written) = ctx.checkpoints_written();
+    // The initial checkpoint, one after each batch, and the final one of the graceful stop.
+    assert!(written >= 3, "{written} checkpoints");
+    let last = last.unwrap();
+    assert!(last.bytes > 0);
+    assert!(last.time >= BatchTime(200));
+}

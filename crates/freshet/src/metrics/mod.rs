@@ -143,6 +143,17 @@ pub struct PublishedOutput {
     pub total: u64,
 }
 
+/// How much state a stateful operator holds, summed over the workers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateSize {
+    /// The operator's node id.
+    pub node: u64,
+    /// The operator's name.
+    pub name: String,
+    /// The keys it holds.
+    pub keys: u64,
+}
+
 /// A batch that has been planned and not completed yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActiveBatch {

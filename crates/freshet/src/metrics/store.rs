@@ -1,9 +1,11 @@
 //! The figures of one run, shared by the workers, the driver and readers.
 
+use super::StateSize;
 use super::{
     GraphEdge, GraphNode, NodeKind, OperatorFigures, PipelineGraph, PublishedOutput, ReceiverState,
     SourceStatus,
 };
+use crate::listener::CheckpointInfo;
 use crate::time::BatchTime;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
@@ -44,6 +46,10 @@ struct Inner {
     last_completed: Option<u64>,
     sources: BTreeMap<u64, SourceEntry>,
     outputs: BTreeMap<String, PublishedOutput>,
+    /// Keys held per (stateful operator node, worker).
+    state: BTreeMap<(u64, usize), u64>,
+    last_checkpoint: Option<CheckpointInfo>,
+    checkpoints: u64,
 }
 
 /// The figures of one run.
@@ -151,6 +157,46 @@ impl MetricsStore {
         if let Some(s) = self.lock().sources.get_mut(&source) {
             s.lag = lag;
         }
+    }
+
+    /// Sets how many keys `worker`'s part of stateful operator `node` holds.
+    pub fn set_state_size(&self, node: u64, worker: usize, keys: u64) {
+        if node != 0 {
+            self.lock().state.insert((node, worker), keys);
+        }
+    }
+
+    /// The keys each stateful operator holds, summed over the workers.
+    pub fn state_sizes(&self) -> Vec<StateSize> {
+        let inner = self.lock();
+        let mut sums: BTreeMap<u64, u64> = BTreeMap::new();
+        for ((node, _), keys) in &inner.state {
+            *sums.entry(*node).or_default() += keys;
+        }
+        sums.into_iter()
+            .map(|(node, keys)| StateSize {
+                node,
+                name: inner
+                    .nodes
+                    .get(&node)
+                    .map(|n| n.name.clone())
+                    .unwrap_or_default(),
+                keys,
+            })
+            .collect()
+    }
+
+    /// Records a written checkpoint.
+    pub fn checkpoint_written(&self, info: &CheckpointInfo) {
+        let mut inner = self.lock();
+        inner.last_checkpoint = Some(info.clone());
+        inner.checkpoints += 1;
+    }
+
+    /// The last checkpoint written and how many were written in this run.
+    pub fn checkpoints(&self) -> (Option<CheckpointInfo>, u64) {
+        let inner = self.lock();
+        (inner.last_checkpoint.clone(), inner.checkpoints)
     }
 
     /// Stores the latest batch of an output.

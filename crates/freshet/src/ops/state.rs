@@ -17,6 +17,29 @@ use std::sync::Arc;
 use std::time::Duration;
 use timely::dataflow::channels::pact::Exchange;
 
+/// Reports how many keys this worker's part of a stateful operator holds.
+struct StateSizes {
+    node: u64,
+    worker: usize,
+    shared: std::sync::Arc<crate::runtime::Shared>,
+}
+
+impl StateSizes {
+    fn new(b: &Builder<'_>) -> Self {
+        StateSizes {
+            node: b.current_node(),
+            worker: b.env.index,
+            shared: b.env.shared.clone(),
+        }
+    }
+
+    fn record(&self, keys: usize) {
+        self.shared
+            .metrics
+            .set_state_size(self.node, self.worker, keys as u64);
+    }
+}
+
 /// Registers `store` for checkpoints and, when the run recovers from one, replaces its
 /// contents with the checkpointed entries this worker owns (whatever the old worker count).
 fn checkpointed<K: Key, S: Data>(b: &mut Builder<'_>, store: &Rc<RefCell<StateStore<K, S>>>) {
@@ -190,6 +213,7 @@ pub(crate) fn update_state_by_key<'s, K: Key, V: Data, S: Data>(
         b.env.first_time,
     )));
     checkpointed(b, &store);
+    let sizes = StateSizes::new(b);
     let peers = b.env.peers;
     per_time(
         tag_source(s, b.env.index),
@@ -233,6 +257,7 @@ pub(crate) fn update_state_by_key<'s, K: Key, V: Data, S: Data>(
                 }
             }
             store.emit(out);
+            sizes.record(store.map.len());
         },
     )
 }
@@ -267,6 +292,7 @@ pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
         b.env.first_time,
     )));
     checkpointed(b, &store);
+    let sizes = StateSizes::new(b);
     let timeout = timeout.map(|d| d.as_millis() as u64);
     let mut snap: Vec<(K, S)> = Vec::new();
     let peers = b.env.peers;
@@ -323,6 +349,7 @@ pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
                 store.emit(&mut snap);
                 out.extend(snap.drain(..).map(|(k, s)| MapOut::Snapshot(k, s)));
             }
+            sizes.record(store.map.len());
         },
     )
 }

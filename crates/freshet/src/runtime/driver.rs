@@ -604,6 +604,7 @@ impl Driver<'_> {
         let mut config = BTreeMap::new();
         config.insert("batch_interval_ms".to_string(), self.interval.to_string());
         config.insert("workers".to_string(), self.senders.len().to_string());
+        let bytes = parts.iter().map(|p| p.len).sum();
         match c.commit(id, time, config, positions, parts) {
             Ok(()) => {
                 if let Some(oldest) = c.oldest_positions() {
@@ -617,8 +618,10 @@ impl Driver<'_> {
                     id: id.0,
                     time: BatchTime(time),
                     duration: started.elapsed(),
+                    bytes,
                     directory: c.settings.dir.clone(),
                 };
+                self.shared.metrics.checkpoint_written(&info);
                 for l in self.inner.listeners() {
                     l.on_checkpoint_written(&info);
                 }

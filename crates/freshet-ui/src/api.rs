@@ -45,7 +45,20 @@ fn status_json(ctx: &StreamingContext) -> Value {
         "first_batch_time": ctx.first_batch_time().map(|t| t.0),
         "batches_completed": ctx.batches_completed(),
         "active_batches": active.len(),
-        "skipped_records": ctx.skipped_records(),
+                "skipped_records": ctx.skipped_records(),
+        "state": ctx.state_sizes().iter().map(|s| json!({
+            "node": s.node,
+            "operator": s.name,
+            "keys": s.keys,
+        })).collect::<Vec<_>>(),
+        "state_keys": ctx.state_sizes().iter().map(|s| s.keys).sum::<u64>(),
+        "checkpoints_written": ctx.checkpoints_written().1,
+        "last_checkpoint": ctx.checkpoints_written().0.map(|c| json!({
+            "id": c.id,
+            "time": c.time.0,
+            "duration_ms": ms(c.duration),
+            "bytes": c.bytes,
+        })),
     })
 }
 

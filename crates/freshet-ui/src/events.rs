@@ -104,7 +104,15 @@ pub(crate) fn snapshot(s: &AppState) -> Value {
     json!({
         "running": ctx.is_running(),
         "batches_completed": ctx.batches_completed(),
-        "skipped_records": ctx.skipped_records(),
+                "skipped_records": ctx.skipped_records(),
+        "state_keys": ctx.state_sizes().iter().map(|s| s.keys).sum::<u64>(),
+        "checkpoints_written": ctx.checkpoints_written().1,
+        "last_checkpoint": ctx.checkpoints_written().0.map(|c| json!({
+            "id": c.id,
+            "time": c.time.0,
+            "duration_ms": api::ms(c.duration),
+            "bytes": c.bytes,
+        })),
         "active": ctx.active_batches().iter().map(|a| json!({
             "time": a.time.0,
             "processing": a.processing,

@@ -289,6 +289,41 @@ impl Collector for Snapshot {
                 ConstCounter::new(n.records_total).encode(m.encode_family(&l)?)?;
             }
         }
+        {
+            let mut m = e.encode_descriptor(
+                "state_keys",
+                "Keys held by a stateful operator, summed over the workers",
+                None,
+                MetricType::Gauge,
+            )?;
+            for s in ctx.state_sizes() {
+                let l = [("operator", s.name.clone()), ("node", s.node.to_string())];
+                ConstGauge::new(s.keys as i64).encode(m.encode_family(&l)?)?;
+            }
+        }
+        let (last, written) = ctx.checkpoints_written();
+        counter(
+            &mut e,
+            "checkpoints",
+            "Checkpoints written since the start",
+            written,
+        )?;
+        if let Some(c) = last {
+            gauge(
+                &mut e,
+                "last_checkpoint_duration",
+                "How long writing the most recent checkpoint took",
+                Some(&Unit::Seconds),
+                c.duration.as_secs_f64(),
+            )?;
+            gauge(
+                &mut e,
+                "last_checkpoint_size",
+                "State snapshot bytes of the most recent checkpoint",
+                Some(&Unit::Bytes),
+                c.bytes as f64,
+            )?;
+        }
         Ok(())
     }
 }

@@ -204,6 +204,13 @@
     done.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "6", class: "muted", text: "no batch completed yet" }))]));
   }
 
+    function fmtBytes(n) {
+    if (n >= 1 << 30) return (n / (1 << 30)).toFixed(1) + " GiB";
+    if (n >= 1 << 20) return (n / (1 << 20)).toFixed(1) + " MiB";
+    if (n >= 1 << 10) return (n / (1 << 10)).toFixed(1) + " KiB";
+    return n + " B";
+  }
+
   function renderSummary() {
     const s = st.status;
     const state = $("state");
@@ -212,7 +219,11 @@
       $("s-workers").textContent = s.workers;
       $("s-completed").textContent = fmtNum(s.batches_completed);
       $("s-active").textContent = st.active.length;
-      $("s-skipped").textContent = fmtNum(s.skipped_records);
+            $("s-skipped").textContent = fmtNum(s.skipped_records);
+      $("s-state").textContent = fmtNum(s.state_keys || 0);
+      const c = s.last_checkpoint;
+      $("s-checkpoint").textContent = c ? fmtMs(c.duration_ms) + " · " + fmtBytes(c.bytes) : "none";
+      $("s-checkpoint").title = c ? (s.checkpoints_written + " written; last at " + fmtTime(c.time)) : "no checkpoint directory, or none written yet";
       $("s-since").textContent = fmtTime(s.first_batch_time);
       state.textContent = s.running ? "running" : "stopped";
       state.className = "pill " + (s.running ? "pill-run" : "pill-stop");
@@ -412,7 +423,10 @@
     if (st.status) {
       st.status.running = s.running;
       st.status.batches_completed = s.batches_completed;
-      st.status.skipped_records = s.skipped_records;
+            st.status.skipped_records = s.skipped_records;
+      st.status.state_keys = s.state_keys;
+      st.status.checkpoints_written = s.checkpoints_written;
+      st.status.last_checkpoint = s.last_checkpoint;
     }
     st.active = s.active;
     st.graph = s.graph;

@@ -323,3 +323,48 @@ fn an_address_in_use_is_a_clear_error() {
     assert!(matches!(err, UiError::AddrInUse(a) if a == addr), "{err:?}");
     assert!(err.to_string().contains("already in use"), "{err}");
 }
+
+#[test]
+fn state_size_and_checkpoints_in_the_api_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(0);
+    let ctx = StreamingContext::with_clock(
+        StreamingConfig::new(Duration::from_millis(100))
+            .workers(2)
+            .checkpoint_interval(1),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    ctx.checkpoint(dir.path()).unwrap();
+    let batches: Vec<Vec<(String, u64)>> = vec![
+        vec![("a".into(), 1), ("b".into(), 1)],
+        vec![("c".into(), 1)],
+    ];
+    ctx.queue_stream(batches)
+        .update_state_by_key(|new: Vec<u64>, s: Option<u64>| {
+            Some(s.unwrap_or(0) + new.iter().sum::<u64>())
+        })
+        .foreach_batch(|_, _| {});
+    let ui = UiServer::start(&ctx, UiConfig::new(loopback())).unwrap();
+    ctx.start().unwrap();
+    run_batches(&ctx, &clock, 1, 2);
+
+    let status = get(ui.local_addr(), "/api/v1/status").json();
+    assert_eq!(status["state_keys"], json!(3));
+    assert_eq!(status["state"][0]["operator"], json!("update_state_by_key"));
+    assert!(status["checkpoints_written"].as_u64().unwrap() >= 2);
+    assert!(status["last_checkpoint"]["bytes"].as_u64().unwrap() > 0);
+
+    let metrics = get(ui.local_addr(), "/metrics").body;
+    assert!(
+        metrics.contains("freshet_state_keys{operator=\"update_state_by_key\""),
+        "{metrics}"
+    );
+    assert!(metrics.contains("freshet_checkpoints_total "), "{metrics}");
+    assert!(
+        metrics.contains("freshet_last_checkpoint_duration_seconds "),
+        "{metrics}"
+    );
+    ctx.stop(true).unwrap();
+    ui.shutdown();
+}

@@ -79,6 +79,7 @@ fn detail_json(d: &BatchDetail, interval: Duration) -> Value {
             json!({
                 "node": o.node,
                 "name": o.name,
+                                "records_in": o.records_in,
                 "records_out": o.records_out,
                 "busy_ms": ms(o.busy),
             })

@@ -378,10 +378,10 @@
         .map(([k, v]) => el("div", {}, el("span", { class: "label", text: k }), el("span", { class: "value", text: v }))));
     const maxBusy = Math.max(...d.operators.map((o) => o.busy_ms), 0.001);
     const ops = el("table", { class: "tbl" },
-      el("thead", {}, el("tr", {}, el("th", { text: "Operator" }), el("th", { class: "num", text: "Node" }), el("th", { class: "num", text: "Records out" }), el("th", { class: "num", text: "Busy (all workers)" }), el("th", { text: "" }))),
+      el("thead", {}, el("tr", {}, el("th", { text: "Operator" }), el("th", { class: "num", text: "Node" }), el("th", { class: "num", text: "Records in" }), el("th", { class: "num", text: "Records out" }), el("th", { class: "num", text: "Busy (all workers)" }), el("th", { text: "" }))),
       el("tbody", {}, ...d.operators.map((o) => el("tr", {},
         el("td", { text: o.name }), el("td", { class: "num", text: "#" + o.node }),
-        el("td", { class: "num", text: fmtNum(o.records_out) }), el("td", { class: "num", text: fmtMs(o.busy_ms) }),
+                el("td", { class: "num", text: fmtNum(o.records_in) }), el("td", { class: "num", text: fmtNum(o.records_out) }), el("td", { class: "num", text: fmtMs(o.busy_ms) }),
         el("td", { class: "wide" }, el("span", { class: "bar-track" }, el("span", { class: "bar-fill", style: `width:${((100 * o.busy_ms) / maxBusy).toFixed(1)}%` })))))));
     const srcs = el("table", { class: "tbl" },
       el("thead", {}, el("tr", {}, el("th", { text: "Source" }), el("th", { class: "num", text: "Records" }))),

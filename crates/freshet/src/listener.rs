@@ -66,6 +66,8 @@ pub trait StreamingListener: Send + Sync {
     fn on_batch_submitted(&self, _time: BatchTime) {}
     /// Batch `time` has started processing (earlier batches no longer hold it back).
     fn on_batch_started(&self, _time: BatchTime) {}
+    /// An output operation is about to do its work for batch `time`.
+    fn on_output_operation_started(&self, _name: &str, _time: BatchTime) {}
     /// An output operation has finished its work for a batch.
     fn on_output_operation_completed(&self, _info: &OutputOperationInfo) {}
     /// A receiver started, failed or stopped.

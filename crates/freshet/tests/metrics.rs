@@ -33,6 +33,12 @@ impl StreamingListener for Recorder {
             info.time.0, info.records
         ));
     }
+    fn on_output_operation_started(&self, name: &str, time: BatchTime) {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("output started {name} {}", time.0));
+    }
     fn on_output_operation_completed(&self, info: &OutputOperationInfo) {
         self.events
             .lock()
@@ -123,6 +129,17 @@ fn graph_batch_detail_sources_and_events() {
     assert_eq!(fig("queue_stream"), 4);
     assert_eq!(fig("map"), 4);
     assert_eq!(fig("reduce_by_key"), 3);
+    let input = |name: &str| {
+        detail
+            .operators
+            .iter()
+            .find(|o| o.name == name)
+            .unwrap()
+            .records_in
+    };
+    assert_eq!(input("map"), 4);
+    assert_eq!(input("reduce_by_key"), 4);
+    assert_eq!(input("foreach_batch"), 3);
     assert!(detail.operators.iter().any(|o| o.busy > Duration::ZERO));
     assert_eq!(detail.sources, vec![("queue_stream".to_string(), 4)]);
 
@@ -150,7 +167,8 @@ fn graph_batch_detail_sources_and_events() {
             .unwrap_or_else(|| panic!("no {e} in {events:?}"))
     };
     assert!(pos("submitted 100") < pos("started 100"));
-    assert!(pos("started 100") < pos("output foreach_batch 100"));
+    assert!(pos("started 100") < pos("output started foreach_batch 100"));
+    assert!(pos("output started foreach_batch 100") < pos("output foreach_batch 100"));
     assert!(pos("output foreach_batch 100") < pos("completed 100 records 4"));
     assert!(pos("completed 100 records 4") < pos("submitted 200"));
     assert!(events.contains(&"completed 200 records 0".to_string()));

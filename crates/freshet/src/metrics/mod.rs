@@ -78,6 +78,8 @@ pub struct OperatorFigures {
     pub node: u64,
     /// The operator's name.
     pub name: String,
+    /// Records the operator received for the batch (what its inputs emitted).
+    pub records_in: u64,
     /// Records the operator emitted for the batch.
     pub records_out: u64,
     /// Time the operator's code ran for the batch, summed over the workers.

@@ -241,6 +241,7 @@ impl MetricsStore {
         let Some(batch) = inner.per_batch.get(&time) else {
             return Vec::new();
         };
+        let out = |id: &u64| batch.get(id).map_or(0, |f| f.records);
         inner
             .nodes
             .iter()
@@ -249,7 +250,13 @@ impl MetricsStore {
                 OperatorFigures {
                     node: *id,
                     name: n.name.clone(),
-                    records_out: f.map_or(0, |f| f.records),
+                    records_in: inner
+                        .edges
+                        .iter()
+                        .filter(|e| e.to == *id)
+                        .map(|e| out(&e.from))
+                        .sum(),
+                    records_out: out(id),
                     busy: Duration::from_nanos(f.map_or(0, |f| f.busy_ns)),
                 }
             })

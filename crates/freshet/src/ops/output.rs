@@ -43,6 +43,10 @@ where
         Vec::new,
         |acc: &mut Vec<(usize, Vec<T>)>, data: &mut Vec<(usize, Vec<T>)>| acc.append(data),
         move |t, mut parts, _out: &mut Vec<()>| {
+            shared.event(RuntimeEvent::OutputStarted {
+                name: output_name.clone(),
+                time: t,
+            });
             let started = std::time::Instant::now();
             parts.sort_by_key(|p| p.0);
             let total = parts.iter().map(|p| p.1.len()).sum();

@@ -265,6 +265,11 @@ fn monitor(inner: &ContextInner, shared: &Shared, events: Receiver<RuntimeEvent>
     for e in events.iter() {
         match e {
             RuntimeEvent::Progress { through, at } => record_completion(inner, shared, through, at),
+            RuntimeEvent::OutputStarted { name, time } => {
+                for l in inner.listeners() {
+                    l.on_output_operation_started(&name, BatchTime(time));
+                }
+            }
             RuntimeEvent::OutputCompleted {
                 name,
                 time,

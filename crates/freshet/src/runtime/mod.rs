@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 pub(crate) enum RuntimeEvent {
     /// Every batch before `through` is complete (from worker 0).
     Progress { through: u64, at: Instant },
+    /// An output operation started its work for batch `time`.
+    OutputStarted { name: String, time: u64 },
     /// An output operation finished batch `time`.
     OutputCompleted {
         name: String,

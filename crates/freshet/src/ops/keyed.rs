@@ -28,6 +28,22 @@ impl<V, C> Clone for Combiner<V, C> {
     }
 }
 
+/// Remembers how many keys the last batch had, so the next batch's map starts at that size
+/// instead of growing (and rehashing) from empty.
+#[derive(Clone, Default)]
+struct SizeHint(std::rc::Rc<std::cell::Cell<usize>>);
+
+impl SizeHint {
+    fn new_map<K, C>(&self) -> FastMap<K, Option<C>> {
+        FastMap::with_capacity_and_hasher(self.0.get(), Default::default())
+    }
+
+    fn drain<K, C>(&self, map: FastMap<K, Option<C>>, out: &mut Vec<(K, C)>) {
+        self.0.set(map.len());
+        drain_map(map, out);
+    }
+}
+
 fn drain_map<K, C>(map: FastMap<K, Option<C>>, out: &mut Vec<(K, C)>) {
     out.reserve(map.len());
     out.extend(map.into_iter().filter_map(|(k, c)| c.map(|c| (k, c))));
@@ -41,13 +57,15 @@ pub(crate) fn combine_by_key<'s, K: Key, V: Data, C: Data>(
     c: Combiner<V, C>,
 ) -> TStream<'s, (K, C)> {
     let (create, merge_value) = (c.create.clone(), c.merge_value.clone());
+    let hint = SizeHint::default();
+    let hint2 = hint.clone();
     let local = per_time(
         s,
         Pipeline,
         name,
         &b.env,
         EmitEmpty::Never,
-        FastMap::<K, Option<C>>::default,
+        move || hint.new_map::<K, C>(),
         move |map, data: &mut Vec<(K, V)>| {
             for (k, v) in data.drain(..) {
                 let slot = map.entry(k).or_insert(None);
@@ -57,19 +75,21 @@ pub(crate) fn combine_by_key<'s, K: Key, V: Data, C: Data>(
                 });
             }
         },
-        |_t, map, out| drain_map(map, out),
+        move |_t, map, out| hint2.drain(map, out),
     );
     if b.env.peers == 1 {
         return local;
     }
     let merge = c.merge_combiners;
+    let hint = SizeHint::default();
+    let hint2 = hint.clone();
     per_time(
         local,
         exchange_by_key::<K, C>(),
         name,
         &b.env,
         EmitEmpty::Never,
-        FastMap::<K, Option<C>>::default,
+        move || hint.new_map::<K, C>(),
         move |map, data: &mut Vec<(K, C)>| {
             for (k, v) in data.drain(..) {
                 let slot = map.entry(k).or_insert(None);
@@ -79,7 +99,7 @@ pub(crate) fn combine_by_key<'s, K: Key, V: Data, C: Data>(
                 });
             }
         },
-        |_t, map, out| drain_map(map, out),
+        move |_t, map, out| hint2.drain(map, out),
     )
 }
 

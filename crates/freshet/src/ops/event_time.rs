@@ -29,13 +29,14 @@ use crate::durability::{decode_state, encode_state};
 use crate::error::Result;
 use crate::event_time::EventWindow;
 use crate::plan::{Builder, TStream};
+use crate::time::current_batch_time;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 
 /// The event time of a record, in milliseconds.
 pub(crate) type TimeFn<T> = Arc<dyn Fn(&T) -> u64 + Send + Sync>;
@@ -65,12 +66,17 @@ pub(crate) struct Options {
     pub late_count: Arc<AtomicU64>,
 }
 
-/// A record with its event time, or a partition's max event time sent to worker `to`.
+/// A record with its event time, a key's aggregate of one pane combined on the worker that read
+/// its records, or a partition's max event time sent to worker `to`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) enum Msg<R> {
+pub(crate) enum Msg<R, P> {
     Rec(u64, R),
+    Part(P),
     Max { to: u32, from: u32, max: u64 },
 }
+
+/// A key's aggregate of one pane (pane start in ms of event time).
+type Part<K, A> = (K, u64, A);
 
 /// What the window operator writes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -156,6 +162,8 @@ fn fold<V, A>(slot: &mut Option<A>, v: V, c: &Combiner<V, A>) {
 /// Open windows of every key.
 trait Windows<K, V, A> {
     fn add(&mut self, k: K, ts: u64, v: V);
+    /// Adds a key's aggregate of the pane starting at `pane` (panes only).
+    fn add_part(&mut self, k: K, pane: u64, a: A);
     /// Emits and forgets every window whose end is at most `wm`.
     fn close(&mut self, wm: u64, out: &mut Vec<(K, EventWindow, A)>);
     /// Serializes the open windows for a checkpoint.
@@ -188,6 +196,21 @@ impl<K: Key, V: Data, A: Data> Windows<K, V, A> for Panes<K, V, A> {
             Some(slot) => fold(slot, v, &self.c),
             None => {
                 pane.insert(k, Some((self.c.create)(v)));
+            }
+        }
+    }
+
+    fn add_part(&mut self, k: K, pane: u64, a: A) {
+        let pane = self.panes.entry(pane).or_default();
+        match pane.get_mut(&k) {
+            Some(slot) => {
+                *slot = Some(match slot.take() {
+                    Some(acc) => (self.c.merge_combiners)(acc, a),
+                    None => a,
+                })
+            }
+            None => {
+                pane.insert(k, Some(a));
             }
         }
     }
@@ -333,6 +356,15 @@ impl<K: Key, V: Data, A: Data> Windows<K, V, A> for Sessions<K, V, A> {
         }
     }
 
+    fn add_part(&mut self, _k: K, _pane: u64, _a: A) {
+        // Session windows never receive pane aggregates: their records are not combined
+        // before the exchange (a session's extent depends on every record's time).
+        debug_assert!(
+            false,
+            "session windows receive records, not pane aggregates"
+        );
+    }
+
     fn close(&mut self, wm: u64, out: &mut Vec<(K, EventWindow, A)>) {
         let gap = self.gap;
         self.keys.retain(|k, list| {
@@ -384,9 +416,31 @@ struct EventState<K, V, A> {
 }
 
 /// One batch's input of the window operator.
-struct Batch<R> {
+struct Batch<R, P> {
     recs: Vec<(u64, R)>,
+    parts: Vec<P>,
     maxes: Vec<(u32, u64)>,
+}
+
+/// What the combining stage knows of the watermark the window operator will judge a batch's
+/// records against.
+#[derive(Clone, Copy)]
+enum Before {
+    /// Not looked at yet for this batch.
+    Unknown,
+    /// The watermark after the previous batch: records not older are combined per pane.
+    Known(Option<u64>),
+    /// This worker's window operator has not finished the previous batch (several batches in
+    /// flight): records are sent one by one and judged there.
+    Stale,
+}
+
+/// One batch's records on the worker that read them, combined per (key, pane) where possible.
+struct Local<K, R, A> {
+    before: Before,
+    parts: FastMap<(K, u64), Option<A>>,
+    raw: Vec<(u64, R)>,
+    max: Option<u64>,
 }
 
 /// Keyed event-time windows aggregated with `c`.
@@ -399,22 +453,80 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
 ) -> TStream<'s, EventOut<K, A, (K, V)>> {
     let peers = b.env.peers as u32;
     let me = b.env.index as u32;
-    let tagged = narrow(
-        s,
-        "event-time",
-        move |data: &mut Vec<(K, V)>, out: &mut Vec<Msg<(K, V)>>| {
-            let mut max = None;
-            out.reserve(data.len() + peers as usize);
-            for r in data.drain(..) {
-                let ts = time(&r);
-                max = max.max(Some(ts));
-                out.push(Msg::Rec(ts, r));
-            }
-            if let Some(max) = max {
-                out.extend((0..peers).map(|to| Msg::Max { to, from: me, max }));
-            }
-        },
-    );
+    let interval = b.env.interval;
+    // The window operator publishes, after each batch, its watermark and the batch time. When
+    // this worker's copy is for the batch just before the one being read (always so with one
+    // batch in flight), records that are not late are combined per (key, pane) here, before the
+    // exchange; late ones and every record of session windows travel one by one.
+    let published: Rc<Cell<(Option<u64>, u64)>> = Rc::new(Cell::new((None, 0)));
+    let tagged: TStream<'s, Msg<(K, V), Part<K, A>>> = match o.shape {
+        Shape::Panes { slide, .. } => {
+            let (published, c, time) = (Rc::clone(&published), c.clone(), time.clone());
+            per_time(
+                s,
+                Pipeline,
+                "event-time-combine",
+                &b.env,
+                EmitEmpty::Never,
+                || Local {
+                    before: Before::Unknown,
+                    parts: FastMap::default(),
+                    raw: Vec::new(),
+                    max: None,
+                },
+                move |acc: &mut Local<K, (K, V), A>, data: &mut Vec<(K, V)>| {
+                    if let Before::Unknown = acc.before {
+                        let t = current_batch_time().map_or(0, |t| t.0);
+                        let (wm, through) = published.get();
+                        acc.before = if through.checked_add(interval) == Some(t) {
+                            Before::Known(wm)
+                        } else {
+                            Before::Stale
+                        };
+                    }
+                    for r in data.drain(..) {
+                        let ts = time(&r);
+                        acc.max = acc.max.max(Some(ts));
+                        match acc.before {
+                            Before::Known(wm) if wm.is_none_or(|w| ts >= w) => {
+                                let (k, v) = r;
+                                let slot = acc.parts.entry((k, ts - ts % slide)).or_insert(None);
+                                fold(slot, v, &c);
+                            }
+                            _ => acc.raw.push((ts, r)),
+                        }
+                    }
+                },
+                move |_t, acc, out| {
+                    out.extend(acc.raw.into_iter().map(|(ts, r)| Msg::Rec(ts, r)));
+                    out.extend(
+                        acc.parts
+                            .into_iter()
+                            .filter_map(|((k, p), a)| a.map(|a| Msg::Part((k, p, a)))),
+                    );
+                    if let Some(max) = acc.max {
+                        out.extend((0..peers).map(|to| Msg::Max { to, from: me, max }));
+                    }
+                },
+            )
+        }
+        Shape::Session { .. } => narrow(
+            s,
+            "event-time",
+            move |data: &mut Vec<(K, V)>, out: &mut Vec<Msg<(K, V), Part<K, A>>>| {
+                let mut max = None;
+                out.reserve(data.len() + peers as usize);
+                for r in data.drain(..) {
+                    let ts = time(&r);
+                    max = max.max(Some(ts));
+                    out.push(Msg::Rec(ts, r));
+                }
+                if let Some(max) = max {
+                    out.extend((0..peers).map(|to| Msg::Max { to, from: me, max }));
+                }
+            },
+        ),
+    };
     let windows: Box<dyn Windows<K, V, A>> = match o.shape {
         Shape::Panes { size, slide } => Box::new(Panes {
             size,
@@ -464,12 +576,18 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
             o.late_count.fetch_add(part.late, Ordering::Relaxed);
         }
     }
+    // Before the first batch, the watermark is the restored one (none on a fresh start).
+    published.set((
+        state.borrow().mark.current,
+        b.env.first_time.saturating_sub(interval),
+    ));
     let shared = b.env.shared.clone();
     let mut closed = Vec::new();
     per_time(
         tagged,
-        Exchange::new(|m: &Msg<(K, V)>| match m {
+        Exchange::new(|m: &Msg<(K, V), Part<K, A>>| match m {
             Msg::Rec(_, r) => route(&r.0),
+            Msg::Part((k, _, _)) => route(k),
             Msg::Max { to, .. } => u64::from(*to),
         }),
         "event_time_window",
@@ -477,12 +595,14 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
         EmitEmpty::AllWorkers,
         || Batch {
             recs: Vec::new(),
+            parts: Vec::new(),
             maxes: Vec::new(),
         },
-        |acc: &mut Batch<(K, V)>, data: &mut Vec<Msg<(K, V)>>| {
+        |acc: &mut Batch<(K, V), Part<K, A>>, data: &mut Vec<Msg<(K, V), Part<K, A>>>| {
             for m in data.drain(..) {
                 match m {
                     Msg::Rec(ts, r) => acc.recs.push((ts, r)),
+                    Msg::Part(p) => acc.parts.push(p),
                     Msg::Max { from, max, .. } => acc.maxes.push((from, max)),
                 }
             }
@@ -502,10 +622,15 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
                 let (k, v) = r;
                 windows.add(k, ts, v);
             }
+            // Combined on the reading worker against this same watermark: none is late.
+            for (k, pane, a) in batch.parts {
+                windows.add_part(k, pane, a);
+            }
             for (from, max) in batch.maxes {
                 mark.observe(from as usize, max, t);
             }
             mark.advance(t);
+            published.set((mark.current, t));
             let upto = if shared.is_final_batch(t) {
                 Some(u64::MAX)
             } else {

@@ -78,6 +78,9 @@ pub(crate) enum Msg<R, P> {
 /// A key's aggregate of one pane (pane start in ms of event time).
 type Part<K, A> = (K, u64, A);
 
+/// What crosses the exchange of keyed event-time windows.
+type KeyedMsg<K, V, A> = Msg<(K, V), Part<K, A>>;
+
 /// What the window operator writes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) enum EventOut<K, A, R> {
@@ -459,7 +462,7 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
     // batch in flight), records that are not late are combined per (key, pane) here, before the
     // exchange; late ones and every record of session windows travel one by one.
     let published: Rc<Cell<(Option<u64>, u64)>> = Rc::new(Cell::new((None, 0)));
-    let tagged: TStream<'s, Msg<(K, V), Part<K, A>>> = match o.shape {
+    let tagged: TStream<'s, KeyedMsg<K, V, A>> = match o.shape {
         Shape::Panes { slide, .. } => {
             let (published, c, time) = (Rc::clone(&published), c.clone(), time.clone());
             per_time(
@@ -513,7 +516,7 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
         Shape::Session { .. } => narrow(
             s,
             "event-time",
-            move |data: &mut Vec<(K, V)>, out: &mut Vec<Msg<(K, V), Part<K, A>>>| {
+            move |data: &mut Vec<(K, V)>, out: &mut Vec<KeyedMsg<K, V, A>>| {
                 let mut max = None;
                 out.reserve(data.len() + peers as usize);
                 for r in data.drain(..) {
@@ -585,7 +588,7 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
     let mut closed = Vec::new();
     per_time(
         tagged,
-        Exchange::new(|m: &Msg<(K, V), Part<K, A>>| match m {
+        Exchange::new(|m: &KeyedMsg<K, V, A>| match m {
             Msg::Rec(_, r) => route(&r.0),
             Msg::Part((k, _, _)) => route(k),
             Msg::Max { to, .. } => u64::from(*to),
@@ -598,7 +601,7 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
             parts: Vec::new(),
             maxes: Vec::new(),
         },
-        |acc: &mut Batch<(K, V), Part<K, A>>, data: &mut Vec<Msg<(K, V), Part<K, A>>>| {
+        |acc: &mut Batch<(K, V), Part<K, A>>, data: &mut Vec<KeyedMsg<K, V, A>>| {
             for m in data.drain(..) {
                 match m {
                     Msg::Rec(ts, r) => acc.recs.push((ts, r)),

@@ -261,9 +261,6 @@ fn freshet_stream_styled(
     files_per_batch: usize,
     style: Style,
 ) -> anyhow::Result<Counted> {
-    if style == Style::Textbook {
-        return freshet_stream(dir, workers, files_per_batch);
-    }
     let ctx = StreamingContext::new(
         StreamingConfig::new(Duration::from_millis(100))
             .workers(workers)
@@ -278,10 +275,17 @@ fn freshet_stream_styled(
             .max_files_per_batch(files_per_batch),
     );
     let pairs = match style {
+        Style::Textbook => lines
+            .flat_map(|line: String| {
+                line.split_ascii_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<String>>()
+            })
+            .map(|w| (w, 1u64)),
         Style::Collector => lines.flat_map_into(|line: String, out: &mut Vec<(String, u64)>| {
             out.extend(line.split_ascii_whitespace().map(|w| (w.to_owned(), 1u64)))
         }),
-        _ => lines.map_partitions(|lines: Vec<String>| {
+        Style::PartitionCombine => lines.map_partitions(|lines: Vec<String>| {
             let mut counts: rustc_hash::FxHashMap<&str, u64> = Default::default();
             for line in &lines {
                 for w in line.split_ascii_whitespace() {
@@ -299,37 +303,6 @@ fn freshet_stream_styled(
         .foreach_batch(move |_t, counts| {
             w.fetch_add(counts.iter().map(|c| c.1).sum::<u64>(), Ordering::Relaxed);
         });
-    ctx.run_available_now()?;
-    Ok(Counted {
-        words: words.load(Ordering::Relaxed),
-        distinct: None,
-    })
-}
-
-fn freshet_stream(dir: &Path, workers: usize, files_per_batch: usize) -> anyhow::Result<Counted> {
-    let ctx = StreamingContext::new(
-        StreamingConfig::new(Duration::from_millis(100))
-            .workers(workers)
-            .stop_on_ctrl_c(false),
-    )?;
-    let words = Arc::new(AtomicU64::new(0));
-    let w = Arc::clone(&words);
-    ctx.text_file_stream_with(
-        dir,
-        FileStreamOptions::new()
-            .include_existing(true)
-            .max_files_per_batch(files_per_batch),
-    )
-    .flat_map(|line: String| {
-        line.split_ascii_whitespace()
-            .map(str::to_owned)
-            .collect::<Vec<String>>()
-    })
-    .map(|w| (w, 1u64))
-    .reduce_by_key(|a, b| a + b)
-    .foreach_batch(move |_t, counts| {
-        w.fetch_add(counts.iter().map(|c| c.1).sum::<u64>(), Ordering::Relaxed);
-    });
     ctx.run_available_now()?;
     // Counts are per batch (a word appears in every batch it occurs in), so only the total
     // number of words is checked.

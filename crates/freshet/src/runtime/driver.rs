@@ -3,7 +3,7 @@
 
 use super::worker::{run_worker, ToWorker, WorkerSetup};
 use super::{RuntimeEvent, Shared};
-use crate::context::{record_completion, ContextInner, Pending, Phase};
+use crate::context::{record_completion, ContextInner, Pending, Phase, Status};
 use crate::durability::{
     decode_batch, fingerprint, fingerprint_mismatch, BatchRecord, Coordinator,
 };
@@ -308,6 +308,15 @@ struct Driver<'a> {
     submitted: Vec<u64>,
 }
 
+/// Hands each worker its split of source `id` (a worker without one gets nothing).
+fn assign(per_worker: &mut [Vec<(SourceId, Split)>], id: SourceId, splits: Vec<Option<Split>>) {
+    for (worker, split) in per_worker.iter_mut().zip(splits) {
+        if let Some(split) = split {
+            worker.push((id, split));
+        }
+    }
+}
+
 /// How a source is named in the batch log and in checkpoints: its registration order and name,
 /// the same whenever the same pipeline code builds the context.
 fn source_key(index: usize, name: &str) -> String {
@@ -453,11 +462,7 @@ impl Driver<'_> {
             match planned {
                 Ok(splits) => {
                     self.shared.metrics.set_lag(s.id(), s.lag());
-                    for (w, split) in splits.into_iter().enumerate().take(workers) {
-                        if let Some(split) = split {
-                            per_worker[w].push((s.id(), split));
-                        }
-                    }
+                    assign(&mut per_worker, s.id(), splits);
                 }
                 Err(e) => {
                     tracing::error!(source = s.name(), "cannot plan batch {t}");
@@ -502,11 +507,7 @@ impl Driver<'_> {
             };
             match s.replay(bytes, workers) {
                 Ok(splits) => {
-                    for (w, split) in splits.into_iter().enumerate().take(workers) {
-                        if let Some(split) = split {
-                            per_worker[w].push((s.id(), split));
-                        }
-                    }
+                    assign(&mut per_worker, s.id(), splits);
                 }
                 Err(e) => {
                     self.shared.fail(e);
@@ -535,17 +536,10 @@ impl Driver<'_> {
             return;
         };
         {
-            let mut st = self.inner.status();
-            while st.completed_through.is_none_or(|c| c < newest) {
-                if self.shared.stopping_now() || st.phase == Phase::Stopped {
-                    return;
-                }
-                st = self
-                    .inner
-                    .changed
-                    .wait_timeout(st, POLL)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
+            let done = |st: &Status| st.completed_through.is_some_and(|c| c >= newest);
+            let abort = |st: &Status| st.phase == Phase::Stopped;
+            if self.wait_status(done, abort).is_none() {
+                return;
             }
         }
         self.mark_completed();
@@ -647,18 +641,11 @@ impl Driver<'_> {
     ) -> bool {
         let max = self.inner.config.max_in_flight();
         {
-            let mut st = self.inner.status();
-            while st.pending.len() >= max {
-                if self.shared.stopping_now() || st.stop == Some(StopKind::Now) {
-                    return false;
-                }
-                st = self
-                    .inner
-                    .changed
-                    .wait_timeout(st, POLL)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
-            }
+            let has_room = |st: &Status| st.pending.len() < max;
+            let abort = |st: &Status| st.stop == Some(StopKind::Now);
+            let Some(mut st) = self.wait_status(has_room, abort) else {
+                return false;
+            };
             let now = Instant::now();
             st.waiting = None;
             st.pending.insert(
@@ -682,6 +669,28 @@ impl Driver<'_> {
             l.on_batch_started(BatchTime(t));
         }
         true
+    }
+
+    /// Waits until `done` holds for the context's status (and returns it locked), or `None` if
+    /// `abort` holds first or the run must end now.
+    fn wait_status(
+        &self,
+        done: impl Fn(&Status) -> bool,
+        abort: impl Fn(&Status) -> bool,
+    ) -> Option<std::sync::MutexGuard<'_, Status>> {
+        let mut st = self.inner.status();
+        while !done(&st) {
+            if self.shared.stopping_now() || abort(&st) {
+                return None;
+            }
+            st = self
+                .inner
+                .changed
+                .wait_timeout(st, POLL)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        Some(st)
     }
 
     fn wake_workers(&self) {

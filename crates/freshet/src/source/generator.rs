@@ -77,22 +77,22 @@ impl SourcePlanner for GeneratorSource {
     fn plan_recorded(&mut self, time: u64, workers: usize) -> Result<Recorded> {
         let start = self.next_seq;
         let splits = self.plan(time, workers)?;
-        let record = encode_pair(start, self.next_seq - start);
+        let record = super::encode_pair(start, self.next_seq - start);
         Ok((splits, Some(record)))
     }
 
     fn replay(&mut self, record: &[u8], workers: usize) -> Result<Vec<Option<Split>>> {
-        let (start, count) = decode_pair(record)?;
+        let (start, count) = super::decode_pair(record, "generator")?;
         self.next_seq = self.next_seq.max(start + count);
         Ok(seq_splits(start, count, workers))
     }
 
     fn position(&self) -> Option<Vec<u8>> {
-        Some(encode_pair(self.next_seq, self.carry_millis))
+        Some(super::encode_pair(self.next_seq, self.carry_millis))
     }
 
     fn restore(&mut self, position: &[u8]) -> Result<()> {
-        let (next, carry) = decode_pair(position)?;
+        let (next, carry) = super::decode_pair(position, "generator")?;
         self.next_seq = next;
         self.carry_millis = carry;
         Ok(())
@@ -118,26 +118,6 @@ fn seq_splits(start: u64, count: u64, workers: usize) -> Vec<Option<Split>> {
             (e > s).then(|| Box::new(SeqRange { start: s, end: e }) as Split)
         })
         .collect()
-}
-
-fn encode_pair(a: u64, b: u64) -> Vec<u8> {
-    let mut v = Vec::with_capacity(16);
-    v.extend_from_slice(&a.to_le_bytes());
-    v.extend_from_slice(&b.to_le_bytes());
-    v
-}
-
-fn decode_pair(bytes: &[u8]) -> Result<(u64, u64)> {
-    let bad = || crate::error::Error::Durable("generator: undecodable position".into());
-    let a = bytes
-        .get(0..8)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(bad)?;
-    let b = bytes
-        .get(8..16)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(bad)?;
-    Ok((u64::from_le_bytes(a), u64::from_le_bytes(b)))
 }
 
 impl StreamingContext {

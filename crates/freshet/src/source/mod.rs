@@ -92,6 +92,29 @@ pub(crate) trait SourcePlanner: Send {
     }
 }
 
+/// Encodes two numbers as a replay record or position (16 bytes, little-endian).
+pub(crate) fn encode_pair(a: u64, b: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16);
+    v.extend_from_slice(&a.to_le_bytes());
+    v.extend_from_slice(&b.to_le_bytes());
+    v
+}
+
+/// Decodes what [`encode_pair`] wrote; anything else is an error naming `source`.
+pub(crate) fn decode_pair(bytes: &[u8], source: &str) -> Result<(u64, u64)> {
+    let bad =
+        || crate::error::Error::Durable(format!("{source}: undecodable batch record or position"));
+    let a = bytes
+        .get(0..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(bad)?;
+    let b = bytes
+        .get(8..16)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(bad)?;
+    Ok((u64::from_le_bytes(a), u64::from_le_bytes(b)))
+}
+
 /// Splits `records` into `workers` contiguous runs of nearly equal length.
 pub(crate) fn split_evenly<T: Send + 'static>(
     mut records: Vec<T>,

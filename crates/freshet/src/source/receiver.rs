@@ -291,10 +291,7 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
                     records.append(&mut r);
                     let (from, to) = (wal.planned(), wal.written());
                     wal.set_planned(to);
-                    let mut range = Vec::with_capacity(16);
-                    range.extend_from_slice(&from.to_le_bytes());
-                    range.extend_from_slice(&to.to_le_bytes());
-                    (records, Some(range))
+                    (records, Some(super::encode_pair(from, to)))
                 }
                 None => (std::mem::take(&mut *r), None),
             }
@@ -304,7 +301,7 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
     }
 
     fn replay(&mut self, record: &[u8], workers: usize) -> Result<Vec<Option<Split>>> {
-        let (from, to) = decode_range(record)?;
+        let (from, to) = super::decode_pair(record, &self.name)?;
         let mut wal = self.buffer.wal();
         let Some(wal) = wal.as_mut() else {
             return Err(Error::Durable(format!(
@@ -393,19 +390,6 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
             }
         }
     }
-}
-
-fn decode_range(record: &[u8]) -> Result<(u64, u64)> {
-    let bad = || Error::Durable("undecodable receiver batch record".into());
-    let from = record
-        .get(0..8)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(bad)?;
-    let to = record
-        .get(8..16)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(bad)?;
-    Ok((u64::from_le_bytes(from), u64::from_le_bytes(to)))
 }
 
 impl StreamingContext {

@@ -17,6 +17,49 @@ use std::sync::Arc;
 use std::time::Duration;
 use timely::dataflow::channels::pact::Exchange;
 
+/// The shape both keyed-state operators share: records are routed to their key's owner, and
+/// when the frontier passes a batch, `update` runs with the batch's records (by source worker,
+/// in arrival order) and this worker's state store, which is checkpointed and whose size is
+/// reported after every batch.
+fn keyed_state<'s, K, V, S, U, F>(
+    s: TStream<'s, (K, V)>,
+    b: &mut Builder<'s>,
+    name: &str,
+    initial: &[(K, S)],
+    mut update: F,
+) -> TStream<'s, U>
+where
+    K: Key,
+    V: Data,
+    S: Data,
+    U: Data,
+    F: FnMut(u64, BySource<K, V>, &mut StateStore<K, S>, &mut Vec<U>) + 'static,
+{
+    let store = Rc::new(RefCell::new(StateStore::initial(
+        initial,
+        b.env.index,
+        b.env.peers,
+        b.env.first_time,
+    )));
+    checkpointed(b, &store);
+    let sizes = StateSizes::new(b);
+    let peers = b.env.peers;
+    per_time(
+        tag_source(s, b.env.index),
+        exchange_tagged::<K, V>(),
+        name,
+        &b.env,
+        EmitEmpty::AllWorkers,
+        move || BySource::new(peers),
+        |acc, data| acc.add(data),
+        move |t, batch, out| {
+            let mut store = store.borrow_mut();
+            update(t, batch, &mut store, out);
+            sizes.record(store.map.len());
+        },
+    )
+}
+
 /// Reports how many keys this worker's part of a stateful operator holds.
 struct StateSizes {
     node: u64,
@@ -206,25 +249,12 @@ pub(crate) fn update_state_by_key<'s, K: Key, V: Data, S: Data>(
     f: UpdateFn<V, S>,
     initial: Arc<Vec<(K, S)>>,
 ) -> TStream<'s, (K, S)> {
-    let store = Rc::new(RefCell::new(StateStore::initial(
-        &initial,
-        b.env.index,
-        b.env.peers,
-        b.env.first_time,
-    )));
-    checkpointed(b, &store);
-    let sizes = StateSizes::new(b);
-    let peers = b.env.peers;
-    per_time(
-        tag_source(s, b.env.index),
-        exchange_tagged::<K, V>(),
+    keyed_state(
+        s,
+        b,
         "update_state_by_key",
-        &b.env,
-        EmitEmpty::AllWorkers,
-        move || BySource::new(peers),
-        |acc, data| acc.add(data),
-        move |t, batch, out| {
-            let mut store = store.borrow_mut();
+        &initial,
+        move |t, batch, store: &mut StateStore<K, S>, out| {
             let mut new: FastMap<K, Vec<V>> = FastMap::default();
             for (k, v) in batch.into_ordered() {
                 match new.get_mut(&k) {
@@ -257,7 +287,6 @@ pub(crate) fn update_state_by_key<'s, K: Key, V: Data, S: Data>(
                 }
             }
             store.emit(out);
-            sizes.record(store.map.len());
         },
     )
 }
@@ -285,27 +314,14 @@ pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
     timeout: Option<Duration>,
     snapshots: bool,
 ) -> TStream<'s, MapOut<U, K, S>> {
-    let store = Rc::new(RefCell::new(StateStore::initial(
-        &initial,
-        b.env.index,
-        b.env.peers,
-        b.env.first_time,
-    )));
-    checkpointed(b, &store);
-    let sizes = StateSizes::new(b);
     let timeout = timeout.map(|d| d.as_millis() as u64);
     let mut snap: Vec<(K, S)> = Vec::new();
-    let peers = b.env.peers;
-    per_time(
-        tag_source(s, b.env.index),
-        exchange_tagged::<K, V>(),
+    keyed_state(
+        s,
+        b,
         "map_with_state",
-        &b.env,
-        EmitEmpty::AllWorkers,
-        move || BySource::new(peers),
-        |acc, data| acc.add(data),
-        move |t, records, out| {
-            let mut store = store.borrow_mut();
+        &initial,
+        move |t, records, store: &mut StateStore<K, S>, out| {
             for (k, v) in records.into_ordered() {
                 let mut entry = store.map.get_mut(&k);
                 let mut state = State::new(entry.as_mut().and_then(|e| e.state.take()), false);
@@ -349,7 +365,6 @@ pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
                 store.emit(&mut snap);
                 out.extend(snap.drain(..).map(|(k, s)| MapOut::Snapshot(k, s)));
             }
-            sizes.record(store.map.len());
         },
     )
 }

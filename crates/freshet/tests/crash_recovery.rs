@@ -49,8 +49,19 @@ fn example(name: &str) -> PathBuf {
 }
 
 fn spawn(bin: &Path, input: &Path, output: &Path, checkpoint: &Path) -> Child {
+    spawn_example(
+        bin,
+        &["--input", input.to_str().unwrap()],
+        output,
+        checkpoint,
+    )
+}
+
+/// Starts an example with `first` arguments, then the output and checkpoint directories, 50 ms
+/// batches, `WORKERS` workers and a checkpoint every 3 batches.
+fn spawn_example(bin: &Path, first: &[&str], output: &Path, checkpoint: &Path) -> Child {
     Command::new(bin)
-        .args(["--input", input.to_str().unwrap()])
+        .args(first)
         .args(["--output", output.to_str().unwrap()])
         .args(["--checkpoint", checkpoint.to_str().unwrap()])
         .args([
@@ -285,23 +296,7 @@ fn a_reliable_receiver_killed_at_random_moments_counts_every_acknowledged_record
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let spawn_receiver = || {
-        Command::new(&bin)
-            .args(["--listen", &addr, "--output", output.to_str().unwrap()])
-            .args(["--checkpoint", checkpoint.to_str().unwrap()])
-            .args([
-                "--batch-ms",
-                "50",
-                "--workers",
-                &WORKERS.to_string(),
-                "--checkpoint-every",
-                "3",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let spawn_receiver = || spawn_example(&bin, &["--listen", &addr], &output, &checkpoint);
     const TOTAL: u64 = 1500;
     let sender = std::sync::Arc::new(std::sync::Mutex::new(Sender {
         addr: addr.clone(),

@@ -15,6 +15,7 @@
 
 use freshet::sink::FileSink;
 use freshet::source::receiver::{Receiver, ReceiverContext};
+use freshet::source::socket::bind_listener;
 use freshet::{Error, StreamingConfig, StreamingContext};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{TcpListener, TcpStream};
@@ -74,17 +75,8 @@ impl Receiver for AckingLineReceiver {
     }
 
     fn on_start(&mut self) -> Result<(), Error> {
-        let listener = TcpListener::bind(&self.addr).map_err(|error| Error::Address {
-            addr: self.addr.clone(),
-            error,
-        })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|error| Error::Address {
-                addr: self.addr.clone(),
-                error,
-            })?;
-        self.listener = Some(listener);
+        // Binding here makes an address in use fail `start()` with a clear error.
+        self.listener = Some(bind_listener(&self.addr)?);
         Ok(())
     }
 

@@ -35,6 +35,18 @@ fn resolve(addr: &str) -> Result<SocketAddr> {
         })
 }
 
+/// Binds a non-blocking TCP listener at `addr` for a receiver's `on_start`: an address in use
+/// (or otherwise unusable) is an [`Error::Address`] naming it, so `start()` fails clearly.
+pub fn bind_listener(addr: &str) -> Result<TcpListener> {
+    let address_error = |error| Error::Address {
+        addr: addr.to_string(),
+        error,
+    };
+    let listener = TcpListener::bind(addr).map_err(address_error)?;
+    listener.set_nonblocking(true).map_err(address_error)?;
+    Ok(listener)
+}
+
 /// Reads lines from `stream` into `ctx` until the peer closes it or the context stops.
 fn read_lines(
     stream: TcpStream,
@@ -164,17 +176,7 @@ impl Receiver for SocketTextListener {
     }
 
     fn on_start(&mut self) -> Result<()> {
-        let listener = TcpListener::bind(&self.addr).map_err(|error| Error::Address {
-            addr: self.addr.clone(),
-            error,
-        })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|error| Error::Address {
-                addr: self.addr.clone(),
-                error,
-            })?;
-        self.listener = Some(listener);
+        self.listener = Some(bind_listener(&self.addr)?);
         Ok(())
     }
 

@@ -67,7 +67,7 @@ impl Receiver for PacedProducer {
         format!("paced producer {}/s", self.rate)
     }
 
-    fn run(&mut self, ctx: &ReceiverContext<(u64, u64)>) -> freshet::Result<()> {
+    fn run(&mut self, ctx: &ReceiverContext<(u64, u64)>) -> Result<(), freshet::SourceError> {
         let start = Instant::now();
         let mut produced = 0u64;
         let mut buf = Vec::new();
@@ -77,7 +77,7 @@ impl Receiver for PacedProducer {
                 let stamp = now_us();
                 buf.extend((produced..due).map(|seq| (seq, stamp)));
                 produced = due;
-                ctx.store_many(&mut buf);
+                ctx.store_many(std::mem::take(&mut buf));
             } else {
                 std::thread::sleep(Duration::from_micros(200));
             }
@@ -122,7 +122,7 @@ fn measure(args: &Args, interval_ms: u64, workers: usize) -> anyhow::Result<Outc
         Pipeline::Reduce => keyed
             .reduce_by_key(|a, b| a.min(b))
             .foreach_batch(move |_t, recs| record(&mut recs.into_iter().map(|r| r.1))),
-    }
+    };
     ctx.start()?;
     std::thread::sleep(Duration::from_secs(args.seconds.max(2)));
     ctx.stop(true)?;

@@ -135,7 +135,7 @@ fn json_api_events_and_metrics() {
     assert!(op("map")["busy_ms"].as_f64().unwrap() >= 0.0);
     assert_eq!(
         detail["sources"],
-        json!([{ "name": "queue_stream", "records": 4 }])
+        json!([{ "name": "queue_stream-0", "records": 4 }])
     );
     let missing = get(addr, "/api/v1/batches/12345");
     assert_eq!(missing.status, 404);
@@ -169,7 +169,7 @@ fn json_api_events_and_metrics() {
     // Sources.
     let sources = get(addr, "/api/v1/sources").json();
     assert_eq!(sources.as_array().unwrap().len(), 1);
-    assert_eq!(sources[0]["name"], json!("queue_stream"));
+    assert_eq!(sources[0]["name"], json!("queue_stream-0"));
     assert_eq!(sources[0]["records_total"], json!(7));
     assert_eq!(sources[0]["last_batch_records"], json!(2));
     assert_eq!(sources[0]["state"], json!("not_a_receiver"));
@@ -211,9 +211,9 @@ fn json_api_events_and_metrics() {
         "freshet_batch_processing_seconds_count 3".to_string(),
         "freshet_batch_scheduling_delay_seconds_count 3".to_string(),
         "freshet_batch_total_delay_seconds_count 3".to_string(),
-        format!("freshet_source_records_total{{source=\"queue_stream\",source_id=\"{source_id}\"}} 7"),
-        format!("freshet_receiver_up{{source=\"queue_stream\",source_id=\"{source_id}\"}} 1"),
-        format!("freshet_source_lag_records{{source=\"queue_stream\",source_id=\"{source_id}\"}} 1"),
+        format!("freshet_source_records_total{{source=\"queue_stream-0\",source_id=\"{source_id}\"}} 7"),
+        format!("freshet_receiver_up{{source=\"queue_stream-0\",source_id=\"{source_id}\"}} 1"),
+        format!("freshet_source_lag_records{{source=\"queue_stream-0\",source_id=\"{source_id}\"}} 1"),
         format!(
             "freshet_operator_records_total{{operator=\"reduce_by_key\",node=\"{reduce_id}\",kind=\"operator\"}} 5"
         ),

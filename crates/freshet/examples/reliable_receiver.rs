@@ -16,7 +16,7 @@
 use freshet::sink::FileSink;
 use freshet::source::receiver::{Receiver, ReceiverContext};
 use freshet::source::socket::bind_listener;
-use freshet::{Error, StreamingConfig, StreamingContext};
+use freshet::{SourceError, StreamingConfig, StreamingContext};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -57,7 +57,9 @@ impl AckingLineReceiver {
             // Acknowledge once the sender paused or a block is full, after the WAL write.
             if !block.is_empty() && (reader.buffer().is_empty() || block.len() >= 256) {
                 let last = block.last().map(|r| r.0).unwrap_or(0);
-                if ctx.store_reliably(&mut block).is_err() {
+                if let Err(e) = ctx.store_reliably(std::mem::take(&mut block)) {
+                    // Not stored: not acknowledged, so the sender sends them again.
+                    eprintln!("{e}");
                     return Ok(());
                 }
                 writeln!(writer, "ack {last}")?;
@@ -74,13 +76,13 @@ impl Receiver for AckingLineReceiver {
         format!("acking listener {}", self.addr)
     }
 
-    fn on_start(&mut self) -> Result<(), Error> {
+    fn on_start(&mut self) -> Result<(), SourceError> {
         // Binding here makes an address in use fail `start()` with a clear error.
         self.listener = Some(bind_listener(&self.addr)?);
         Ok(())
     }
 
-    fn run(&mut self, ctx: &ReceiverContext<(u64, String)>) -> Result<(), Error> {
+    fn run(&mut self, ctx: &ReceiverContext<(u64, String)>) -> Result<(), SourceError> {
         let Some(listener) = self.listener.as_ref() else {
             return Ok(());
         };

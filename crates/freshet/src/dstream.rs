@@ -6,12 +6,13 @@
 //! batch-time order; a batch is complete when every output operation has finished it.
 
 use crate::collection::collection_ops;
-use crate::context::ContextInner;
 use crate::data::{Data, Key};
 use crate::dataset::Dataset;
 use crate::metrics::PublishedOutput;
 use crate::ops;
-use crate::plan::{next_id, Builder, Plan};
+use crate::pipeline::{Output, Pipeline};
+use crate::plan::{next_id, Builder, InstallOutput, Plan, SourceId};
+use crate::sink::{Guarantee, Sink};
 use crate::time::BatchTime;
 use std::fmt::Debug;
 use std::path::PathBuf;
@@ -20,7 +21,9 @@ use std::sync::{Arc, Mutex};
 /// A stream of batches of records of type `T`.
 pub struct DStream<T> {
     pub(crate) plan: Plan<T>,
-    pub(crate) ctx: Arc<ContextInner>,
+    pub(crate) ctx: Arc<Pipeline>,
+    /// The source this stream comes straight from, if it does.
+    pub(crate) source: Option<SourceId>,
 }
 
 impl<T> Clone for DStream<T> {
@@ -28,6 +31,7 @@ impl<T> Clone for DStream<T> {
         DStream {
             plan: self.plan.clone(),
             ctx: Arc::clone(&self.ctx),
+            source: self.source,
         }
     }
 }
@@ -39,7 +43,59 @@ impl<T: Data> DStream<T> {
         DStream {
             plan,
             ctx: Arc::clone(&self.ctx),
+            source: None,
         }
+    }
+
+    /// Sets the stable id of the source this stream comes from (1 to 128 of
+    /// `A-Z a-z 0-9 - _ .`): checkpoints and the batch log key the source's offsets by it, so a
+    /// source keeps its offsets when sources are added before it or its address changes. By
+    /// default it is the source's kind and ordinal among its kind (`text_file_stream-0`).
+    ///
+    /// Call it on the stream a source constructor returned; on any other stream `start()`
+    /// fails and says so.
+    pub fn uid(self, id: impl Into<String>) -> Self {
+        match self.source {
+            Some(source) => self.ctx.set_source_uid(source, id.into()),
+            None => self.ctx.problem(format!(
+                "uid(\"{}\") names a source, but its stream is not one: call it on the stream a source constructor returned",
+                id.into()
+            )),
+        }
+        self
+    }
+
+    /// Registers the output operation `install` of kind `kind` and returns its handle.
+    fn output(
+        &self,
+        kind: &'static str,
+        at_least_once: bool,
+        install: impl FnOnce(u64, Arc<std::sync::OnceLock<String>>) -> InstallOutput,
+    ) -> Output {
+        let node = next_id();
+        self.ctx
+            .add_output(node, kind, at_least_once, |id| install(node, id));
+        Output {
+            pipeline: Arc::clone(&self.ctx),
+            node,
+        }
+    }
+
+    /// Writes every batch to `sink`: each worker opens its own writer and writes its partition
+    /// of each batch, empty ones included, then commits it (see [`crate::sink`]).
+    pub fn sink<S: Sink<T>>(&self, sink: S) -> Output {
+        let at_least_once = sink.guarantee() == Guarantee::AtLeastOnce;
+        let sink = Arc::new(sink);
+        let plan = self.plan.clone();
+        self.output("sink", at_least_once, move |node, output| {
+            Arc::new(move |b: &mut Builder<'_>| {
+                b.output(node, "sink", |b| {
+                    let s = plan.stream(b);
+                    let done = ops::sink::write_to_sink(s, b, Arc::clone(&sink), Arc::clone(&output));
+                    b.probe(done);
+                });
+            })
+        })
     }
 
     /// The number of records of each batch: one record per batch, `0` for an empty batch.
@@ -97,14 +153,13 @@ impl<T: Data> DStream<T> {
     ///
     /// The batch is gathered on one worker (records of worker 0 first, then worker 1's, ...),
     /// so this suits results of moderate size: dashboards, alerts, small sinks.
-    pub fn foreach_batch<F>(&self, f: F)
+    pub fn foreach_batch<F>(&self, f: F) -> Output
     where
         F: Fn(BatchTime, Vec<T>) + Send + Sync + 'static,
     {
         let f = Arc::new(f);
         let plan = self.plan.clone();
-        let id = next_id();
-        self.ctx.add_output(Arc::new(move |b: &mut Builder<'_>| {
+        self.output("foreach_batch", false, move |id, _| Arc::new(move |b: &mut Builder<'_>| {
             b.output(id, "foreach_batch", |b| {
                 let s = plan.stream(b);
                 let f = f.clone();
@@ -113,18 +168,17 @@ impl<T: Data> DStream<T> {
                 });
                 b.probe(done);
             });
-        }));
+        }))
     }
 
     /// Prints the first `n` records of every batch to standard output, under a header with the
     /// batch time (as Spark's `print`).
-    pub fn print(&self, n: usize)
+    pub fn print(&self, n: usize) -> Output
     where
         T: Debug,
     {
         let plan = self.plan.clone();
-        let id = next_id();
-        self.ctx.add_output(Arc::new(move |b: &mut Builder<'_>| {
+        self.output("print", false, move |id, _| Arc::new(move |b: &mut Builder<'_>| {
             b.output(id, "print", |b| {
                 let s = plan.stream(b);
                 let first = ops::output::take_local(s, b, n + 1);
@@ -140,20 +194,19 @@ impl<T: Data> DStream<T> {
                 });
                 b.probe(done);
             });
-        }));
+        }))
     }
 
     /// Publishes the first `keep` records of every batch (formatted with `Debug`) under `name`,
     /// for the web UI's live results panel and
     /// [`StreamingContext::published_outputs`](crate::StreamingContext::published_outputs).
-    pub fn publish(&self, name: impl Into<String>, keep: usize)
+    pub fn publish(&self, name: impl Into<String>, keep: usize) -> Output
     where
         T: Debug,
     {
         let name: String = name.into();
         let plan = self.plan.clone();
-        let id = next_id();
-        self.ctx.add_output(Arc::new(move |b: &mut Builder<'_>| {
+        self.output("publish", false, move |id, _| Arc::new(move |b: &mut Builder<'_>| {
             let name = name.clone();
             b.output(id, "publish", |b| {
                 let s = plan.stream(b);
@@ -165,12 +218,12 @@ impl<T: Data> DStream<T> {
                 });
                 b.probe(done);
             });
-        }));
+        }))
     }
 
     /// Writes every batch as text files, one line per record: directory
     /// `<prefix>-<batch time in ms>[.<suffix>]` with one `part-NNNNN` file per worker.
-    pub fn save_as_text_files(&self, prefix: impl Into<String>, suffix: Option<&str>)
+    pub fn save_as_text_files(&self, prefix: impl Into<String>, suffix: Option<&str>) -> Output
     where
         T: std::fmt::Display,
     {
@@ -183,14 +236,13 @@ impl<T: Data> DStream<T> {
             })
         });
         let plan = self.plan.clone();
-        let id = next_id();
-        self.ctx.add_output(Arc::new(move |b: &mut Builder<'_>| {
+        self.output("save_as_text_files", false, move |id, _| Arc::new(move |b: &mut Builder<'_>| {
             b.output(id, "save_as_text_files", |b| {
                 let s = plan.stream(b);
                 let done = ops::output::save_as_text(s, b, dir.clone());
                 b.probe(done);
             });
-        }));
+        }))
     }
 
     /// Keeps every batch in memory and returns a handle to read them: the output operation
@@ -200,7 +252,7 @@ impl<T: Data> DStream<T> {
             batches: Arc::new(Mutex::new(Vec::new())),
         };
         let sink = collected.clone();
-        self.foreach_batch(move |t, records| sink.lock().push((t, records)));
+        let _ = self.foreach_batch(move |t, records| sink.lock().push((t, records)));
         collected
     }
 }

@@ -16,7 +16,8 @@
 //!   is replayed in order with its original time, then batches continue one interval apart
 //!   (batches for the time the job was down run back to back, as in Spark).
 //!
-//! Exactly-once output then needs replayable sources (files, the generator) and an idempotent
+//! Exactly-once output then needs replayable sources (direct sources, receivers with a
+//! write-ahead log) and an idempotent
 //! or transactional sink keyed by batch time (see [`crate::sink`]). Sources that cannot replay
 //! (queues, receivers without a write-ahead log) contribute nothing to a replayed batch, and a
 //! warning says so.
@@ -38,8 +39,8 @@ pub(crate) struct CheckpointSettings {
     pub keep: usize,
 }
 
-fn durable(e: freshet_durable::DurableError) -> Error {
-    Error::Durable(e.to_string())
+fn durable(what: &str) -> impl FnOnce(freshet_durable::DurableError) -> Error + '_ {
+    move |e| Error::durable(what, e)
 }
 
 /// Operator state loaded from a checkpoint, by state slot, one part per worker of the run that
@@ -67,31 +68,30 @@ impl RestoredState {
 }
 
 /// Encodes one worker's snapshot: `(slot, state bytes)` per stateful operator.
-pub(crate) fn encode_part(states: Vec<(u32, Vec<u8>)>) -> Vec<u8> {
-    bincode::serialize(&states).unwrap_or_default()
+pub(crate) fn encode_part(states: Vec<(u32, Vec<u8>)>) -> Result<Vec<u8>> {
+    crate::codec::encode("a worker's state snapshot", &states)
 }
 
 fn decode_part(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>> {
-    bincode::deserialize(bytes)
-        .map_err(|e| Error::Durable(format!("undecodable state snapshot: {e}")))
+    crate::codec::decode("a worker's state snapshot", bytes)
 }
 
 /// What a batch consisted of: per source (by key), its replay record.
 pub(crate) type BatchRecord = Vec<(String, Option<Vec<u8>>)>;
 
-/// Serializes state entries for a snapshot.
+/// Serializes state entries for a snapshot (a state that cannot be encoded is a bug in the
+/// state's `Serialize`, reported and written as nothing).
 pub(crate) fn encode_state<T: serde::Serialize>(entries: &T) -> Vec<u8> {
-    bincode::serialize(entries).unwrap_or_default()
+    crate::codec::encode("an operator's state", entries).unwrap_or_else(|e| {
+        tracing::error!("{e}");
+        Vec::new()
+    })
 }
 
 /// Deserializes state entries written by [`encode_state`]; a part that does not decode is an
 /// error (it passed its checksum, so the pipeline's state types must have changed).
 pub(crate) fn decode_state<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    bincode::deserialize(bytes).map_err(|e| {
-        Error::Durable(format!(
-            "a checkpointed operator state does not decode ({e}): the state types changed; start with a fresh checkpoint directory"
-        ))
-    })
+    crate::codec::decode("a checkpointed operator state", bytes)
 }
 
 /// What recovery found in the checkpoint directory.
@@ -133,9 +133,9 @@ impl Coordinator {
     pub fn open(settings: CheckpointSettings) -> Result<(Coordinator, Recovery)> {
         std::fs::create_dir_all(&settings.dir).map_err(|e| Error::io(&settings.dir, e))?;
         let store = FsCheckpointStore::open(settings.dir.join("checkpoints"), settings.keep)
-            .map_err(durable)?;
-        let log = BatchLog::open(settings.dir.join("batches")).map_err(durable)?;
-        let checkpoint = store.latest().map_err(durable)?;
+            .map_err(durable("the checkpoint store"))?;
+        let log = BatchLog::open(settings.dir.join("batches")).map_err(durable("the batch log"))?;
+        let checkpoint = store.latest().map_err(durable("the newest checkpoint"))?;
         for (id, e) in checkpoint.iter().flat_map(|c| c.skipped.iter()) {
             tracing::warn!("checkpoint {id:?} is damaged and was skipped: {e}");
         }
@@ -172,14 +172,14 @@ impl Coordinator {
 
     /// Logs what batch `time` consists of, durably, before it runs.
     pub fn log_batch(&mut self, time: u64, record: &BatchRecord) -> Result<()> {
-        let bytes = bincode::serialize(record).map_err(|e| Error::Durable(e.to_string()))?;
-        self.log.log(time, &bytes).map_err(durable)
+        let bytes = crate::codec::encode("a batch record", record)?;
+        self.log.log(time, &bytes).map_err(durable("the batch log"))
     }
 
     /// Marks batch `time` completed.
     pub fn completed(&mut self, time: u64) -> Result<()> {
         self.since_last += 1;
-        self.log.completed(time).map_err(durable)
+        self.log.completed(time).map_err(durable("the batch log"))
     }
 
     /// Whether a checkpoint is due once the `pending` batches not yet marked complete are.
@@ -212,13 +212,17 @@ impl Coordinator {
         manifest.source_positions = positions.clone();
         parts.sort_by_key(|p| p.worker);
         manifest.parts = parts;
-        self.store.commit(&manifest).map_err(durable)?;
+        self.store
+            .commit(&manifest)
+            .map_err(durable("a checkpoint manifest"))?;
         self.kept.push_back((time, positions));
         while self.kept.len() > self.settings.keep {
             self.kept.pop_front();
         }
         if let Some((oldest, _)) = self.kept.front() {
-            self.log.compact_before(oldest + 1).map_err(durable)?;
+            self.log
+                .compact_before(oldest + 1)
+                .map_err(durable("the batch log"))?;
         }
         self.since_last = 0;
         Ok(())
@@ -232,16 +236,12 @@ impl Coordinator {
 
 /// Decodes a logged batch record.
 pub(crate) fn decode_batch(entry: &BatchEntry) -> Result<BatchRecord> {
-    bincode::deserialize(&entry.payload).map_err(|e| {
-        Error::Durable(format!(
-            "batch {} in the batch log does not decode: {e}",
-            entry.time
-        ))
-    })
+    crate::codec::decode(&format!("batch {} in the batch log", entry.time), &entry.payload)
 }
 
-/// The fingerprint of a pipeline graph: its operators (in installation order) and edges.
-pub(crate) fn fingerprint(graph: &crate::metrics::PipelineGraph) -> String {
+/// The fingerprint of a pipeline: its operators (in installation order), edges and the stable
+/// ids of its sources. Descriptions (addresses, paths) are not part of it.
+pub(crate) fn fingerprint(graph: &crate::metrics::PipelineGraph, sources: &[String]) -> String {
     let mut ids: Vec<u64> = graph.nodes.iter().map(|n| n.id).collect();
     ids.sort_unstable();
     let rank = |id: u64| ids.binary_search(&id).unwrap_or(usize::MAX);
@@ -262,7 +262,12 @@ pub(crate) fn fingerprint(graph: &crate::metrics::PipelineGraph) -> String {
         .into_iter()
         .map(|(a, b)| format!("{a}->{b}"))
         .collect();
-    format!("nodes[{}] edges[{}]", nodes.join(","), edges.join(","))
+    format!(
+        "nodes[{}] edges[{}] sources[{}]",
+        nodes.join(","),
+        edges.join(","),
+        sources.join(",")
+    )
 }
 
 /// Explains how two fingerprints differ.

@@ -52,24 +52,14 @@ use crate::data::{Data, Key};
 use crate::dataset::Dataset;
 use crate::dstream::DStream;
 use crate::error::{Error, Result};
+pub use crate::ops::event_time::EventWindow;
 use crate::ops::event_time::{self as et, EventOut, Shape};
 use crate::ops::keyed::Combiner;
 use crate::plan::Plan;
-use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A window of event time, `[start, end)` in milliseconds.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
-pub struct EventWindow {
-    /// The first millisecond in the window.
-    pub start: u64,
-    /// The first millisecond after the window.
-    pub end: u64,
-}
 
 /// What happens to late records (see the [module docs](crate::event_time)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 mod clock;
+mod codec;
 mod collection;
 mod config;
 mod context;
@@ -46,7 +47,9 @@ pub mod event_time;
 mod listener;
 pub mod metrics;
 mod ops;
+mod pipeline;
 mod plan;
+mod run;
 mod runtime;
 pub mod sink;
 pub mod source;
@@ -60,10 +63,13 @@ pub use context::StreamingContext;
 pub use data::{Data, Key};
 pub use dataset::{Dataset, MAX_BATCH_WORKERS};
 pub use dstream::{CollectedBatches, DStream};
-pub use error::{Error, Result};
+pub use error::{
+    ConnectorError, Error, ErrorDomain, Result, RetryHint, SinkError, SourceError,
+};
 pub use event_time::{
     EventTimeStream, EventWindow, EventWindows, LatePolicy, WatermarkOptions, WindowSpec,
 };
+pub use pipeline::Output;
 pub use listener::{
     BatchInfo, CheckpointInfo, OutputOperationInfo, ReceiverEvent, StreamingListener,
 };

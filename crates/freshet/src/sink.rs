@@ -1,57 +1,84 @@
 //! Sinks: output keyed by batch time, for exactly-once results.
 //!
-//! A [`Sink`] receives each worker's records of each batch together with the batch time. After
-//! a crash, batches logged after the last checkpoint are replayed with their original times and
-//! contents, so a sink sees some batches twice. Exactly-once output needs a sink for which the
-//! second write changes nothing:
+//! A [`Sink`] opens one [`SinkWriter`] per worker (its partition of every batch); the writer
+//! receives the worker's records of each batch with the batch time, then a `commit` for it. A
+//! batch is complete only when every worker's write and commit of it have returned `Ok`.
 //!
-//! - **Idempotent sinks** write under a name derived from `(output, batch time, partition)`
-//!   and skip names that already exist. [`FileSink`] does this: it writes
-//!   `<dir>/batch-<time>/part-<partition>` through a temporary file renamed into place, so a
-//!   final name exists only when complete.
-//! - **Transactional sinks** (a database): in one transaction, write the records and a marker
-//!   row keyed by `(pipeline, output, batch time, partition)`; if the marker exists already,
-//!   roll back and report success. Commit before returning from [`Sink::write`]: the batch
-//!   counts as complete only when every `write` of it has returned `Ok`.
+//! After a crash, batches logged after the last checkpoint are replayed with their original
+//! times and contents, so a writer sees some batches twice. A sink says what that does
+//! ([`Sink::guarantee`]):
+//!
+//! - [`Guarantee::ExactlyOnce`]: writing a batch again leaves the same result as writing it
+//!   once. *Idempotent sinks* write under a name derived from `(output, batch time, partition)`
+//!   and skip names that already exist ([`FileSink`] writes `<dir>/batch-<time>/part-<n>`
+//!   through a temporary file renamed into place). *Transactional sinks* (a database) write the
+//!   records and a marker row keyed by `(output, batch time, partition)` in one transaction,
+//!   and roll back when the marker exists.
+//! - [`Guarantee::AtLeastOnce`]: a replayed batch is written again. The engine warns at start
+//!   when such a sink follows a replayable source in a checkpointed pipeline.
+//!
+//! # Errors and retries
+//!
+//! A write or commit that fails with a retryable [`SinkError`] is tried again after a back-off
+//! (100 ms, doubling up to 5 s, 6 attempts in all); any other error, or the last attempt's,
+//! fails the job with [`Error::Sink`](crate::Error::Sink) naming the output.
 //!
 //! Replays produce the same partitions only with the same number of workers: keep it across
 //! restarts when a sink names its output by partition.
 
-use crate::data::Data;
-use crate::dstream::DStream;
-use crate::error::Error;
-use crate::ops::{local, per_time, EmitEmpty};
-use crate::plan::{next_id, Builder};
+use crate::error::SinkError;
 use crate::time::BatchTime;
 use std::fmt::Display;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-/// Why a sink could not write.
-#[derive(Debug, thiserror::Error)]
-pub enum SinkError {
-    /// A file could not be written.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The sink's system refused the write.
-    #[error("{0}")]
-    Failed(String),
+/// What writing a batch a second time does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guarantee {
+    /// Nothing: rewriting a batch is harmless (idempotent or transactional), so with
+    /// replayable sources the output is exactly-once.
+    ExactlyOnce,
+    /// The batch is written again (duplicates after a crash).
+    AtLeastOnce,
 }
 
-/// Receives the records of each batch, one call per worker and batch (see the
-/// [module documentation](self) for what makes the output exactly-once).
+/// Where a writer writes.
+#[derive(Clone, Debug)]
+pub struct SinkContext {
+    /// The output's stable id (see [`Output::uid`](crate::Output::uid)).
+    pub output_id: String,
+    /// The partition (worker) this writer writes.
+    pub partition: usize,
+    /// The number of partitions.
+    pub partitions: usize,
+}
+
+/// Receives the batches of a stream, one writer per worker. See the
+/// [module documentation](self).
 pub trait Sink<T>: Send + Sync + 'static {
-    /// Writes worker `partition`'s records of batch `time` (called for every batch and worker,
-    /// with empty `records` too). Writing the same batch and partition again must leave the
-    /// same result as writing it once. An error fails the job.
-    fn write(&self, time: BatchTime, partition: usize, records: &[T]) -> Result<(), SinkError>;
+    /// The per-worker writer.
+    type Writer: SinkWriter<T>;
+
+    /// Opens the writer of one partition; called on the worker before its first batch. A
+    /// retryable error is retried like a write.
+    fn open(&self, ctx: &SinkContext) -> Result<Self::Writer, SinkError>;
+
+    /// What writing a batch twice does.
+    fn guarantee(&self) -> Guarantee;
+}
+
+/// Writes one partition of every batch.
+pub trait SinkWriter<T>: 'static {
+    /// Writes this partition's records of batch `time` (called for every batch, with empty
+    /// `records` too).
+    fn write(&mut self, time: BatchTime, records: &[T]) -> Result<(), SinkError>;
+
+    /// Makes batch `time` durable and visible. Called after `write` returned `Ok`; the batch
+    /// counts as written once it returns `Ok`.
+    fn commit(&mut self, time: BatchTime) -> Result<(), SinkError> {
+        let _ = time;
+        Ok(())
+    }
 }
 
 /// An idempotent file sink: `<dir>/batch-<time>/part-<partition:05>`, one line per record.
@@ -83,17 +110,36 @@ impl FileSink {
     }
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SinkError + '_ {
-    move |source| SinkError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+/// The writer of one partition of a [`FileSink`].
+#[derive(Debug)]
+pub struct FileSinkWriter {
+    sink: FileSink,
+    partition: usize,
 }
 
 impl<T: Display + Send + Sync + 'static> Sink<T> for FileSink {
-    fn write(&self, time: BatchTime, partition: usize, records: &[T]) -> Result<(), SinkError> {
-        let dir = self.batch_dir(time);
-        let name = format!("part-{partition:05}");
+    type Writer = FileSinkWriter;
+
+    fn open(&self, ctx: &SinkContext) -> Result<FileSinkWriter, SinkError> {
+        Ok(FileSinkWriter {
+            sink: self.clone(),
+            partition: ctx.partition,
+        })
+    }
+
+    fn guarantee(&self) -> Guarantee {
+        Guarantee::ExactlyOnce
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SinkError + '_ {
+    move |e| SinkError::io(path.display(), e)
+}
+
+impl<T: Display> SinkWriter<T> for FileSinkWriter {
+    fn write(&mut self, time: BatchTime, records: &[T]) -> Result<(), SinkError> {
+        let dir = self.sink.batch_dir(time);
+        let name = format!("part-{:05}", self.partition);
         let path = dir.join(&name);
         if path.exists() {
             // Written before (a replayed batch): the same records, nothing to do.
@@ -106,52 +152,19 @@ impl<T: Display + Send + Sync + 'static> Sink<T> for FileSink {
         for r in records {
             writeln!(w, "{r}").map_err(io(&tmp))?;
         }
-        let file = w.into_inner().map_err(|e| SinkError::Io {
-            path: tmp.clone(),
-            source: e.into_error(),
-        })?;
-        if self.sync {
+        let file = w
+            .into_inner()
+            .map_err(|e| SinkError::io(tmp.display(), e.into_error()))?;
+        if self.sink.sync {
             file.sync_all().map_err(io(&tmp))?;
         }
         drop(file);
         std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        if self.sync {
+        if self.sink.sync {
             if let Ok(d) = std::fs::File::open(&dir) {
                 d.sync_all().map_err(io(&dir))?;
             }
         }
         Ok(())
-    }
-}
-
-impl<T: Data> DStream<T> {
-    /// Writes every batch to `sink`: each worker hands over its partition of each batch, empty
-    /// ones included.
-    pub fn sink<S: Sink<T>>(&self, sink: S) {
-        let sink = Arc::new(sink);
-        let plan = self.plan.clone();
-        let id = next_id();
-        self.ctx.add_output(Arc::new(move |b: &mut Builder<'_>| {
-            b.output(id, "sink", |b| {
-                let s = plan.stream(b);
-                let sink = Arc::clone(&sink);
-                let env = b.env.clone();
-                let done = per_time(
-                    s,
-                    local(),
-                    "sink",
-                    &b.env,
-                    EmitEmpty::AllWorkers,
-                    Vec::new,
-                    |acc: &mut Vec<T>, data: &mut Vec<T>| acc.append(data),
-                    move |t, records, _out: &mut Vec<()>| {
-                        if let Err(e) = sink.write(BatchTime(t), env.index, &records) {
-                            env.shared.fail(Error::Sink(e.to_string()));
-                        }
-                    },
-                );
-                b.probe(done);
-            });
-        }));
     }
 }

@@ -32,58 +32,12 @@
 use crate::data::{Data, Key};
 use crate::dstream::DStream;
 use crate::ops::state::{self as st, MapOut};
+pub use crate::ops::state::State;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The state of one key, handed to the function of a [`StateSpec`].
-#[derive(Debug)]
-pub struct State<S> {
-    value: Option<S>,
-    timing_out: bool,
-}
-
-impl<S> State<S> {
-    pub(crate) fn new(value: Option<S>, timing_out: bool) -> Self {
-        State { value, timing_out }
-    }
-
-    pub(crate) fn into_inner(self) -> Option<S> {
-        if self.timing_out {
-            None
-        } else {
-            self.value
-        }
-    }
-
-    /// Whether the key has state.
-    pub fn exists(&self) -> bool {
-        self.value.is_some()
-    }
-
-    /// The key's state, if any.
-    pub fn get(&self) -> Option<&S> {
-        self.value.as_ref()
-    }
-
-    /// Sets the key's state. When the key is timing out the key is removed anyway, so the
-    /// update is ignored (Spark throws instead).
-    pub fn update(&mut self, value: S) {
-        self.value = Some(value);
-    }
-
-    /// Removes the key's state.
-    pub fn remove(&mut self) {
-        self.value = None;
-    }
-
-    /// Whether this call is the last one for a key that received no data for longer than the
-    /// spec's timeout (the value is then `None`).
-    pub fn is_timing_out(&self) -> bool {
-        self.timing_out
-    }
-}
 
 /// What [`DStream::map_with_state`] does: the function, the initial state and the timeout.
 ///

@@ -141,7 +141,7 @@ fn graph_batch_detail_sources_and_events() {
     assert_eq!(input("reduce_by_key"), 4);
     assert_eq!(input("foreach_batch"), 3);
     assert!(detail.operators.iter().any(|o| o.busy > Duration::ZERO));
-    assert_eq!(detail.sources, vec![("queue_stream".to_string(), 4)]);
+    assert_eq!(detail.sources, vec![("queue_stream-0".to_string(), 4)]);
 
     // Sources.
     let sources = ctx.sources_status();

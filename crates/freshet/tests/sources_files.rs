@@ -133,13 +133,13 @@ fn a_missing_directory_fails_start() {
     let (ctx, _clock) = context(1);
     ctx.text_file_stream(dir.path().join("missing"))
         .collect_batches();
-    assert!(matches!(ctx.start(), Err(Error::Io { .. })));
+    assert!(matches!(ctx.start(), Err(Error::Source { .. })));
     // A file is not a directory either.
     write(dir.path(), "file", "");
     let (ctx, _clock) = context(1);
     ctx.text_file_stream(dir.path().join("file"))
         .collect_batches();
-    assert!(matches!(ctx.start(), Err(Error::Io { .. })));
+    assert!(matches!(ctx.start(), Err(Error::Source { .. })));
 }
 
 #[test]

@@ -1,12 +1,14 @@
 //! Custom receivers driven by the manual clock: what a receiver stored before a boundary goes to
 //! that batch; a graceful stop runs one last batch for what was stored; a bounded buffer makes
-//! `store` wait; a failed receiver is restarted; an error in `on_start` fails `start()`.
+//! `store` wait; a receiver failing with a retryable error is restarted, one failing with any
+//! other error fails the job; an error in `on_start` fails `start()`.
 
 mod common;
 
 use common::*;
 use freshet::source::receiver::{Receiver, ReceiverContext};
-use freshet::{BatchTime, Error};
+use freshet::source::{Backoff, ReceiverOptions};
+use freshet::{BatchTime, Error, ErrorDomain, SourceError};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -23,7 +25,7 @@ impl Receiver for Scripted {
         "scripted".into()
     }
 
-    fn run(&mut self, ctx: &ReceiverContext<u64>) -> freshet::Result<()> {
+    fn run(&mut self, ctx: &ReceiverContext<u64>) -> Result<(), SourceError> {
         while !ctx.is_stopped() {
             match self.commands.recv_timeout(Duration::from_millis(10)) {
                 Ok(records) => {
@@ -100,10 +102,10 @@ fn a_graceful_stop_without_new_records_runs_no_extra_batch() {
     assert_eq!(sorted(&out, 1), vec![vec![1]]);
 }
 
-/// Stores `0..n` one at a time, then ends.
+/// Stores `0..n` one at a time, then ends; fails first with `fail_first`, if set.
 struct Counter {
     n: u64,
-    fail_first: bool,
+    fail_first: Option<fn() -> SourceError>,
 }
 
 impl Receiver for Counter {
@@ -113,13 +115,9 @@ impl Receiver for Counter {
         "counter".into()
     }
 
-    fn run(&mut self, ctx: &ReceiverContext<u64>) -> freshet::Result<()> {
-        if self.fail_first {
-            self.fail_first = false;
-            return Err(Error::Source {
-                source_name: self.name(),
-                message: "not ready yet".into(),
-            });
+    fn run(&mut self, ctx: &ReceiverContext<u64>) -> Result<(), SourceError> {
+        if let Some(error) = self.fail_first.take() {
+            return Err(error());
         }
         for i in 0..self.n {
             ctx.store(i);
@@ -136,7 +134,7 @@ fn a_bounded_buffer_makes_store_wait_and_loses_nothing() {
             .receiver_stream_with_capacity(
                 Counter {
                     n: 10,
-                    fail_first: false,
+                    fail_first: None,
                 },
                 3,
             )
@@ -150,17 +148,63 @@ fn a_bounded_buffer_makes_store_wait_and_loses_nothing() {
 }
 
 #[test]
-fn a_failed_receiver_is_restarted() {
+fn a_receiver_failing_with_a_retryable_error_is_restarted() {
     let (ctx, _clock) = context(1);
+    let backoff = Backoff {
+        initial: Duration::from_millis(1),
+        max: Duration::from_millis(5),
+    };
     let out = ctx
-        .receiver_stream(Counter {
-            n: 3,
-            fail_first: true,
-        })
+        .receiver_stream_with(
+            Counter {
+                n: 3,
+                fail_first: Some(|| SourceError::external("not ready yet")),
+            },
+            ReceiverOptions::new().backoff(backoff),
+        )
         .collect_batches();
     ctx.run_available_now().unwrap();
     let all: Vec<u64> = out.batches().into_iter().flat_map(|(_, r)| r).collect();
     assert_eq!(all, vec![0, 1, 2]);
+}
+
+#[test]
+fn a_receiver_failing_with_a_user_error_fails_the_job_with_its_id() {
+    let (ctx, _clock) = context(1);
+    ctx.receiver_stream(Counter {
+        n: 3,
+        fail_first: Some(|| SourceError::user("no such queue")),
+    })
+    .uid("orders")
+    .collect_batches();
+    let err = ctx.run_available_now().unwrap_err();
+    assert_eq!(err.domain(), ErrorDomain::User);
+    match &err {
+        Error::Source { id, error } => {
+            assert_eq!(id, "orders");
+            assert!(!error.is_retryable());
+        }
+        other => panic!("expected a source error, got {other:?}"),
+    }
+}
+
+#[test]
+fn restart_backoff_doubles_up_to_its_cap_and_is_validated() {
+    let b = Backoff {
+        initial: Duration::from_millis(100),
+        max: Duration::from_secs(1),
+    };
+    let delays: Vec<u64> = (1..=6).map(|n| b.delay(n).as_millis() as u64).collect();
+    assert_eq!(delays, vec![100, 200, 400, 800, 1000, 1000]);
+    let (ctx, _clock) = context(1);
+    let bad = Backoff {
+        initial: Duration::from_secs(2),
+        max: Duration::from_secs(1),
+    };
+    ctx.receiver_stream_with(CannotStart, ReceiverOptions::new().backoff(bad))
+        .collect_batches();
+    let err = ctx.start().unwrap_err().to_string();
+    assert!(err.contains("maximum delay"), "{err}");
 }
 
 struct CannotStart;
@@ -172,14 +216,11 @@ impl Receiver for CannotStart {
         "cannot-start".into()
     }
 
-    fn on_start(&mut self) -> freshet::Result<()> {
-        Err(Error::Source {
-            source_name: self.name(),
-            message: "no credentials".into(),
-        })
+    fn on_start(&mut self) -> Result<(), SourceError> {
+        Err(SourceError::user("no credentials"))
     }
 
-    fn run(&mut self, _ctx: &ReceiverContext<String>) -> freshet::Result<()> {
+    fn run(&mut self, _ctx: &ReceiverContext<String>) -> Result<(), SourceError> {
         unreachable!("run after a failed on_start")
     }
 }

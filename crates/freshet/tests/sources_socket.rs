@@ -188,12 +188,13 @@ fn socket_text_listener_on_an_address_in_use_fails_start() {
     let (ctx, _clock) = context(2);
     ctx.socket_text_listener(addr.clone()).collect_batches();
     let err = ctx.start().unwrap_err();
-    assert!(matches!(err, Error::Address { .. }), "{err}");
+    assert!(matches!(err, Error::Source { .. }), "{err}");
+    assert_eq!(err.domain(), freshet::ErrorDomain::User, "{err}");
     assert!(err.to_string().contains(&addr), "{err}");
     // The context is stopped, with that error.
     assert!(matches!(
         ctx.await_termination(),
-        Err(Error::Address { .. })
+        Err(Error::Source { .. })
     ));
 
     // The same in an available-now run.
@@ -201,7 +202,7 @@ fn socket_text_listener_on_an_address_in_use_fails_start() {
     ctx.socket_text_listener(addr).collect_batches();
     assert!(matches!(
         ctx.run_available_now(),
-        Err(Error::Address { .. })
+        Err(Error::Source { .. })
     ));
     drop(taken);
 }
@@ -210,5 +211,5 @@ fn socket_text_listener_on_an_address_in_use_fails_start() {
 fn socket_text_listener_with_an_invalid_address_fails_start() {
     let (ctx, _clock) = context(1);
     ctx.socket_text_listener("not an address").collect_batches();
-    assert!(matches!(ctx.start(), Err(Error::Address { .. })));
+    assert!(matches!(ctx.start(), Err(Error::Source { .. })));
 }

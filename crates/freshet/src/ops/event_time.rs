@@ -27,7 +27,6 @@ use super::{checkpointed, per_time, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
 use crate::durability::{decode_state, encode_state};
 use crate::error::Result;
-use crate::event_time::EventWindow;
 use crate::plan::{Builder, TStream};
 use crate::time::current_batch_time;
 use serde::{Deserialize, Serialize};
@@ -37,6 +36,17 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
+
+/// A window of event time, `[start, end)` in milliseconds.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+pub struct EventWindow {
+    /// The first millisecond in the window.
+    pub start: u64,
+    /// The first millisecond after the window.
+    pub end: u64,
+}
 
 /// The event time of a record, in milliseconds.
 pub(crate) type TimeFn<T> = Arc<dyn Fn(&T) -> u64 + Send + Sync>;

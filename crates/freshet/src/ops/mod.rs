@@ -15,6 +15,7 @@ pub(crate) mod event_time;
 pub(crate) mod keyed;
 pub(crate) mod narrow;
 pub(crate) mod output;
+pub(crate) mod sink;
 pub(crate) mod state;
 pub(crate) mod window;
 
@@ -32,23 +33,6 @@ pub(crate) use narrow::narrow;
 
 use crate::metrics::local::{self, OpTimer};
 
-/// Passes `stream` through, counting the records of each batch for plan node `node`.
-pub(crate) fn count_records<'s, T: 'static>(stream: TStream<'s, T>, node: u64) -> TStream<'s, T> {
-    stream.unary::<CapacityContainerBuilder<Vec<T>>, _, _, _>(
-        Pipeline,
-        "count-records",
-        move |_cap, _info| {
-            move |input, output| {
-                input.for_each(|cap, data| {
-                    if let Some(&t) = cap.least() {
-                        local::records(node, t, data.len() as u64);
-                    }
-                    output.session(&cap).give_container(data);
-                });
-            }
-        },
-    )
-}
 
 /// The hash map used for per-batch keyed state.
 pub(crate) type FastMap<K, V> =

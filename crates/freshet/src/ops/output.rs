@@ -5,7 +5,7 @@ use super::{narrow, per_time, EmitEmpty};
 use crate::data::Data;
 use crate::error::Error;
 use crate::plan::{Builder, TStream};
-use crate::runtime::RuntimeEvent;
+use crate::run::RuntimeEvent;
 use std::fmt::Debug;
 use std::io::Write;
 use std::path::{Path, PathBuf};

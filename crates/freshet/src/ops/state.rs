@@ -9,13 +9,60 @@ use super::{per_time, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
 use crate::durability::{decode_state, encode_state};
 use crate::plan::{Builder, TStream};
-use crate::state::State;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use timely::dataflow::channels::pact::Exchange;
+
+/// The state of one key, handed to the function of a [`StateSpec`](crate::StateSpec).
+#[derive(Debug)]
+pub struct State<S> {
+    value: Option<S>,
+    timing_out: bool,
+}
+
+impl<S> State<S> {
+    pub(crate) fn new(value: Option<S>, timing_out: bool) -> Self {
+        State { value, timing_out }
+    }
+
+    pub(crate) fn into_inner(self) -> Option<S> {
+        if self.timing_out {
+            None
+        } else {
+            self.value
+        }
+    }
+
+    /// Whether the key has state.
+    pub fn exists(&self) -> bool {
+        self.value.is_some()
+    }
+
+    /// The key's state, if any.
+    pub fn get(&self) -> Option<&S> {
+        self.value.as_ref()
+    }
+
+    /// Sets the key's state. When the key is timing out the key is removed anyway, so the
+    /// update is ignored (Spark throws instead).
+    pub fn update(&mut self, value: S) {
+        self.value = Some(value);
+    }
+
+    /// Removes the key's state.
+    pub fn remove(&mut self) {
+        self.value = None;
+    }
+
+    /// Whether this call is the last one for a key that received no data for longer than the
+    /// spec's timeout (the value is then `None`).
+    pub fn is_timing_out(&self) -> bool {
+        self.timing_out
+    }
+}
 
 /// The shape both keyed-state operators share: records are routed to their key's owner, and
 /// when the frontier passes a batch, `update` runs with the batch's records (by source worker,
@@ -64,7 +111,7 @@ where
 struct StateSizes {
     node: u64,
     worker: usize,
-    shared: std::sync::Arc<crate::runtime::Shared>,
+    shared: std::sync::Arc<crate::run::Shared>,
 }
 
 impl StateSizes {

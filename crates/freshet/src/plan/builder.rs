@@ -4,7 +4,7 @@ use super::memo::Memo;
 use super::TStream;
 use crate::data::Data;
 use crate::metrics::{local, NodeKind};
-use crate::runtime::Shared;
+use crate::run::Shared;
 use std::any::Any;
 use std::cell::Cell;
 use std::rc::Rc;

@@ -7,9 +7,10 @@
 //! (the [`Builder`] remembers what it installed).
 
 mod builder;
+mod count;
 mod memo;
 
-pub(crate) use builder::{Builder, SourceId, Split, WorkerEnv};
+pub(crate) use builder::{Builder, ReadSplit, SourceId, Split, WorkerEnv};
 
 use crate::data::Data;
 use crate::metrics::NodeKind;
@@ -45,6 +46,9 @@ impl Lineage {
         }
     }
 }
+
+/// Installs one output operation (and everything upstream of it) into a worker's dataflow.
+pub(crate) type InstallOutput = Arc<dyn for<'s> Fn(&mut Builder<'s>) + Send + Sync>;
 
 type InstallFn<T> = dyn for<'s> Fn(&mut Builder<'s>) -> TStream<'s, T> + Send + Sync;
 
@@ -151,7 +155,7 @@ impl<T: Data> Plan<T> {
             None => {
                 b.begin_node(self.node.id, &self.node.name, self.node.kind);
                 let s = (self.node.install)(b);
-                let s = crate::ops::count_records(s, self.node.id);
+                let s = count::count_records(s, self.node.id);
                 b.end_node();
                 b.memo().insert(self.node.id, s.clone());
                 s

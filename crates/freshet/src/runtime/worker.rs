@@ -1,11 +1,12 @@
 //! The loop each worker thread runs for a streaming context: install the plan, then feed the
 //! batches the driver sends and step the dataflow until the inputs close and every batch is done.
 
-use super::{abandon_dataflows, panic_message, RuntimeEvent, Shared};
+use super::{abandon_dataflows, panic_message};
+use crate::run::{RuntimeEvent, Shared};
 use crate::durability::{encode_part, RestoredState};
 use crate::error::Error;
 use crate::metrics::local;
-use crate::plan::{Builder, SourceId, Split, WorkerEnv};
+use crate::plan::{Builder, InstallOutput, SourceId, Split, WorkerEnv};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use freshet_durable::{CheckpointId, CheckpointStore, FsCheckpointStore, PartInfo};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -19,9 +20,6 @@ const PARK: Duration = Duration::from_millis(5);
 
 /// How many records an input sends into the dataflow per step (see `WorkerInput::pump`).
 pub(crate) const CHUNK: usize = 4096;
-
-/// Installs one output operation (and everything upstream of it) into a worker's dataflow.
-pub(crate) type InstallOutput = Arc<dyn for<'s> Fn(&mut Builder<'s>) + Send + Sync>;
 
 /// What the driver tells a worker.
 pub(crate) enum ToWorker {
@@ -144,9 +142,12 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
                             .map(|(slot, snapshot)| (slot as u32, snapshot()))
                             .collect(),
                     );
-                    let stored = match &setup.checkpoints {
-                        Some(store) => store.put_part(id, index, &part).map_err(|e| e.to_string()),
-                        None => Err("the context has no checkpoint directory".to_string()),
+                    let stored = match (&setup.checkpoints, part) {
+                        (Some(store), Ok(part)) => {
+                            store.put_part(id, index, &part).map_err(|e| e.to_string())
+                        }
+                        (_, Err(e)) => Err(e.to_string()),
+                        (None, _) => Err("the context has no checkpoint directory".to_string()),
                     };
                     let _ = setup.parts.send(stored);
                 }

@@ -1,6 +1,6 @@
 //! Lines of the text files that appear in a directory.
 //!
-//! At every batch boundary the directory is listed; files not seen before (oldest modification
+//! At every batch boundary the directory is listed; files not taken before (oldest modification
 //! time first, then by name) are assigned to the batch, at most
 //! [`FileStreamOptions::max_files_per_batch`] of them, and each worker reads its share. Files
 //! whose name starts with `.` or `_` are ignored, so a writer can create `.name.tmp` and rename
@@ -9,19 +9,17 @@
 //! By default only files that appear after the context starts are read (as Spark does);
 //! [`FileStreamOptions::include_existing`] also reads the files already there. A file that
 //! vanishes or cannot be read before a worker reads it is skipped, counted and logged (or fails
-//! the job, by [`BadRecordPolicy`]).
+//! the job, by [`BadRecordPolicy`](super::BadRecordPolicy)).
+//!
+//! The stream is a [`DirectSource`] whose offset is the set of file names taken (relative to the
+//! directory), so a replayed batch reads exactly the same files.
 
-use super::receiver::BadRecordPolicy;
-use super::{Availability, Recorded, SourcePlanner};
-use crate::context::StreamingContext;
-use crate::dataset::read_lines;
-use crate::dstream::DStream;
-use crate::error::{Error, Result};
-use crate::plan::{next_id, Builder, Lineage, Plan, SourceId, Split};
-use crate::runtime::Shared;
-use std::collections::{HashSet, VecDeque};
+use super::direct::{BadRecordPolicy, DirectSource, ReadContext, SplitReader, StartContext};
+use crate::error::SourceError;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 /// Options of a file stream.
@@ -60,222 +58,193 @@ impl FileStreamOptions {
     }
 }
 
-struct FileStreamSource {
-    id: SourceId,
+/// The files of a directory as a direct source.
+pub(crate) struct FileStreamSource {
     dir: PathBuf,
     options: FileStreamOptions,
-    seen: HashSet<PathBuf>,
-    waiting: VecDeque<PathBuf>,
+    /// Files found and not yet taken, oldest first.
+    waiting: VecDeque<String>,
+    queued: HashSet<String>,
     /// In an available-now run, the files are those present at the start.
     frozen: bool,
-    shared: Option<Arc<Shared>>,
-}
-
-fn is_hidden(p: &Path) -> bool {
-    p.file_name()
-        .and_then(|n| n.to_str())
-        .is_none_or(|n| n.starts_with('.') || n.starts_with('_'))
 }
 
 impl FileStreamSource {
-    fn name(&self) -> String {
-        format!("text_file_stream {}", self.dir.display())
+    pub fn new(dir: PathBuf, options: FileStreamOptions) -> Self {
+        FileStreamSource {
+            dir,
+            options,
+            waiting: VecDeque::new(),
+            queued: HashSet::new(),
+            frozen: false,
+        }
     }
 
-    /// Adds the directory's unseen files to the waiting list.
-    fn scan(&mut self) -> Result<()> {
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let mut found: Vec<(SystemTime, PathBuf)> = Vec::new();
+    /// Adds the directory's files that are neither taken nor queued to the waiting list.
+    fn scan(&mut self, taken: &BTreeSet<String>) -> Result<(), SourceError> {
+        // A directory that cannot be listed now may be back at the next batch: retryable.
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| {
+            SourceError::external(format!("cannot list {}: {e}", self.dir.display())).with_cause(e)
+        })?;
+        let mut found: Vec<(SystemTime, String)> = Vec::new();
         for entry in entries.flatten() {
-            let path = entry.path();
-            if is_hidden(&path) || self.seen.contains(&path) {
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if name.starts_with('.')
+                || name.starts_with('_')
+                || taken.contains(&name)
+                || self.queued.contains(&name)
+            {
                 continue;
             }
             let Ok(meta) = entry.metadata() else { continue };
             if !meta.is_file() {
                 continue;
             }
-            found.push((meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), path));
+            found.push((meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), name));
         }
         found.sort();
-        for (_, path) in found {
-            self.seen.insert(path.clone());
-            self.waiting.push_back(path);
+        for (_, name) in found {
+            self.queued.insert(name.clone());
+            self.waiting.push_back(name);
         }
         Ok(())
     }
 }
 
-impl SourcePlanner for FileStreamSource {
-    fn id(&self) -> SourceId {
-        self.id
-    }
+/// The files a file stream has taken, by name relative to its directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FilesTaken {
+    names: BTreeSet<String>,
+}
 
-    fn name(&self) -> &str {
+/// Reads one file's lines.
+pub(crate) struct FileReader;
+
+impl SplitReader for FileReader {
+    type Split = PathBuf;
+    type Item = String;
+
+    fn read(
+        &self,
+        path: &PathBuf,
+        out: &mut Vec<String>,
+        ctx: &ReadContext<'_>,
+    ) -> Result<(), SourceError> {
+        let mut bad = |what: &str| ctx.bad_record(&format!("{}: {what}", path.display()));
+        if let Err(e) = read_lines(path, out, &mut bad) {
+            match e.kind() {
+                ErrorKind::Interrupted | ErrorKind::TimedOut => {
+                    return Err(SourceError::io(path.display(), e))
+                }
+                _ => bad(&format!("cannot read: {e}")),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DirectSource for FileStreamSource {
+    type Item = String;
+    type Offset = FilesTaken;
+    type Split = PathBuf;
+    type Reader = FileReader;
+
+    fn kind(&self) -> &'static str {
         "text_file_stream"
     }
 
-    fn start(&mut self, available_now: bool, shared: &Arc<Shared>) -> Result<()> {
-        if !self.dir.is_dir() {
-            return Err(Error::io(
-                &self.dir,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
-            ));
-        }
-        self.shared = Some(Arc::clone(shared));
-        self.scan()?;
-        if !self.options.include_existing {
-            self.waiting.clear();
-        }
-        self.frozen = available_now;
-        Ok(())
+    fn describe(&self) -> String {
+        format!("text_file_stream {}", self.dir.display())
     }
 
-    fn plan(&mut self, _time: u64, workers: usize) -> Result<Vec<Option<Split>>> {
+    fn start(&mut self, ctx: &StartContext) -> Result<FilesTaken, SourceError> {
+        if !self.dir.is_dir() {
+            return Err(SourceError::io(
+                self.dir.display(),
+                std::io::Error::new(ErrorKind::NotFound, "not a directory"),
+            ));
+        }
+        self.frozen = ctx.available_now;
+        self.scan(&BTreeSet::new())?;
+        if self.options.include_existing {
+            return Ok(FilesTaken::default());
+        }
+        // The files already there count as taken.
+        let names = self.waiting.drain(..).collect();
+        self.queued.clear();
+        Ok(FilesTaken { names })
+    }
+
+    fn latest(&mut self, from: &FilesTaken) -> Result<FilesTaken, SourceError> {
+        self.waiting.retain(|n| !from.names.contains(n));
+        self.queued.retain(|n| !from.names.contains(n));
         if !self.frozen {
-            if let Err(e) = self.scan() {
-                // A directory that cannot be listed now may be back at the next batch.
-                if let Some(shared) = &self.shared {
-                    shared.skip(&self.name(), &format!("cannot list the directory: {e}"));
-                }
-            }
+            self.scan(&from.names)?;
         }
         let take = self
             .options
             .max_files_per_batch
             .unwrap_or(usize::MAX)
             .min(self.waiting.len());
-        let workers = workers.max(1);
-        let mut per_worker: Vec<Vec<PathBuf>> = vec![Vec::new(); workers];
-        for (i, path) in self.waiting.drain(..take).enumerate() {
-            per_worker[i % workers].push(path);
+        if take == 0 {
+            return Ok(from.clone());
         }
-        Ok(per_worker
-            .into_iter()
-            .map(|files| (!files.is_empty()).then(|| Box::new(files) as Split))
+        let mut to = from.clone();
+        to.names.extend(self.waiting.iter().take(take).cloned());
+        Ok(to)
+    }
+
+    fn splits(
+        &mut self,
+        from: &FilesTaken,
+        to: &FilesTaken,
+        _workers: usize,
+    ) -> Result<Vec<PathBuf>, SourceError> {
+        Ok(to
+            .names
+            .difference(&from.names)
+            .map(|name| self.dir.join(name))
             .collect())
     }
 
-    fn plan_recorded(&mut self, time: u64, workers: usize) -> Result<Recorded> {
-        let splits = self.plan(time, workers)?;
-        let mut files: Vec<&PathBuf> = Vec::new();
-        for split in splits.iter().flatten() {
-            if let Some(list) = split.downcast_ref::<Vec<PathBuf>>() {
-                files.extend(list.iter());
-            }
-        }
-        let record = bincode::serialize(&files).map_err(|e| Error::Durable(e.to_string()))?;
-        Ok((splits, Some(record)))
+    fn reader(&self) -> FileReader {
+        FileReader
     }
 
-    fn replay(&mut self, record: &[u8], workers: usize) -> Result<Vec<Option<Split>>> {
-        let files: Vec<PathBuf> = bincode::deserialize(record).map_err(|e| {
-            Error::Durable(format!("{}: undecodable batch record: {e}", self.name()))
-        })?;
-        let workers = workers.max(1);
-        let mut per_worker: Vec<Vec<PathBuf>> = vec![Vec::new(); workers];
-        for (i, path) in files.into_iter().enumerate() {
-            self.waiting.retain(|w| *w != path);
-            self.seen.insert(path.clone());
-            per_worker[i % workers].push(path);
-        }
-        Ok(per_worker
-            .into_iter()
-            .map(|files| (!files.is_empty()).then(|| Box::new(files) as Split))
-            .collect())
+    fn ended(&self, at: &FilesTaken) -> bool {
+        self.frozen && self.waiting.iter().all(|n| at.names.contains(n))
     }
 
-    fn position(&self) -> Option<Vec<u8>> {
-        // The files assigned to batches: seen but not waiting.
-        let mut assigned: Vec<&PathBuf> = self
-            .seen
-            .iter()
-            .filter(|p| !self.waiting.contains(p))
-            .collect();
-        assigned.sort();
-        bincode::serialize(&assigned).ok()
-    }
-
-    fn restore(&mut self, position: &[u8]) -> Result<()> {
-        let assigned: Vec<PathBuf> = bincode::deserialize(position)
-            .map_err(|e| Error::Durable(format!("{}: undecodable position: {e}", self.name())))?;
-        self.seen = assigned.into_iter().collect();
-        self.waiting.clear();
-        if !self.frozen {
-            return Ok(());
-        }
-        // An available-now run takes what is there now and was not assigned before.
-        self.scan()
-    }
-
-    fn availability(&mut self) -> Availability {
-        if self.waiting.is_empty() {
-            Availability::Exhausted
-        } else {
-            Availability::Ready
-        }
+    fn lag(&self, _from: &FilesTaken) -> Option<u64> {
+        None
     }
 }
 
-impl StreamingContext {
-    /// Lines of the new text files in `dir` (see the [module documentation](self)): one record
-    /// per line. Fails at `start()` if `dir` is not a directory.
-    pub fn text_file_stream(&self, dir: impl Into<PathBuf>) -> DStream<String> {
-        self.text_file_stream_with(dir, FileStreamOptions::default())
-    }
-
-    /// [`text_file_stream`](Self::text_file_stream) with options.
-    pub fn text_file_stream_with(
-        &self,
-        dir: impl Into<PathBuf>,
-        options: FileStreamOptions,
-    ) -> DStream<String> {
-        let id = next_id();
-        let dir = dir.into();
-        let source_name = format!("text_file_stream {}", dir.display());
-        let policy = options.bad_records;
-        self.inner.add_source(Box::new(FileStreamSource {
-            id,
-            dir,
-            options,
-            seen: HashSet::new(),
-            waiting: VecDeque::new(),
-            frozen: false,
-            shared: None,
-        }));
-        let lineage = Lineage {
-            streaming: true,
-            partitions: 1,
-        };
-        let plan = Plan::new("text_file_stream", lineage, move |b: &mut Builder<'_>| {
-            let source_name = source_name.clone();
-            b.source_input::<String>(
-                id,
-                Arc::new(move |split, buf, env| {
-                    let Ok(files) = split.downcast::<Vec<PathBuf>>() else {
-                        return;
-                    };
-                    for file in files.iter() {
-                        let mut report = |what: &str| {
-                            let what = format!("{}: {what}", file.display());
-                            match policy {
-                                BadRecordPolicy::Skip => env.shared.skip(&source_name, &what),
-                                BadRecordPolicy::Fail => env.shared.fail(Error::Source {
-                                    source_name: source_name.clone(),
-                                    message: what,
-                                }),
-                            }
-                        };
-                        if let Err(e) = read_lines(file, buf, &mut report) {
-                            report(&format!("cannot read: {e}"));
-                        }
-                    }
-                }),
-            )
-        });
-        DStream {
-            plan,
-            ctx: Arc::clone(&self.inner),
+/// Appends the lines of the text file `path` to `out`; a line that is not UTF-8 goes to `bad`.
+pub(crate) fn read_lines(
+    path: &Path,
+    out: &mut Vec<String>,
+    bad: &mut dyn FnMut(&str),
+) -> std::io::Result<()> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => out.extend(text.lines().map(str::to_owned)),
+        Err(_) => {
+            let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+            if lines.last().is_some_and(|l| l.is_empty()) {
+                lines.pop();
+            }
+            for (n, line) in lines.into_iter().enumerate() {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                match std::str::from_utf8(line) {
+                    Ok(s) => out.push(s.to_owned()),
+                    Err(_) => bad(&format!("line {} is not valid UTF-8", n + 1)),
+                }
+            }
         }
     }
+    Ok(())
 }

@@ -2,14 +2,12 @@
 //!
 //! Batch `t` holds the records whose sequence numbers fall in the interval `(t - I, t]` at the
 //! configured rate; the workers generate their share themselves, so the generator scales with
-//! them. [`Click`] events from [`click`] feed the `freshet demo` pipeline.
+//! them. It is a [`DirectSource`] whose offset is the next sequence number, so its batches
+//! replay exactly. [`Click`] events from [`click`] feed the `freshet demo` pipeline.
 
-use super::{Availability, Recorded, SourcePlanner};
-use crate::context::StreamingContext;
+use super::direct::{DirectSource, ReadContext, SplitReader, StartContext};
 use crate::data::Data;
-use crate::dstream::DStream;
-use crate::error::Result;
-use crate::plan::{next_id, Builder, Lineage, Plan, SourceId, Split};
+use crate::error::SourceError;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -38,128 +36,127 @@ impl GeneratorOptions {
     }
 }
 
-struct GeneratorSource {
-    id: SourceId,
+/// The generator as a direct source.
+pub(crate) struct GeneratorSource<T> {
     options: GeneratorOptions,
     interval_ms: u64,
+    make: Arc<dyn Fn(u64) -> T + Send + Sync>,
+}
+
+impl<T> GeneratorSource<T> {
+    pub fn new(options: GeneratorOptions, make: Arc<dyn Fn(u64) -> T + Send + Sync>) -> Self {
+        GeneratorSource {
+            options,
+            interval_ms: 1,
+            make,
+        }
+    }
+}
+
+/// Where a generator stands: the next sequence number, and the milliseconds of rate carried
+/// over so that the rate is exact over many batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GeneratorOffset {
     next_seq: u64,
     carry_millis: u64,
 }
 
 /// A worker's share of a batch: the sequence numbers `start..end`.
-struct SeqRange {
+pub(crate) struct SeqRange {
     start: u64,
     end: u64,
 }
 
-impl SourcePlanner for GeneratorSource {
-    fn id(&self) -> SourceId {
-        self.id
-    }
+/// Makes the records of a [`SeqRange`].
+pub(crate) struct GeneratorReader<T> {
+    make: Arc<dyn Fn(u64) -> T + Send + Sync>,
+}
 
-    fn name(&self) -> &str {
+impl<T: Data> SplitReader for GeneratorReader<T> {
+    type Split = SeqRange;
+    type Item = T;
+
+    fn read(
+        &self,
+        split: &SeqRange,
+        out: &mut Vec<T>,
+        _ctx: &ReadContext<'_>,
+    ) -> Result<(), SourceError> {
+        out.extend((split.start..split.end).map(|i| (self.make)(i)));
+        Ok(())
+    }
+}
+
+impl<T: Data> DirectSource for GeneratorSource<T> {
+    type Item = T;
+    type Offset = GeneratorOffset;
+    type Split = SeqRange;
+    type Reader = GeneratorReader<T>;
+
+    fn kind(&self) -> &'static str {
         "generator"
     }
 
-    fn plan(&mut self, _time: u64, workers: usize) -> Result<Vec<Option<Split>>> {
-        // rate * interval / 1000 records, carrying the remainder so that the rate is exact.
-        let scaled = self.options.rate_per_sec * self.interval_ms + self.carry_millis;
-        let mut count = scaled / 1000;
-        self.carry_millis = scaled % 1000;
-        if let Some(limit) = self.options.limit {
-            count = count.min(limit.saturating_sub(self.next_seq));
-        }
-        let start = self.next_seq;
-        self.next_seq += count;
-        Ok(seq_splits(start, count, workers))
+    fn describe(&self) -> String {
+        format!("generator at {} records/s", self.options.rate_per_sec)
     }
 
-    fn plan_recorded(&mut self, time: u64, workers: usize) -> Result<Recorded> {
-        let start = self.next_seq;
-        let splits = self.plan(time, workers)?;
-        let record = super::encode_pair(start, self.next_seq - start);
-        Ok((splits, Some(record)))
-    }
-
-    fn replay(&mut self, record: &[u8], workers: usize) -> Result<Vec<Option<Split>>> {
-        let (start, count) = super::decode_pair(record, "generator")?;
-        self.next_seq = self.next_seq.max(start + count);
-        Ok(seq_splits(start, count, workers))
-    }
-
-    fn position(&self) -> Option<Vec<u8>> {
-        Some(super::encode_pair(self.next_seq, self.carry_millis))
-    }
-
-    fn restore(&mut self, position: &[u8]) -> Result<()> {
-        let (next, carry) = super::decode_pair(position, "generator")?;
-        self.next_seq = next;
-        self.carry_millis = carry;
-        Ok(())
-    }
-
-    fn availability(&mut self) -> Availability {
-        match self.options.limit {
-            Some(limit) if self.next_seq >= limit => Availability::Exhausted,
-            // At a rate of zero nothing will ever come.
-            _ if self.options.rate_per_sec == 0 => Availability::Exhausted,
-            _ => Availability::Ready,
-        }
-    }
-}
-
-/// The splits of the sequence numbers `start..start + count` over `workers`.
-fn seq_splits(start: u64, count: u64, workers: usize) -> Vec<Option<Split>> {
-    let workers = workers.max(1) as u64;
-    (0..workers)
-        .map(|w| {
-            let s = start + count * w / workers;
-            let e = start + count * (w + 1) / workers;
-            (e > s).then(|| Box::new(SeqRange { start: s, end: e }) as Split)
-        })
-        .collect()
-}
-
-impl StreamingContext {
-    /// A stream of `make(0), make(1), ...` at `options.rate_per_sec` records per second.
-    pub fn generator_stream<T, F>(&self, options: GeneratorOptions, make: F) -> DStream<T>
-    where
-        T: Data,
-        F: Fn(u64) -> T + Send + Sync + 'static,
-    {
-        let id = next_id();
-        self.inner.add_source(Box::new(GeneratorSource {
-            id,
-            options,
-            interval_ms: self.batch_interval().as_millis() as u64,
+    fn start(&mut self, ctx: &StartContext) -> Result<GeneratorOffset, SourceError> {
+        self.interval_ms = (ctx.batch_interval.as_millis() as u64).max(1);
+        Ok(GeneratorOffset {
             next_seq: 0,
             carry_millis: 0,
-        }));
-        let make = Arc::new(make);
-        let lineage = Lineage {
-            streaming: true,
-            partitions: 1,
-        };
-        let plan = Plan::new("generator", lineage, move |b: &mut Builder<'_>| {
-            let make = Arc::clone(&make);
-            b.source_input::<T>(
-                id,
-                Arc::new(move |split, buf, _env| {
-                    if let Ok(range) = split.downcast::<SeqRange>() {
-                        buf.extend((range.start..range.end).map(|i| make(i)));
-                    }
-                }),
-            )
-        });
-        DStream {
-            plan,
-            ctx: Arc::clone(&self.inner),
+        })
+    }
+
+    fn latest(&mut self, from: &GeneratorOffset) -> Result<GeneratorOffset, SourceError> {
+        if self.ended(from) {
+            return Ok(*from);
+        }
+        // rate * interval / 1000 records, carrying the remainder so that the rate is exact.
+        let scaled = self
+            .options
+            .rate_per_sec
+            .saturating_mul(self.interval_ms)
+            .saturating_add(from.carry_millis);
+        let mut count = scaled / 1000;
+        if let Some(limit) = self.options.limit {
+            count = count.min(limit.saturating_sub(from.next_seq));
+        }
+        Ok(GeneratorOffset {
+            next_seq: from.next_seq.saturating_add(count),
+            carry_millis: scaled % 1000,
+        })
+    }
+
+    fn splits(
+        &mut self,
+        from: &GeneratorOffset,
+        to: &GeneratorOffset,
+        workers: usize,
+    ) -> Result<Vec<SeqRange>, SourceError> {
+        let (start, count) = (from.next_seq, to.next_seq.saturating_sub(from.next_seq));
+        let workers = workers.max(1) as u64;
+        Ok((0..workers)
+            .map(|w| SeqRange {
+                start: start + ((count as u128 * w as u128) / workers as u128) as u64,
+                end: start + ((count as u128 * (w + 1) as u128) / workers as u128) as u64,
+            })
+            .collect())
+    }
+
+    fn reader(&self) -> GeneratorReader<T> {
+        GeneratorReader {
+            make: Arc::clone(&self.make),
         }
     }
 
-    /// A stream of synthetic [`Click`] events at `options.rate_per_sec` per second.
-    pub fn click_stream(&self, options: GeneratorOptions) -> DStream<Click> {
-        self.generator_stream(options, click)
+    fn ended(&self, at: &GeneratorOffset) -> bool {
+        match self.options.limit {
+            Some(limit) if at.next_seq >= limit => true,
+            // At a rate of zero nothing will ever come.
+            _ => self.options.rate_per_sec == 0,
+        }
     }
 }
 
@@ -232,16 +229,17 @@ mod tests {
 
     #[test]
     fn rate_is_exact_over_batches() {
-        let mut g = GeneratorSource {
-            id: 1,
-            options: GeneratorOptions::rate(1500),
-            interval_ms: 10,
-            next_seq: 0,
-            carry_millis: 0,
-        };
-        for t in 0..100 {
-            g.plan(t, 3).unwrap();
+        let mut g = GeneratorSource::new(GeneratorOptions::rate(1500), Arc::new(|i| i));
+        let mut at = g
+            .start(&StartContext {
+                id: "g".into(),
+                available_now: false,
+                batch_interval: std::time::Duration::from_millis(10),
+            })
+            .unwrap();
+        for _ in 0..100 {
+            at = g.latest(&at).unwrap();
         }
-        assert_eq!(g.next_seq, 1500);
+        assert_eq!(at.next_seq, 1500);
     }
 }

@@ -13,9 +13,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::PathBuf;
 
-fn durable(e: freshet_durable::DurableError) -> Error {
-    Error::Durable(e.to_string())
-}
 
 /// A receiver's write-ahead log and how far batches have taken it.
 pub(crate) struct ReceiverWal {
@@ -36,7 +33,8 @@ impl ReceiverWal {
             fsync,
             ..WalConfig::default()
         };
-        let writer = WalWriter::open(&dir, config).map_err(durable)?;
+        let writer = WalWriter::open(&dir, config)
+            .map_err(|e| Error::durable(format!("write-ahead log {}", dir.display()), e))?;
         let tail_end = writer.next_offset().0;
         Ok(ReceiverWal {
             writer,
@@ -49,9 +47,10 @@ impl ReceiverWal {
 
     /// Appends one block of records, durably per the fsync policy.
     pub fn append<T: Serialize>(&mut self, records: &[T]) -> Result<()> {
-        let bytes = bincode::serialize(records)
-            .map_err(|e| Error::Durable(format!("cannot encode a block: {e}")))?;
-        self.writer.append(&bytes).map_err(durable)?;
+        let bytes = crate::codec::encode("a receiver block", records)?;
+        self.writer
+            .append(&bytes)
+            .map_err(|e| Error::durable(self.describe(), e))?;
         Ok(())
     }
 
@@ -98,35 +97,41 @@ impl ReceiverWal {
         if from >= to {
             return Ok(out);
         }
-        let reader = WalReader::open(&self.dir, LogOffset(from)).map_err(durable)?;
+        let reader = WalReader::open(&self.dir, LogOffset(from))
+            .map_err(|e| Error::durable(self.describe(), e))?;
         let mut next = from;
         for record in reader {
-            let record = record.map_err(durable)?;
+            let record = record.map_err(|e| Error::durable(self.describe(), e))?;
             if record.offset.0 >= to {
                 break;
             }
             if record.offset.0 != next {
-                return Err(Error::Durable(format!(
-                    "write-ahead log {}: block {next} is missing",
-                    self.dir.display()
-                )));
+                return Err(self.missing(next, record.offset.0));
             }
-            let mut block: Vec<T> = bincode::deserialize(&record.data).map_err(|e| {
-                Error::Durable(format!(
-                    "write-ahead log {}: block {next} does not decode: {e}",
-                    self.dir.display()
-                ))
-            })?;
+            let mut block: Vec<T> =
+                crate::codec::decode(&format!("{} block {next}", self.describe()), &record.data)?;
             out.append(&mut block);
             next += 1;
         }
         if next < to {
-            return Err(Error::Durable(format!(
-                "write-ahead log {}: blocks {next}..{to} are missing",
-                self.dir.display()
-            )));
+            return Err(self.missing(next, to));
         }
         Ok(out)
+    }
+
+    fn describe(&self) -> String {
+        format!("write-ahead log {}", self.dir.display())
+    }
+
+    fn missing(&self, from: u64, to: u64) -> Error {
+        Error::durable(
+            self.describe(),
+            freshet_durable::DurableError::Corrupt {
+                path: self.dir.clone(),
+                offset: from,
+                reason: format!("blocks {from}..{to} are missing"),
+            },
+        )
     }
 
     /// Deletes whole segments holding only blocks before `offset` (already in a checkpoint).

@@ -1,18 +1,18 @@
 //! Lines of text over TCP.
 //!
-//! - [`StreamingContext::socket_text_stream`] connects to a server (as Spark's
-//!   `socketTextStream`) and reconnects when the connection fails or ends;
-//! - [`StreamingContext::socket_text_listener`] listens on an address and accepts any number of
-//!   senders.
+//! - [`StreamingContext::socket_text_stream`](crate::StreamingContext::socket_text_stream)
+//!   connects to a server (as Spark's `socketTextStream`) and reconnects, with back-off, when the
+//!   connection fails or ends;
+//! - [`StreamingContext::socket_text_listener`](crate::StreamingContext::socket_text_listener)
+//!   listens on an address and accepts any number of senders.
 //!
 //! A line ends at `\n` (a trailing `\r` is removed). A line that is not valid UTF-8 follows the
 //! [`BadRecordPolicy`]; a connection that closes in the middle of a line delivers the partial
 //! line, since its bytes were received.
 
-use super::receiver::{BadRecordPolicy, Receiver, ReceiverContext};
-use crate::context::StreamingContext;
-use crate::dstream::DStream;
-use crate::error::{Error, Result};
+use super::direct::BadRecordPolicy;
+use super::receiver::{Receiver, ReceiverContext};
+use crate::error::{Error, Result, SourceError};
 use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -24,26 +24,22 @@ const STORE_BATCH: usize = 1024;
 
 fn resolve(addr: &str) -> Result<SocketAddr> {
     addr.to_socket_addrs()
-        .map_err(|error| Error::Address {
-            addr: addr.to_string(),
-            error,
-        })?
+        .map_err(|error| Error::address(addr, error))?
         .next()
-        .ok_or_else(|| Error::Address {
-            addr: addr.to_string(),
-            error: std::io::Error::new(ErrorKind::NotFound, "the address resolves to nothing"),
+        .ok_or_else(|| {
+            Error::address(
+                addr,
+                std::io::Error::new(ErrorKind::NotFound, "the address resolves to nothing"),
+            )
         })
 }
 
 /// Binds a non-blocking TCP listener at `addr` for a receiver's `on_start`: an address in use
-/// (or otherwise unusable) is an [`Error::Address`] naming it, so `start()` fails clearly.
-pub fn bind_listener(addr: &str) -> Result<TcpListener> {
-    let address_error = |error| Error::Address {
-        addr: addr.to_string(),
-        error,
-    };
-    let listener = TcpListener::bind(addr).map_err(address_error)?;
-    listener.set_nonblocking(true).map_err(address_error)?;
+/// (or otherwise unusable) is a user error naming it, so `start()` fails clearly.
+pub fn bind_listener(addr: &str) -> std::result::Result<TcpListener, SourceError> {
+    let listener = TcpListener::bind(addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|e| SourceError::io(format!("cannot listen on {addr}"), e))?;
     Ok(listener)
 }
 
@@ -53,13 +49,10 @@ fn read_lines(
     ctx: &ReceiverContext<String>,
     policy: BadRecordPolicy,
     source: &str,
-) -> Result<()> {
+) -> std::result::Result<(), SourceError> {
     stream
         .set_read_timeout(Some(READ_TIMEOUT))
-        .map_err(|error| Error::Address {
-            addr: source.to_string(),
-            error,
-        })?;
+        .map_err(|error| SourceError::io(source, error))?;
     let mut reader = BufReader::with_capacity(1 << 16, stream);
     let mut line = Vec::new();
     let mut pending: Vec<String> = Vec::new();
@@ -68,7 +61,7 @@ fn read_lines(
             break;
         }
         if reader.buffer().is_empty() || pending.len() >= STORE_BATCH {
-            ctx.store_many(&mut pending);
+            ctx.store_many(std::mem::take(&mut pending));
         }
         match reader.read_until(b'\n', &mut line) {
             Ok(0) => {
@@ -89,15 +82,12 @@ fn read_lines(
                     ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
                 ) => {}
             Err(e) => {
-                ctx.store_many(&mut pending);
-                return Err(Error::Source {
-                    source_name: source.to_string(),
-                    message: format!("read failed: {e}"),
-                });
+                ctx.store_many(pending);
+                return Err(SourceError::io(format!("{source}: read failed"), e));
             }
         }
     }
-    ctx.store_many(&mut pending);
+    ctx.store_many(pending);
     Ok(())
 }
 
@@ -129,6 +119,16 @@ pub struct SocketTextReceiver {
     policy: BadRecordPolicy,
 }
 
+impl SocketTextReceiver {
+    /// A client of the server at `addr`.
+    pub fn new(addr: impl Into<String>, policy: BadRecordPolicy) -> Self {
+        SocketTextReceiver {
+            addr: addr.into(),
+            policy,
+        }
+    }
+}
+
 impl Receiver for SocketTextReceiver {
     type Item = String;
 
@@ -136,15 +136,20 @@ impl Receiver for SocketTextReceiver {
         format!("socket {}", self.addr)
     }
 
-    fn run(&mut self, ctx: &ReceiverContext<String>) -> Result<()> {
-        let addr = resolve(&self.addr)?;
-        let stream =
-            TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|error| {
-                Error::Address {
-                    addr: self.addr.clone(),
-                    error,
-                }
-            })?;
+    fn kind(&self) -> &'static str {
+        "socket_text_stream"
+    }
+
+    fn run(&mut self, ctx: &ReceiverContext<String>) -> std::result::Result<(), SourceError> {
+        let addr = resolve(&self.addr).map_err(|e| match e {
+            // A name that does not resolve now may resolve later (DNS): retried.
+            Error::Address { addr, error } => {
+                SourceError::external(format!("cannot resolve {addr}: {error}"))
+            }
+            e => SourceError::internal(e.to_string()),
+        })?;
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .map_err(|error| SourceError::io(&self.addr, error))?;
         read_lines(stream, ctx, self.policy, &self.name())
     }
 
@@ -162,6 +167,15 @@ pub struct SocketTextListener {
 }
 
 impl SocketTextListener {
+    /// A listener on `addr` (bound when the context starts).
+    pub fn new(addr: impl Into<String>, policy: BadRecordPolicy) -> Self {
+        SocketTextListener {
+            addr: addr.into(),
+            policy,
+            listener: None,
+        }
+    }
+
     /// The address actually bound (useful with port 0), once the context has started.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.as_ref().and_then(|l| l.local_addr().ok())
@@ -175,12 +189,16 @@ impl Receiver for SocketTextListener {
         format!("socket listener {}", self.addr)
     }
 
-    fn on_start(&mut self) -> Result<()> {
+    fn kind(&self) -> &'static str {
+        "socket_text_listener"
+    }
+
+    fn on_start(&mut self) -> std::result::Result<(), SourceError> {
         self.listener = Some(bind_listener(&self.addr)?);
         Ok(())
     }
 
-    fn run(&mut self, ctx: &ReceiverContext<String>) -> Result<()> {
+    fn run(&mut self, ctx: &ReceiverContext<String>) -> std::result::Result<(), SourceError> {
         let Some(listener) = self.listener.as_ref() else {
             return Ok(());
         };
@@ -217,46 +235,5 @@ impl Receiver for SocketTextListener {
             let _ = c.join();
         }
         Ok(())
-    }
-}
-
-impl StreamingContext {
-    /// Lines of text from the TCP server at `addr` (`host:port`). The receiver connects when
-    /// the context starts and reconnects (every 200 ms) while the server is down or after it
-    /// closes the connection; in an available-now run the stream ends when the server closes.
-    pub fn socket_text_stream(&self, addr: impl Into<String>) -> DStream<String> {
-        self.socket_text_stream_with(addr, BadRecordPolicy::default())
-    }
-
-    /// [`socket_text_stream`](Self::socket_text_stream) with a policy for malformed lines.
-    pub fn socket_text_stream_with(
-        &self,
-        addr: impl Into<String>,
-        policy: BadRecordPolicy,
-    ) -> DStream<String> {
-        self.receiver_stream(SocketTextReceiver {
-            addr: addr.into(),
-            policy,
-        })
-    }
-
-    /// Lines of text sent to a TCP listener bound at `addr` when the context starts (an address
-    /// in use fails `start()`). Any number of senders may connect; in an available-now run the
-    /// stream ends once every accepted connection has closed.
-    pub fn socket_text_listener(&self, addr: impl Into<String>) -> DStream<String> {
-        self.socket_text_listener_with(addr, BadRecordPolicy::default())
-    }
-
-    /// [`socket_text_listener`](Self::socket_text_listener) with a policy for malformed lines.
-    pub fn socket_text_listener_with(
-        &self,
-        addr: impl Into<String>,
-        policy: BadRecordPolicy,
-    ) -> DStream<String> {
-        self.receiver_stream(SocketTextListener {
-            addr: addr.into(),
-            policy,
-            listener: None,
-        })
     }
 }

@@ -17,29 +17,23 @@
 //!
 //! A context runs once: after it has stopped, build a new one.
 
+mod inputs;
+
 use crate::clock::{Clock, SystemClock};
 use crate::config::StreamingConfig;
 use crate::durability::CheckpointSettings;
 use crate::error::{Error, Result};
-use crate::listener::CheckpointInfo;
-use crate::listener::{BatchInfo, StreamingListener};
+use crate::listener::{BatchInfo, CheckpointInfo, StreamingListener};
 use crate::metrics::{
     ActiveBatch, BatchDetail, PipelineGraph, PublishedOutput, SourceStatus, StateSize,
 };
-use crate::plan::SourceId;
-use crate::runtime::driver::{self, StopKind};
-use crate::runtime::worker::InstallOutput;
-use crate::runtime::Shared;
-use crate::source::SourcePlanner;
+use crate::pipeline::Pipeline;
+use crate::run::{Phase, StatusCell, StopKind};
+use crate::runtime::{launch, LaunchSpec, RunHandle};
 use crate::time::BatchTime;
-use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
-
-/// How many completed batches a context remembers.
-const RECENT_BATCHES: usize = 1000;
 
 /// The entry point of a streaming job.
 ///
@@ -65,56 +59,21 @@ pub struct StreamingContext {
     pub(crate) inner: Arc<ContextInner>,
 }
 
-pub(crate) struct Graph {
-    pub sources: Vec<Box<dyn SourcePlanner>>,
-    pub outputs: Vec<InstallOutput>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Phase {
-    Created,
-    Running,
-    Stopped,
-}
-
-/// A batch handed to the workers and not yet complete.
-pub(crate) struct Pending {
-    pub submitted_at: Instant,
-    pub scheduling_delay: Duration,
-}
-
-pub(crate) struct Status {
-    pub phase: Phase,
-    pub stop: Option<StopKind>,
-    pub pending: BTreeMap<u64, Pending>,
-    pub completed_through: Option<u64>,
-    /// The latest completed batch whose completion the listeners have been told about.
-    pub listened_through: Option<u64>,
-    pub completed: u64,
-    pub recent: VecDeque<BatchInfo>,
-    pub error: Option<Error>,
-    pub first_time: Option<u64>,
-    /// A batch planned and waiting for earlier batches, with when it was planned.
-    pub waiting: Option<(u64, Instant)>,
-}
-
 pub(crate) struct ContextInner {
-    pub config: StreamingConfig,
+    pub pipeline: Arc<Pipeline>,
     pub clock: Arc<dyn Clock>,
-    pub graph: Mutex<Graph>,
-    pub status: Mutex<Status>,
-    pub changed: Condvar,
-    pub listeners: Mutex<Vec<Arc<dyn StreamingListener>>>,
-    pub shared: Mutex<Option<Arc<Shared>>>,
-    /// Whether a graceful end runs one last batch in which open event-time windows are emitted.
-    pub flush_at_end: AtomicBool,
+    /// Owned by the context until the run starts, by the run's monitor from then on.
+    pub status: Arc<StatusCell>,
+    pub listeners: Arc<Mutex<Vec<Arc<dyn StreamingListener>>>>,
     /// Where to checkpoint, if anywhere.
     pub checkpoint_dir: Mutex<Option<PathBuf>>,
+    /// The running pipeline, once started.
+    pub run: OnceLock<RunHandle>,
 }
 
 impl ContextInner {
     /// Where and how often to checkpoint, if the context has a checkpoint directory.
-    pub fn checkpoint_settings(&self) -> Option<CheckpointSettings> {
+    fn checkpoint_settings(&self) -> Option<CheckpointSettings> {
         let dir = self
             .checkpoint_dir
             .lock()
@@ -122,60 +81,16 @@ impl ContextInner {
             .clone()?;
         Some(CheckpointSettings {
             dir,
-            interval: self.config.checkpoint_every(),
-            keep: self.config.checkpoints_kept(),
+            interval: self.pipeline.config.checkpoint_every(),
+            keep: self.pipeline.config.checkpoints_kept(),
         })
     }
 
-    pub fn status(&self) -> MutexGuard<'_, Status> {
-        self.status.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn listeners(&self) -> Vec<Arc<dyn StreamingListener>> {
-        self.listeners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Registers a streaming source; fails once the context has started.
-    pub fn add_source(&self, source: Box<dyn SourcePlanner>) -> SourceId {
-        let id = source.id();
-        self.graph
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .sources
-            .push(source);
-        id
-    }
-
-    /// Registers an output operation.
-    pub fn add_output(&self, output: InstallOutput) {
-        self.graph
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .outputs
-            .push(output);
-    }
-
     /// Asks the run to stop.
-    pub fn request_stop(&self, kind: StopKind) {
-        let mut st = self.status();
-        st.stop = Some(match (st.stop, kind) {
-            (Some(StopKind::Now), _) | (_, StopKind::Now) => StopKind::Now,
-            _ => StopKind::Graceful,
-        });
-        if kind == StopKind::Now {
-            if let Some(shared) = self
-                .shared
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref()
-            {
-                shared.stop_now();
-            }
+    fn request_stop(&self, kind: StopKind) {
+        if let Some(run) = self.run.get() {
+            run.request_stop(kind);
         }
-        self.changed.notify_all();
     }
 }
 
@@ -190,29 +105,12 @@ impl StreamingContext {
         config.validate()?;
         Ok(StreamingContext {
             inner: Arc::new(ContextInner {
-                config,
+                pipeline: Arc::new(Pipeline::new(config)),
                 clock,
-                graph: Mutex::new(Graph {
-                    sources: Vec::new(),
-                    outputs: Vec::new(),
-                }),
-                status: Mutex::new(Status {
-                    phase: Phase::Created,
-                    stop: None,
-                    pending: BTreeMap::new(),
-                    completed_through: None,
-                    listened_through: None,
-                    completed: 0,
-                    recent: VecDeque::new(),
-                    error: None,
-                    first_time: None,
-                    waiting: None,
-                }),
-                changed: Condvar::new(),
-                listeners: Mutex::new(Vec::new()),
-                shared: Mutex::new(None),
-                flush_at_end: AtomicBool::new(false),
+                status: Arc::new(StatusCell::default()),
+                listeners: Arc::new(Mutex::new(Vec::new())),
                 checkpoint_dir: Mutex::new(None),
+                run: OnceLock::new(),
             }),
         })
     }
@@ -223,7 +121,7 @@ impl StreamingContext {
     /// are restored and the batches logged after the last checkpoint are replayed. Call before
     /// `start`. See [`get_or_create`](Self::get_or_create).
     pub fn checkpoint(&self, dir: impl Into<PathBuf>) -> Result<()> {
-        if self.inner.status().phase != Phase::Created {
+        if self.inner.status.lock().phase != Phase::Created {
             return Err(Error::Plan(
                 "checkpoint() must be called before start()".into(),
             ));
@@ -252,12 +150,12 @@ impl StreamingContext {
 
     /// The configuration.
     pub fn config(&self) -> &StreamingConfig {
-        &self.inner.config
+        &self.inner.pipeline.config
     }
 
     /// The batch interval.
     pub fn batch_interval(&self) -> Duration {
-        self.inner.config.batch_interval()
+        self.inner.pipeline.config.batch_interval()
     }
 
     /// Registers a listener for batch events.
@@ -289,62 +187,67 @@ impl StreamingContext {
     }
 
     fn launch(&self, available_now: bool) -> Result<()> {
-        {
-            let mut st = self.inner.status();
-            if st.phase != Phase::Created {
-                return Err(Error::Plan(
-                    "a streaming context can be started only once; build a new one".into(),
-                ));
+        let fresh = self.inner.status.update(|st| {
+            let fresh = st.phase == Phase::Created;
+            if fresh {
+                st.phase = Phase::Running;
             }
-            st.phase = Phase::Running;
+            fresh
+        });
+        if !fresh {
+            return Err(Error::Plan(
+                "a streaming context can be started only once; build a new one".into(),
+            ));
         }
-        let result = driver::launch(&self.inner, available_now);
-        if let Err(e) = &result {
-            let mut st = self.inner.status();
-            st.phase = Phase::Stopped;
-            st.error = Some(e.duplicate());
-            self.inner.changed.notify_all();
-        } else if self.inner.config.stops_on_ctrl_c() {
-            install_ctrl_c(&self.inner);
+        let spec = LaunchSpec {
+            pipeline: Arc::clone(&self.inner.pipeline),
+            clock: Arc::clone(&self.inner.clock),
+            status: Arc::clone(&self.inner.status),
+            listeners: Arc::clone(&self.inner.listeners),
+            checkpoint: self.inner.checkpoint_settings(),
+            available_now,
+        };
+        match launch(spec) {
+            Ok(handle) => {
+                let _ = self.inner.run.set(handle);
+                if self.inner.pipeline.config.stops_on_ctrl_c() {
+                    install_ctrl_c(&self.inner);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // The run never started, so the context still owns the status.
+                self.inner.status.update(|st| {
+                    st.phase = Phase::Stopped;
+                    st.error = Some(e.clone());
+                });
+                Err(e)
+            }
         }
-        result
     }
 
     /// Blocks until the context stops; returns the error that stopped it, if any.
     pub fn await_termination(&self) -> Result<()> {
-        let mut st = self.inner.status();
-        while st.phase == Phase::Running {
-            st = self
+        loop {
+            if let Some(st) = self
                 .inner
-                .changed
-                .wait(st)
-                .unwrap_or_else(|p| p.into_inner());
-        }
-        match &st.error {
-            Some(e) => Err(e.duplicate()),
-            None => Ok(()),
+                .status
+                .wait_until(Duration::from_secs(3600), |st| st.phase != Phase::Running)
+            {
+                return st.outcome();
+            }
         }
     }
 
     /// Blocks until the context stops or `timeout` passes; returns whether it stopped.
     pub fn await_termination_or_timeout(&self, timeout: Duration) -> Result<bool> {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.inner.status();
-        while st.phase == Phase::Running {
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(false);
-            }
-            st = self
-                .inner
-                .changed
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        match &st.error {
-            Some(e) => Err(e.duplicate()),
-            None => Ok(true),
+        match self
+            .inner
+            .status
+            .wait_until(timeout, |st| st.phase != Phase::Running)
+        {
+            Some(st) => st.outcome().map(|()| true),
+            None => Ok(false),
         }
     }
 
@@ -354,13 +257,15 @@ impl StreamingContext {
     /// assigned, and every batch completes. Without it, batches in progress are abandoned.
     /// Stopping a context that never started just marks it stopped.
     pub fn stop(&self, graceful: bool) -> Result<()> {
-        {
-            let mut st = self.inner.status();
-            if st.phase == Phase::Created {
+        let never_started = self.inner.status.update(|st| {
+            let created = st.phase == Phase::Created;
+            if created {
                 st.phase = Phase::Stopped;
-                self.inner.changed.notify_all();
-                return Ok(());
             }
+            created
+        });
+        if never_started {
+            return Ok(());
         }
         self.inner.request_stop(if graceful {
             StopKind::Graceful
@@ -376,58 +281,40 @@ impl StreamingContext {
     /// Fails with [`Error::Timeout`] after `timeout`, or with the run's error (or
     /// [`Error::Stopped`]) if the context stops first.
     pub fn await_batch(&self, time: BatchTime, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.inner.status();
-        loop {
-            if st.listened_through.is_some_and(|c| c >= time.0) {
-                return Ok(());
-            }
-            if st.phase == Phase::Stopped {
-                return Err(st
-                    .error
-                    .as_ref()
-                    .map(Error::duplicate)
-                    .unwrap_or(Error::Stopped));
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Timeout(timeout));
-            }
-            st = self
-                .inner
-                .changed
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+        let done = |st: &crate::run::RunStatus| st.listened_through.is_some_and(|c| c >= time.0);
+        match self
+            .inner
+            .status
+            .wait_until(timeout, |st| done(st) || st.phase == Phase::Stopped)
+        {
+            Some(st) if done(&st) => Ok(()),
+            Some(st) => st.outcome().and(Err(Error::Stopped)),
+            None => Err(Error::Timeout(timeout)),
         }
     }
 
     /// The time of the first batch, once the context has started.
     pub fn first_batch_time(&self) -> Option<BatchTime> {
-        self.inner.status().first_time.map(BatchTime)
+        self.inner.status.lock().first_time.map(BatchTime)
     }
 
     /// The number of batches completed so far.
     pub fn batches_completed(&self) -> u64 {
-        self.inner.status().completed
+        self.inner.status.lock().completed
     }
 
     /// The figures of the most recent completed batches (up to 1000), oldest first.
     pub fn recent_batches(&self) -> Vec<BatchInfo> {
-        self.inner.status().recent.iter().cloned().collect()
+        self.inner.status.lock().recent.iter().cloned().collect()
     }
 
-    fn shared(&self) -> Option<Arc<Shared>> {
-        self.inner
-            .shared
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    fn shared(&self) -> Option<&crate::run::Shared> {
+        self.inner.run.get().map(|r| &*r.shared)
     }
 
     /// Whether the context is running (started and not yet stopped).
     pub fn is_running(&self) -> bool {
-        self.inner.status().phase == Phase::Running
+        self.inner.status.lock().phase == Phase::Running
     }
 
     /// The operators of the running pipeline, how records flow between them, and how many
@@ -441,7 +328,8 @@ impl StreamingContext {
     pub fn batch_detail(&self, time: BatchTime) -> Option<BatchDetail> {
         let info = self
             .inner
-            .status()
+            .status
+            .lock()
             .recent
             .iter()
             .find(|b| b.time == time)
@@ -485,10 +373,10 @@ impl StreamingContext {
 
     /// The batches planned and not yet completed, oldest first.
     pub fn active_batches(&self) -> Vec<ActiveBatch> {
-        let st = self.inner.status();
+        let st = self.inner.status.lock();
         let now = Instant::now();
         let mut active: Vec<ActiveBatch> = st
-            .pending
+            .in_flight
             .iter()
             .map(|(t, p)| ActiveBatch {
                 time: BatchTime(*t),
@@ -508,57 +396,7 @@ impl StreamingContext {
 
     /// How many malformed or unreadable inputs the sources skipped (each is logged).
     pub fn skipped_records(&self) -> u64 {
-        self.inner
-            .shared
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map_or(0, |s| s.skipped())
-    }
-}
-
-pub(crate) fn record_completion(inner: &ContextInner, shared: &Shared, through: u64, at: Instant) {
-    let mut done = Vec::new();
-    {
-        let mut st = inner.status();
-        let times: Vec<u64> = st.pending.range(..through).map(|(t, _)| *t).collect();
-        for t in times {
-            let Some(p) = st.pending.remove(&t) else {
-                continue;
-            };
-            let processing_time = at.saturating_duration_since(p.submitted_at);
-            let info = BatchInfo {
-                time: BatchTime(t),
-                records: shared.take_records(t),
-                scheduling_delay: p.scheduling_delay,
-                processing_time,
-                total_delay: p.scheduling_delay + processing_time,
-            };
-            shared.metrics.batch_completed(t);
-            st.completed_through = Some(st.completed_through.map_or(t, |c| c.max(t)));
-            st.completed += 1;
-            if st.recent.len() == RECENT_BATCHES {
-                st.recent.pop_front();
-            }
-            st.recent.push_back(info.clone());
-            done.push(info);
-        }
-        inner.changed.notify_all();
-    }
-    if let Some(last) = done.last() {
-        let listeners = inner.listeners();
-        for info in &done {
-            for l in &listeners {
-                l.on_batch_completed(info);
-            }
-        }
-        // Waiters in `await_batch` resume only now, so they see what the listeners did.
-        let mut st = inner.status();
-        st.listened_through = Some(
-            st.listened_through
-                .map_or(last.time.0, |c| c.max(last.time.0)),
-        );
-        inner.changed.notify_all();
+        self.shared().map_or(0, |s| s.skipped())
     }
 }
 
@@ -574,7 +412,7 @@ fn install_ctrl_c(inner: &Arc<ContextInner>) {
         ctrlc::set_handler(|| {
             let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
             for ctx in running.iter().filter_map(Weak::upgrade) {
-                let already = ctx.status().stop.is_some();
+                let already = ctx.run.get().is_some_and(RunHandle::stop_asked);
                 tracing::info!(
                     "interrupted: stopping {}",
                     if already { "now" } else { "gracefully" }

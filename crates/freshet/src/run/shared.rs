@@ -1,0 +1,147 @@
+//! The state every thread of one run reads and the events they send to the run's owner.
+
+use crate::error::Error;
+use crate::listener::{CheckpointInfo, ReceiverEvent};
+use crate::metrics::MetricsStore;
+use crossbeam_channel::Sender;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What the run's owner (the monitor thread) hears about. It is the only thread that changes
+/// the run's status; everyone else sends it one of these.
+pub(crate) enum RuntimeEvent {
+    /// A stop was asked for.
+    Stop(super::StopKind),
+    /// The driver planned batch `time` and waits to hand it over (`announce`: tell the
+    /// listeners it was submitted; replayed batches are not announced).
+    Waiting { time: u64, announce: bool },
+    /// The driver handed batch `time` to the workers.
+    Submitted {
+        time: u64,
+        at: Instant,
+        scheduling_delay: Duration,
+    },
+    /// Every batch before `through` is complete (from worker 0).
+    Progress { through: u64, at: Instant },
+    /// An output operation started its work for batch `time`.
+    OutputStarted { name: String, time: u64 },
+    /// An output operation finished batch `time`.
+    OutputCompleted {
+        name: String,
+        time: u64,
+        duration: Duration,
+    },
+    /// A receiver started, failed or stopped.
+    Receiver { name: String, event: ReceiverEvent },
+    /// A checkpoint was committed.
+    CheckpointWritten(CheckpointInfo),
+    /// The run is over (with the error that ended it): the owner records it and stops.
+    Finished(Option<Error>),
+}
+
+/// State shared by the driver and every worker of one run.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// The run's figures.
+    pub metrics: MetricsStore,
+    /// Where events for the run's owner go (none in batch jobs).
+    events: Option<Sender<RuntimeEvent>>,
+    /// Set when the run must end now (a failure, or a stop that does not wait).
+    hard_stop: AtomicBool,
+    failure: Mutex<Option<Error>>,
+    batch_records: Mutex<BTreeMap<u64, u64>>,
+    skipped: AtomicU64,
+    /// One more than the time of the batch that ends the input (0: not known).
+    final_batch: AtomicU64,
+}
+
+impl Shared {
+    /// Shared state whose events go to `events`.
+    pub fn with_events(events: Sender<RuntimeEvent>) -> Self {
+        Shared {
+            events: Some(events),
+            ..Shared::default()
+        }
+    }
+
+    /// Sends an event to the run's owner, if there is one.
+    pub fn event(&self, e: RuntimeEvent) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(e);
+        }
+    }
+
+    /// Records a failure (the first one wins) and ends the run.
+    pub fn fail(&self, e: Error) {
+        tracing::error!("{e}");
+        let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            *f = Some(e);
+        }
+        self.hard_stop.store(true, Ordering::SeqCst);
+    }
+
+    /// The failure that ended the run, if any.
+    pub fn failure(&self) -> Option<Error> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Ends the run now.
+    pub fn stop_now(&self) {
+        self.hard_stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the run must end now.
+    pub fn stopping_now(&self) -> bool {
+        self.hard_stop.load(Ordering::SeqCst)
+    }
+
+    /// Counts `n` input records for batch `t`.
+    pub fn add_records(&self, t: u64, n: u64) {
+        if n > 0 {
+            *self
+                .batch_records
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(t)
+                .or_default() += n;
+        }
+    }
+
+    /// The input records counted for batch `t` (forgetting them).
+    pub fn take_records(&self, t: u64) -> u64 {
+        self.batch_records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&t)
+            .unwrap_or(0)
+    }
+
+    /// Counts a malformed or unreadable input that was skipped.
+    pub fn skip(&self, source: &str, what: &str) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(source, "skipped: {what}");
+    }
+
+    /// Marks batch `t` as the last one of a graceful end of the input (set before the batch is
+    /// handed to the workers), so operators that hold open windows emit them in it.
+    pub fn set_final_batch(&self, t: u64) {
+        self.final_batch.store(t + 1, Ordering::SeqCst);
+    }
+
+    /// Whether batch `t` ends the input (see [`set_final_batch`](Self::set_final_batch)).
+    pub fn is_final_batch(&self, t: u64) -> bool {
+        self.final_batch.load(Ordering::SeqCst) == t + 1
+    }
+
+    /// How many inputs were skipped.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+}
+

@@ -1,0 +1,296 @@
+//! Starting a streaming run, phase by phase. Each phase returns what the next needs; a phase
+//! that fails undoes what the earlier ones started (sources stop, workers end) and `start()`
+//! returns its error.
+
+use super::driver::{Driver, SourceSet};
+use super::handle::RunHandle;
+use super::monitor::{run_monitor, Listeners};
+use super::worker::{run_worker, ToWorker, WorkerSetup};
+use crate::clock::Clock;
+use crate::durability::{fingerprint, fingerprint_mismatch, CheckpointSettings, Coordinator, Recovery};
+use crate::error::{Error, Result};
+use crate::pipeline::{OutputEntry, Pipeline, Resolved};
+use crate::run::{RuntimeEvent, Shared, StatusCell};
+use crate::source::planner::StartInfo;
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// How long the workers may take to install the dataflow.
+const WORKER_START: Duration = Duration::from_secs(60);
+
+/// What a run is started from.
+pub(crate) struct LaunchSpec {
+    pub pipeline: Arc<Pipeline>,
+    pub clock: Arc<dyn Clock>,
+    pub status: Arc<StatusCell>,
+    pub listeners: Listeners,
+    pub checkpoint: Option<CheckpointSettings>,
+    pub available_now: bool,
+}
+
+/// The workers of a run, as the driver talks to them.
+pub(super) struct Workers {
+    pub senders: Vec<Sender<ToWorker>>,
+    pub threads: Vec<Thread>,
+    pub guards: timely::communication::WorkerGuards<()>,
+    pub parts: Receiver<std::result::Result<freshet_durable::PartInfo, String>>,
+}
+
+impl Workers {
+    /// Ends the workers now and waits for them.
+    fn abandon(self, shared: &Shared) {
+        shared.stop_now();
+        drop(self.senders);
+        drop(self.guards.join());
+    }
+}
+
+/// Starts the run of `spec`'s pipeline and returns its handle.
+pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
+    let config = spec.pipeline.config.clone();
+    let Resolved { sources, outputs } = prepare(&spec)?;
+    let (mut coordinator, recovery) = match spec.checkpoint.clone() {
+        Some(s) => {
+            let (c, r) = Coordinator::open(s)?;
+            (Some(c), Some(r))
+        }
+        None => (None, None),
+    };
+    let restored = match &recovery {
+        Some(r) => r.restored_state()?,
+        None => None,
+    };
+    let (events_tx, events_rx) = unbounded::<RuntimeEvent>();
+    let shared = Arc::new(Shared::with_events(events_tx.clone()));
+    let mut sources = SourceSet::new(sources);
+    sources.register(&shared, coordinator.as_ref(), config.wal_fsync_policy());
+    start_sources(&mut sources, &spec, &shared)?;
+    if let Err(e) = restore_positions(&mut sources, recovery.as_ref()) {
+        sources.stop_all();
+        return Err(e);
+    }
+    warn_at_least_once(&sources, &outputs, coordinator.is_some());
+
+    let interval = config.batch_interval().as_millis() as u64;
+    let resume_at = recovery.as_ref().and_then(|r| {
+        r.replay.first().map(|e| e.time).or_else(|| {
+            r.checkpoint
+                .as_ref()
+                .map(|c| c.manifest.batch_time + interval)
+        })
+    });
+    let first_time = resume_at.unwrap_or_else(|| {
+        spec.clock
+            .now()
+            .next_aligned(config.batch_interval())
+            .0
+    });
+    if let Some(c) = coordinator.as_mut() {
+        c.origin = Some(c.origin.unwrap_or(first_time));
+    }
+    let setup = WorkerSetup {
+        outputs: outputs.into_iter().map(|o| o.install).collect(),
+        first_time,
+        origin: coordinator
+            .as_ref()
+            .and_then(|c| c.origin)
+            .unwrap_or(first_time),
+        interval,
+        shared: Arc::clone(&shared),
+        mailboxes: Vec::new(),
+        threads: unbounded().0,
+        restored,
+        checkpoints: coordinator.as_ref().map(|c| Arc::clone(&c.store)),
+        parts: unbounded().0,
+    };
+    let workers = match spawn_workers(setup, config.worker_count(), &shared) {
+        Ok(w) => w,
+        Err(e) => {
+            sources.stop_all();
+            return Err(e);
+        }
+    };
+    if let Some(c) = coordinator.as_mut() {
+        let now = fingerprint(&shared.metrics.graph(), &sources.uids());
+        match &c.fingerprint {
+            Some(old) if *old != now => {
+                let e = fingerprint_mismatch(&c.settings.dir, old, &now);
+                sources.stop_all();
+                workers.abandon(&shared);
+                return Err(e);
+            }
+            _ => c.fingerprint = Some(now),
+        }
+    }
+    // The context owns the status until the monitor starts.
+    spec.status.update(|st| st.first_time = Some(first_time));
+
+    let monitor = {
+        let status = Arc::clone(&spec.status);
+        let shared = Arc::clone(&shared);
+        let listeners = Arc::clone(&spec.listeners);
+        std::thread::Builder::new()
+            .name("freshet-monitor".into())
+            .spawn(move || run_monitor(&status, &shared, &listeners, events_rx))
+            .map_err(|error| Error::spawn("monitor", error))
+    };
+    let monitor = match monitor {
+        Ok(m) => m,
+        Err(e) => {
+            sources.stop_all();
+            workers.abandon(&shared);
+            return Err(e);
+        }
+    };
+    let replay = recovery.map(|r| r.replay).unwrap_or_default();
+    let driver = Driver {
+        config,
+        clock: spec.clock,
+        status: spec.status,
+        shared: Arc::clone(&shared),
+        sources,
+        senders: workers.senders,
+        threads: workers.threads,
+        available_now: spec.available_now,
+        flush_at_end: spec
+            .pipeline
+            .flush_at_end
+            .load(std::sync::atomic::Ordering::SeqCst),
+        coordinator,
+        parts: workers.parts,
+        submitted: Vec::new(),
+        in_flight: std::collections::VecDeque::new(),
+    };
+    let guards = workers.guards;
+    let driver_shared = Arc::clone(&shared);
+    std::thread::Builder::new()
+        .name("freshet-driver".into())
+        .spawn(move || {
+            driver.run(first_time, replay);
+            for (i, r) in guards.join().into_iter().enumerate() {
+                if let Err(message) = r {
+                    driver_shared.fail(Error::WorkerPanicked { worker: i, message });
+                }
+            }
+            driver_shared.event(RuntimeEvent::Finished(driver_shared.failure()));
+            let _ = monitor.join();
+        })
+        .map_err(|error| Error::spawn("driver", error))?;
+    Ok(RunHandle::new(shared, events_tx))
+}
+
+/// Checks the pipeline and takes its sources and outputs.
+fn prepare(spec: &LaunchSpec) -> Result<Resolved> {
+    let resolved = spec.pipeline.take()?;
+    if resolved.outputs.is_empty() {
+        return Err(Error::Plan(
+            "the pipeline has no output operation: add foreach_batch, print, sink, save_as_text_files or collect_batches before starting".into(),
+        ));
+    }
+    if spec.checkpoint.is_some() && spec.pipeline.config.max_in_flight() != 1 {
+        return Err(Error::Config(
+            "checkpointing needs max_in_flight_batches = 1 (state is snapshotted between batches)"
+                .into(),
+        ));
+    }
+    Ok(resolved)
+}
+
+/// Starts every source; if one fails, those started stop again.
+fn start_sources(sources: &mut SourceSet, spec: &LaunchSpec, shared: &Arc<Shared>) -> Result<()> {
+    let interval = spec.pipeline.config.batch_interval();
+    for i in 0..sources.len() {
+        let (uid, planner) = sources.get_mut(i);
+        let info = StartInfo {
+            uid: &uid,
+            available_now: spec.available_now,
+            shared,
+            batch_interval: interval,
+        };
+        if let Err(e) = planner.start(&info) {
+            sources.stop_first(i);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Restores every source's position from the checkpoint being recovered, if any.
+fn restore_positions(sources: &mut SourceSet, recovery: Option<&Recovery>) -> Result<()> {
+    let Some(checkpoint) = recovery.and_then(|r| r.checkpoint.as_ref()) else {
+        return Ok(());
+    };
+    for i in 0..sources.len() {
+        let (uid, planner) = sources.get_mut(i);
+        if let Some(position) = checkpoint.manifest.source_positions.get(&uid) {
+            planner.restore(position)?;
+        }
+    }
+    Ok(())
+}
+
+/// Warns when a checkpointed pipeline writes the batches of a replayable source to an
+/// at-least-once sink: a replay after a crash writes them again.
+fn warn_at_least_once(sources: &SourceSet, outputs: &[OutputEntry], checkpointed: bool) {
+    if !checkpointed || !sources.any_replayable() {
+        return;
+    }
+    for o in outputs.iter().filter(|o| o.at_least_once) {
+        tracing::warn!(
+            "output `{}` is at-least-once: batches replayed after a crash are written to it again (use an idempotent or transactional sink for exactly-once output)",
+            o.resolved.get().map_or(o.kind, String::as_str)
+        );
+    }
+}
+
+/// Starts the worker threads and waits until each has installed the dataflow.
+fn spawn_workers(mut setup: WorkerSetup, workers: usize, shared: &Shared) -> Result<Workers> {
+    let (parts_tx, parts_rx) = unbounded();
+    let (threads_tx, threads_rx) = unbounded();
+    let mut senders = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let (tx, rx) = unbounded();
+        senders.push(tx);
+        setup.mailboxes.push(Mutex::new(Some(rx)));
+    }
+    setup.threads = threads_tx;
+    setup.parts = parts_tx;
+    let setup = Arc::new(setup);
+    let guards = timely::execute(timely::Config::process(workers), move |w| {
+        run_worker(w, &setup)
+    })
+    .map_err(Error::Runtime)?;
+    let mut threads: Vec<Option<Thread>> = vec![None; workers];
+    let mut seen = 0;
+    let deadline = Instant::now() + WORKER_START;
+    while seen < workers {
+        let failed = shared.failure().or_else(|| {
+            (Instant::now() > deadline).then(|| {
+                Error::Runtime(format!("workers did not start within {WORKER_START:?}"))
+            })
+        });
+        if let Some(e) = failed {
+            Workers {
+                senders,
+                threads: Vec::new(),
+                guards,
+                parts: parts_rx,
+            }
+            .abandon(shared);
+            return Err(e);
+        }
+        if let Ok((i, t)) = threads_rx.recv_timeout(Duration::from_millis(20)) {
+            if threads[i].replace(t).is_none() {
+                seen += 1;
+            }
+        }
+    }
+    Ok(Workers {
+        senders,
+        threads: threads.into_iter().flatten().collect(),
+        guards,
+        parts: parts_rx,
+    })
+}

@@ -1,0 +1,276 @@
+//! The engine side of a direct source: one wrapper that turns any [`DirectSource`] into a
+//! planned, logged, replayable and checkpointed source, and the worker-side reading of its
+//! splits with retries and the bad-record policy.
+
+use super::direct::{BadRecord, DirectOptions, DirectSource, ReadContext, SplitReader, StartContext};
+use super::planner::{Availability, Recorded, SourcePlanner, StartInfo};
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::plan::{ReadSplit, SourceId, Split, WorkerEnv};
+use crate::run::Shared;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// How often a retryable read is tried by default.
+const READ_ATTEMPTS: u32 = 5;
+/// The first back-off after a failed read; it doubles up to [`MAX_READ_BACKOFF`].
+const READ_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_READ_BACKOFF: Duration = Duration::from_secs(2);
+
+/// The driver side of a direct source.
+pub(crate) struct DirectPlanner<S: DirectSource> {
+    id: SourceId,
+    uid: String,
+    /// The stable id, for the workers' messages (set at `start`).
+    uid_cell: Arc<OnceLock<String>>,
+    source: S,
+    /// Where the last batch ended (`None` before `start`).
+    offset: Option<S::Offset>,
+    /// The end of the next batch, when `availability` has already asked for it.
+    next_end: Option<S::Offset>,
+    shared: Option<Arc<Shared>>,
+}
+
+impl<S: DirectSource> DirectPlanner<S> {
+    /// Wraps `source`; returns the planner and the function with which workers read its splits.
+    pub fn new(id: SourceId, source: S, options: &DirectOptions) -> (Self, ReadSplit<S::Item>) {
+        let reader = Arc::new(source.reader());
+        let policy = options.bad_records;
+        let attempts = options.read_attempts.unwrap_or(READ_ATTEMPTS);
+        let uid_cell = Arc::new(OnceLock::<String>::new());
+        let kind = source.kind();
+        let planner = DirectPlanner {
+            id,
+            uid: String::new(),
+            uid_cell: Arc::clone(&uid_cell),
+            source,
+            offset: None,
+            next_end: None,
+            shared: None,
+        };
+        let read: ReadSplit<S::Item> = Arc::new(move |split: Split, out, env: &WorkerEnv| {
+            let Ok(splits) = split.downcast::<Vec<S::Split>>() else {
+                return;
+            };
+            let name = uid_cell.get().map_or(kind, String::as_str);
+            for split in splits.iter() {
+                if env.shared.stopping_now() {
+                    return;
+                }
+                if let Err(e) = read_with_retries(&*reader, split, out, env, name, policy, attempts) {
+                    env.shared.fail(e);
+                    return;
+                }
+            }
+        });
+        (planner, read)
+    }
+
+    fn source_error(&self, error: crate::error::SourceError) -> Error {
+        Error::Source {
+            id: self.uid.clone(),
+            error,
+        }
+    }
+
+    fn offset(&self) -> Result<&S::Offset> {
+        self.offset.as_ref().ok_or_else(|| {
+            Error::Runtime(format!("source `{}` was planned before it started", self.uid))
+        })
+    }
+
+    /// Deals `splits` to `workers` workers: split `i` to worker `i % workers`.
+    fn deal(splits: Vec<S::Split>, workers: usize) -> Vec<Option<Split>> {
+        let workers = workers.max(1);
+        let mut per_worker: Vec<Vec<S::Split>> = (0..workers).map(|_| Vec::new()).collect();
+        for (i, s) in splits.into_iter().enumerate() {
+            per_worker[i % workers].push(s);
+        }
+        per_worker
+            .into_iter()
+            .map(|s| (!s.is_empty()).then(|| Box::new(s) as Split))
+            .collect()
+    }
+
+    fn what(&self, thing: &str) -> String {
+        format!("source `{}`: {thing}", self.uid)
+    }
+}
+
+fn read_with_retries<R: SplitReader>(
+    reader: &R,
+    split: &R::Split,
+    out: &mut Vec<R::Item>,
+    env: &WorkerEnv,
+    uid: &str,
+    policy: super::BadRecordPolicy,
+    attempts: u32,
+) -> Result<()> {
+    let report = |bad: BadRecord| match bad {
+        BadRecord::Skipped(what) => env.shared.skip(uid, &what),
+        BadRecord::Failed(e) => env.shared.fail(e),
+    };
+    let ctx = ReadContext {
+        id: uid,
+        worker: env.index,
+        policy,
+        report: &report,
+    };
+    let mut backoff = READ_BACKOFF;
+    let before = out.len();
+    let mut attempt = 1;
+    loop {
+        match reader.read(split, out, &ctx) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_retryable() && attempt < attempts && !env.shared.stopping_now() => {
+                tracing::warn!(source = uid, "read failed (attempt {attempt} of {attempts}), retrying in {backoff:?}: {e}");
+                out.truncate(before);
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_READ_BACKOFF);
+                attempt += 1;
+            }
+            Err(error) => {
+                out.truncate(before);
+                return Err(Error::Source {
+                    id: uid.to_string(),
+                    error,
+                });
+            }
+        }
+    }
+}
+
+impl<S: DirectSource> SourcePlanner for DirectPlanner<S> {
+    fn id(&self) -> SourceId {
+        self.id
+    }
+
+    fn kind(&self) -> &str {
+        self.source.kind()
+    }
+
+    fn describe(&self) -> String {
+        self.source.describe()
+    }
+
+    fn start(&mut self, info: &StartInfo<'_>) -> Result<()> {
+        self.uid = info.uid.to_string();
+        let _ = self.uid_cell.set(self.uid.clone());
+        self.shared = Some(Arc::clone(info.shared));
+        let ctx = StartContext {
+            id: info.uid.to_string(),
+            available_now: info.available_now,
+            batch_interval: info.batch_interval,
+        };
+        let start = self.source.start(&ctx).map_err(|e| self.source_error(e))?;
+        self.offset = Some(start);
+        Ok(())
+    }
+
+    fn plan(&mut self, _time: u64, workers: usize) -> Result<Recorded> {
+        let from = self.offset()?.clone();
+        let to = match self.next_end.take() {
+            Some(to) => to,
+            None => match self.source.latest(&from) {
+                Ok(to) => to,
+                // The source cannot be asked now (a connection down, a directory gone): it
+                // contributes nothing to this batch and is asked again at the next one.
+                Err(e) if e.is_retryable() => {
+                    if let Some(shared) = &self.shared {
+                        shared.skip(&self.uid, &format!("nothing read for this batch: {e}"));
+                    }
+                    from.clone()
+                }
+                Err(e) => return Err(self.source_error(e)),
+            },
+        };
+        let splits = if to == from {
+            Vec::new()
+        } else {
+            self.source
+                .splits(&from, &to, workers)
+                .map_err(|e| self.source_error(e))?
+        };
+        let record = if self.source.replayable() {
+            Some(codec::encode(&self.what("batch end"), &to)?)
+        } else {
+            None
+        };
+        self.offset = Some(to);
+        Ok((Self::deal(splits, workers), record))
+    }
+
+    fn replay(&mut self, record: &[u8], workers: usize) -> Result<Vec<Option<Split>>> {
+        let to: S::Offset = codec::decode(&self.what("logged batch end"), record)?;
+        let from = self.offset()?.clone();
+        self.next_end = None;
+        let splits = if to == from {
+            Vec::new()
+        } else {
+            self.source
+                .splits(&from, &to, workers)
+                .map_err(|e| self.source_error(e))?
+        };
+        self.offset = Some(to);
+        Ok(Self::deal(splits, workers))
+    }
+
+    fn availability(&mut self) -> Availability {
+        let Some(from) = self.offset.clone() else {
+            return Availability::Exhausted;
+        };
+        if self.next_end.is_none() {
+            match self.source.latest(&from) {
+                Ok(to) => self.next_end = Some(to),
+                Err(e) => {
+                    // The next `plan` asks again and reports the error.
+                    tracing::warn!(source = %self.uid, "cannot tell what is available: {e}");
+                    return Availability::Ready;
+                }
+            }
+        }
+        if self.next_end.as_ref() != Some(&from) {
+            Availability::Ready
+        } else if self.source.ended(&from) {
+            Availability::Exhausted
+        } else {
+            Availability::Pending
+        }
+    }
+
+    fn stop(&mut self) {
+        self.source.stop();
+    }
+
+    fn position(&self) -> Result<Option<Vec<u8>>> {
+        match &self.offset {
+            Some(o) => Ok(Some(codec::encode(&self.what("offset"), o)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn restore(&mut self, position: &[u8]) -> Result<()> {
+        self.offset = Some(codec::decode(&self.what("checkpointed offset"), position)?);
+        self.next_end = None;
+        Ok(())
+    }
+
+    fn checkpointed(&mut self, position: &[u8]) {
+        match codec::decode::<S::Offset>(&self.what("checkpointed offset"), position) {
+            Ok(o) => {
+                if let Err(e) = self.source.commit(&o) {
+                    tracing::warn!(source = %self.uid, "cannot commit {o:?}: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+
+    fn lag(&self) -> Option<u64> {
+        self.offset.as_ref().and_then(|o| self.source.lag(o))
+    }
+
+    fn replayable(&self) -> bool {
+        self.source.replayable()
+    }
+}

@@ -133,7 +133,7 @@ macro_rules! collection_ops {
                     merge_combiners: f,
                 };
                 self.wrap(self.plan.derive("reduce_by_key", move |s, b| {
-                    $crate::ops::keyed::combine_by_key(s, b, "reduce_by_key", combiner.clone())
+                    $crate::ops::keyed::combine_by_key(s, &b.env, "reduce_by_key", combiner.clone())
                 }))
             }
 
@@ -158,14 +158,19 @@ macro_rules! collection_ops {
                     merge_combiners: std::sync::Arc::new(merge_combiners),
                 };
                 self.wrap(self.plan.derive("combine_by_key", move |s, b| {
-                    $crate::ops::keyed::combine_by_key(s, b, "combine_by_key", combiner.clone())
+                    $crate::ops::keyed::combine_by_key(
+                        s,
+                        &b.env,
+                        "combine_by_key",
+                        combiner.clone(),
+                    )
                 }))
             }
 
             /// Gathers the values of each key (in arrival order per worker).
             pub fn group_by_key(&self) -> $ty<(K, Vec<V>)> {
                 self.wrap(self.plan.derive("group_by_key", |s, b| {
-                    $crate::ops::keyed::group_by_key(s, b)
+                    $crate::ops::keyed::group_by_key(s, &b.env)
                 }))
             }
 

@@ -111,7 +111,7 @@ impl<T: Data> Dataset<T> {
             Arc::new(move |b: &mut Builder<'_>| {
                 let s = plan.stream(b);
                 let sink = Arc::clone(&sink);
-                let done = ops::output::gather_each(s, b, "collect", move |_t, records| {
+                let done = ops::output::gather_each(s, &b.env, "collect", move |_t, records| {
                     *sink.lock().unwrap_or_else(|p| p.into_inner()) = records;
                 });
                 b.probe(done);
@@ -125,7 +125,7 @@ impl<T: Data> Dataset<T> {
     pub fn count(&self) -> Result<u64> {
         let counted = Dataset::from_plan(
             self.plan
-                .derive("count", |s, b| ops::aggregate::count(s, b)),
+                .derive("count", |s, b| ops::aggregate::count(s, &b.env)),
         );
         Ok({
             self.workers()?;
@@ -139,7 +139,7 @@ impl<T: Data> Dataset<T> {
     pub fn take(&self, n: usize) -> Result<Vec<T>> {
         let first = Dataset::from_plan(
             self.plan
-                .derive("take", move |s, b| ops::output::take_local(s, b, n)),
+                .derive("take", move |s, b| ops::output::take_local(s, &b.env, n)),
         );
         let mut records = {
             self.workers()?;
@@ -156,7 +156,7 @@ impl<T: Data> Dataset<T> {
     {
         let f: Arc<dyn Fn(T, T) -> T + Send + Sync> = Arc::new(f);
         let reduced = Dataset::from_plan(self.plan.derive("reduce", move |s, b| {
-            ops::aggregate::reduce(s, b, f.clone())
+            ops::aggregate::reduce(s, &b.env, f.clone())
         }));
         Ok({
             self.workers()?;
@@ -181,7 +181,7 @@ impl<T: Data> Dataset<T> {
             workers,
             Arc::new(move |b: &mut Builder<'_>| {
                 let s = plan.stream(b);
-                let done = ops::output::save_as_text(s, b, batch_dir.clone());
+                let done = ops::output::save_as_text(s, &b.env, batch_dir.clone());
                 b.probe(done);
             }),
         )?;

@@ -91,7 +91,8 @@ impl<T: Data> DStream<T> {
             Arc::new(move |b: &mut Builder<'_>| {
                 b.output(node, "sink", |b| {
                     let s = plan.stream(b);
-                    let done = ops::sink::write_to_sink(s, b, Arc::clone(&sink), Arc::clone(&output));
+                    let done =
+                        ops::sink::write_to_sink(s, &b.env, Arc::clone(&sink), Arc::clone(&output));
                     b.probe(done);
                 });
             })
@@ -102,7 +103,7 @@ impl<T: Data> DStream<T> {
     pub fn count(&self) -> DStream<u64> {
         self.wrap(
             self.plan
-                .derive("count", |s, b| ops::aggregate::count(s, b)),
+                .derive("count", |s, b| ops::aggregate::count(s, &b.env)),
         )
     }
 
@@ -113,7 +114,7 @@ impl<T: Data> DStream<T> {
     {
         let f: Arc<dyn Fn(T, T) -> T + Send + Sync> = Arc::new(f);
         self.wrap(self.plan.derive("reduce", move |s, b| {
-            ops::aggregate::reduce(s, b, f.clone())
+            ops::aggregate::reduce(s, &b.env, f.clone())
         }))
     }
 
@@ -159,16 +160,19 @@ impl<T: Data> DStream<T> {
     {
         let f = Arc::new(f);
         let plan = self.plan.clone();
-        self.output("foreach_batch", false, move |id, _| Arc::new(move |b: &mut Builder<'_>| {
-            b.output(id, "foreach_batch", |b| {
-                let s = plan.stream(b);
-                let f = f.clone();
-                let done = ops::output::gather_each(s, b, "foreach_batch", move |t, records| {
-                    f(BatchTime(t), records)
+        self.output("foreach_batch", false, move |id, _| {
+            Arc::new(move |b: &mut Builder<'_>| {
+                b.output(id, "foreach_batch", |b| {
+                    let s = plan.stream(b);
+                    let f = f.clone();
+                    let done =
+                        ops::output::gather_each(s, &b.env, "foreach_batch", move |t, records| {
+                            f(BatchTime(t), records)
+                        });
+                    b.probe(done);
                 });
-                b.probe(done);
-            });
-        }))
+            })
+        })
     }
 
     /// Prints the first `n` records of every batch to standard output, under a header with the
@@ -178,23 +182,26 @@ impl<T: Data> DStream<T> {
         T: Debug,
     {
         let plan = self.plan.clone();
-        self.output("print", false, move |id, _| Arc::new(move |b: &mut Builder<'_>| {
-            b.output(id, "print", |b| {
-                let s = plan.stream(b);
-                let first = ops::output::take_local(s, b, n + 1);
-                let shared = b.env.shared.clone();
-                let done = ops::output::gather_each(first, b, "print", move |t, records| {
-                    print!("{}", ops::output::format_print(t, &records, n));
-                    shared.metrics.publish(PublishedOutput::of(
-                        "print",
-                        t,
-                        &records[..records.len().min(n)],
-                        n,
-                    ));
+        self.output("print", false, move |id, _| {
+            Arc::new(move |b: &mut Builder<'_>| {
+                b.output(id, "print", |b| {
+                    let s = plan.stream(b);
+                    let first = ops::output::take_local(s, &b.env, n + 1);
+                    let shared = b.env.shared.clone();
+                    let done =
+                        ops::output::gather_each(first, &b.env, "print", move |t, records| {
+                            print!("{}", ops::output::format_print(t, &records, n));
+                            shared.metrics.publish(PublishedOutput::of(
+                                "print",
+                                t,
+                                &records[..records.len().min(n)],
+                                n,
+                            ));
+                        });
+                    b.probe(done);
                 });
-                b.probe(done);
-            });
-        }))
+            })
+        })
     }
 
     /// Publishes the first `keep` records of every batch (formatted with `Debug`) under `name`,
@@ -206,19 +213,21 @@ impl<T: Data> DStream<T> {
     {
         let name: String = name.into();
         let plan = self.plan.clone();
-        self.output("publish", false, move |id, _| Arc::new(move |b: &mut Builder<'_>| {
-            let name = name.clone();
-            b.output(id, "publish", |b| {
-                let s = plan.stream(b);
-                let shared = b.env.shared.clone();
-                let done = ops::output::gather_each(s, b, "publish", move |t, records| {
-                    shared
-                        .metrics
-                        .publish(PublishedOutput::of(&name, t, &records, keep));
+        self.output("publish", false, move |id, _| {
+            Arc::new(move |b: &mut Builder<'_>| {
+                let name = name.clone();
+                b.output(id, "publish", |b| {
+                    let s = plan.stream(b);
+                    let shared = b.env.shared.clone();
+                    let done = ops::output::gather_each(s, &b.env, "publish", move |t, records| {
+                        shared
+                            .metrics
+                            .publish(PublishedOutput::of(&name, t, &records, keep));
+                    });
+                    b.probe(done);
                 });
-                b.probe(done);
-            });
-        }))
+            })
+        })
     }
 
     /// Writes every batch as text files, one line per record: directory
@@ -236,13 +245,15 @@ impl<T: Data> DStream<T> {
             })
         });
         let plan = self.plan.clone();
-        self.output("save_as_text_files", false, move |id, _| Arc::new(move |b: &mut Builder<'_>| {
-            b.output(id, "save_as_text_files", |b| {
-                let s = plan.stream(b);
-                let done = ops::output::save_as_text(s, b, dir.clone());
-                b.probe(done);
-            });
-        }))
+        self.output("save_as_text_files", false, move |id, _| {
+            Arc::new(move |b: &mut Builder<'_>| {
+                b.output(id, "save_as_text_files", |b| {
+                    let s = plan.stream(b);
+                    let done = ops::output::save_as_text(s, &b.env, dir.clone());
+                    b.probe(done);
+                });
+            })
+        })
     }
 
     /// Keeps every batch in memory and returns a handle to read them: the output operation

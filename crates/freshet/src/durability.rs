@@ -236,7 +236,10 @@ impl Coordinator {
 
 /// Decodes a logged batch record.
 pub(crate) fn decode_batch(entry: &BatchEntry) -> Result<BatchRecord> {
-    crate::codec::decode(&format!("batch {} in the batch log", entry.time), &entry.payload)
+    crate::codec::decode(
+        &format!("batch {} in the batch log", entry.time),
+        &entry.payload,
+    )
 }
 
 /// The fingerprint of a pipeline: its operators (in installation order), edges and the stable

@@ -340,9 +340,8 @@ mod tests {
 
     #[test]
     fn the_chain_is_kept_across_boundaries() {
-        let inner = ConnectorError::external("reset").with_cause(std::io::Error::from(
-            std::io::ErrorKind::ConnectionReset,
-        ));
+        let inner = ConnectorError::external("reset")
+            .with_cause(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
         let e = Error::Source {
             id: "clicks".into(),
             error: inner,

@@ -60,7 +60,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-
 /// What happens to late records (see the [module docs](crate::event_time)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LatePolicy {
@@ -254,7 +253,7 @@ fn windows_plan<K: Key, V: Data, A: Data>(
 ) -> Plan<EventOut<K, A, (K, V)>> {
     let time = time.clone();
     plan.derive("event_time_window", move |s, b| {
-        et::windows_by_key(s, b, time.clone(), c.clone(), options.clone())
+        et::windows_by_key(s, &b.env, time.clone(), c.clone(), options.clone())
     })
 }
 

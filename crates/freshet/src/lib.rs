@@ -63,15 +63,13 @@ pub use context::StreamingContext;
 pub use data::{Data, Key};
 pub use dataset::{Dataset, MAX_BATCH_WORKERS};
 pub use dstream::{CollectedBatches, DStream};
-pub use error::{
-    ConnectorError, Error, ErrorDomain, Result, RetryHint, SinkError, SourceError,
-};
+pub use error::{ConnectorError, Error, ErrorDomain, Result, RetryHint, SinkError, SourceError};
 pub use event_time::{
     EventTimeStream, EventWindow, EventWindows, LatePolicy, WatermarkOptions, WindowSpec,
 };
-pub use pipeline::Output;
 pub use listener::{
     BatchInfo, CheckpointInfo, OutputOperationInfo, ReceiverEvent, StreamingListener,
 };
+pub use pipeline::Output;
 pub use state::{MapWithStateStream, State, StateSpec};
 pub use time::{current_batch_time, BatchTime};

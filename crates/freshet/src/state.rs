@@ -31,13 +31,12 @@
 
 use crate::data::{Data, Key};
 use crate::dstream::DStream;
-use crate::ops::state::{self as st, MapOut};
 pub use crate::ops::state::State;
+use crate::ops::state::{self as st, MapOut};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
 
 /// What [`DStream::map_with_state`] does: the function, the initial state and the timeout.
 ///
@@ -178,7 +177,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         let f: st::UpdateFn<V, S> = Arc::new(f);
         let initial = Arc::new(initial);
         self.wrap(self.plan.derive("update_state_by_key", move |s, b| {
-            st::update_state_by_key(s, b, f.clone(), initial.clone())
+            st::update_state_by_key(s, &b.env, f.clone(), initial.clone())
         }))
     }
 
@@ -194,7 +193,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         let both = self.wrap(self.plan.derive("map_with_state", move |s, b| {
             st::map_with_state(
                 s,
-                b,
+                &b.env,
                 spec.func.clone(),
                 spec.initial.clone(),
                 spec.timeout,

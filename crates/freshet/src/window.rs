@@ -88,7 +88,7 @@ impl<T: Data> DStream<T> {
         let (len, slide) = window_millis(self, len, slide)?;
         Ok(self.wrap(
             self.plan
-                .derive("window", move |s, b| w::window(s, b, len, slide)),
+                .derive("window", move |s, b| w::window(s, &b.env, len, slide)),
         ))
     }
 
@@ -96,7 +96,7 @@ impl<T: Data> DStream<T> {
     pub fn count_by_window(&self, len: Duration, slide: Duration) -> Result<DStream<u64>> {
         let (len, slide) = window_millis(self, len, slide)?;
         Ok(self.wrap(self.plan.derive("count_by_window", move |s, b| {
-            w::count_by_window(s, b, len, slide)
+            w::count_by_window(s, &b.env, len, slide)
         })))
     }
 
@@ -109,7 +109,7 @@ impl<T: Data> DStream<T> {
         let (len, slide) = window_millis(self, len, slide)?;
         let f: Arc<dyn Fn(T, T) -> T + Send + Sync> = Arc::new(f);
         Ok(self.wrap(self.plan.derive("reduce_by_window", move |s, b| {
-            w::reduce_by_window(s, b, f.clone(), len, slide)
+            w::reduce_by_window(s, &b.env, f.clone(), len, slide)
         })))
     }
 
@@ -137,10 +137,9 @@ impl<T: Data> DStream<T> {
     /// arrival order.
     pub fn count_window(&self, n: usize, step: usize) -> Result<DStream<Vec<T>>> {
         check_count(n, step)?;
-        Ok(self.wrap(
-            self.plan
-                .derive("count_window", move |s, b| w::count_window(s, b, n, step)),
-        ))
+        Ok(self.wrap(self.plan.derive("count_window", move |s, b| {
+            w::count_window(s, &b.env, n, step)
+        })))
     }
 }
 
@@ -194,7 +193,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         let f: Arc<dyn Fn(V, V) -> V + Send + Sync> = Arc::new(f);
         Ok(
             self.wrap(self.plan.derive("reduce_by_key_and_window", move |s, b| {
-                w::reduce_by_key_and_window(s, b, f.clone(), len, slide)
+                w::reduce_by_key_and_window(s, &b.env, f.clone(), len, slide)
             })),
         )
     }
@@ -226,7 +225,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
                 .derive("reduce_by_key_and_window_inv", move |s, b| {
                     w::reduce_by_key_and_window_inv(
                         s,
-                        b,
+                        &b.env,
                         f.clone(),
                         inv.clone(),
                         len,
@@ -246,7 +245,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         let (len, slide) = window_millis(self, len, slide)?;
         Ok(
             self.wrap(self.plan.derive("group_by_key_and_window", move |s, b| {
-                w::group_by_key_and_window(s, b, len, slide)
+                w::group_by_key_and_window(s, &b.env, len, slide)
             })),
         )
     }
@@ -257,7 +256,7 @@ impl<K: Key, V: Data> DStream<(K, V)> {
         check_count(n, step)?;
         Ok(
             self.wrap(self.plan.derive("count_window_by_key", move |s, b| {
-                w::count_window_by_key(s, b, n, step)
+                w::count_window_by_key(s, &b.env, n, step)
             })),
         )
     }
@@ -278,10 +277,9 @@ impl<T: Data> Dataset<T> {
     /// ```
     pub fn count_window(&self, n: usize, step: usize) -> Result<Dataset<Vec<T>>> {
         check_count(n, step)?;
-        Ok(self.wrap(
-            self.plan
-                .derive("count_window", move |s, b| w::count_window(s, b, n, step)),
-        ))
+        Ok(self.wrap(self.plan.derive("count_window", move |s, b| {
+            w::count_window(s, &b.env, n, step)
+        })))
     }
 }
 
@@ -291,7 +289,7 @@ impl<K: Key, V: Data> Dataset<(K, V)> {
         check_count(n, step)?;
         Ok(
             self.wrap(self.plan.derive("count_window_by_key", move |s, b| {
-                w::count_window_by_key(s, b, n, step)
+                w::count_window_by_key(s, &b.env, n, step)
             })),
         )
     }

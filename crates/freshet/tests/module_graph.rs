@@ -47,13 +47,23 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
     let mut modules = BTreeSet::new();
     for f in &files {
         let rel = f.strip_prefix(&src).unwrap();
-        let top = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         modules.insert(top.trim_end_matches(".rs").to_string());
     }
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for f in &files {
         let rel = f.strip_prefix(&src).unwrap();
-        let top = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         let top = top.trim_end_matches(".rs").to_string();
         if top == "lib" {
             continue;
@@ -71,7 +81,10 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
             }
             for name in names {
                 if name != top && modules.contains(name) {
-                    edges.entry(top.clone()).or_default().insert(name.to_string());
+                    edges
+                        .entry(top.clone())
+                        .or_default()
+                        .insert(name.to_string());
                 }
             }
         }

@@ -192,18 +192,12 @@ fn socket_text_listener_on_an_address_in_use_fails_start() {
     assert_eq!(err.domain(), freshet::ErrorDomain::User, "{err}");
     assert!(err.to_string().contains(&addr), "{err}");
     // The context is stopped, with that error.
-    assert!(matches!(
-        ctx.await_termination(),
-        Err(Error::Source { .. })
-    ));
+    assert!(matches!(ctx.await_termination(), Err(Error::Source { .. })));
 
     // The same in an available-now run.
     let (ctx, _clock) = context(1);
     ctx.socket_text_listener(addr).collect_batches();
-    assert!(matches!(
-        ctx.run_available_now(),
-        Err(Error::Source { .. })
-    ));
+    assert!(matches!(ctx.run_available_now(), Err(Error::Source { .. })));
     drop(taken);
 }
 

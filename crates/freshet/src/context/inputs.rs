@@ -63,7 +63,11 @@ impl StreamingContext {
         self.inner
             .pipeline
             .add_source(Box::new(ReceiverSource::new(id, receiver, options)));
-        self.source_stream(id, kind, Arc::new(|split, buf, _env| read_records(split, buf)))
+        self.source_stream(
+            id,
+            kind,
+            Arc::new(|split, buf, _env| read_records(split, buf)),
+        )
     }
 
     /// A receiver stream whose buffer holds at most `capacity` records.

@@ -3,17 +3,18 @@
 
 use super::{per_time, EmitEmpty};
 use crate::data::Data;
-use crate::plan::{Builder, TStream};
+use crate::plan::{TStream, WorkerEnv};
+use std::rc::Rc;
 use std::sync::Arc;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 
 /// `count`: one record per batch, `0` for an empty batch (as Spark does).
-pub(crate) fn count<'s, T: Data>(s: TStream<'s, T>, b: &mut Builder<'s>) -> TStream<'s, u64> {
+pub(crate) fn count<'s, T: Data>(s: TStream<'s, T>, env: &Rc<WorkerEnv>) -> TStream<'s, u64> {
     let partial = per_time(
         s,
         Pipeline,
         "count-partial",
-        &b.env,
+        env,
         EmitEmpty::Never,
         || 0u64,
         |n, data: &mut Vec<T>| {
@@ -26,7 +27,7 @@ pub(crate) fn count<'s, T: Data>(s: TStream<'s, T>, b: &mut Builder<'s>) -> TStr
         partial,
         Exchange::new(|_: &u64| 0),
         "count",
-        &b.env,
+        env,
         EmitEmpty::Worker0,
         || 0u64,
         |n, data: &mut Vec<u64>| *n += data.drain(..).sum::<u64>(),
@@ -37,7 +38,7 @@ pub(crate) fn count<'s, T: Data>(s: TStream<'s, T>, b: &mut Builder<'s>) -> TStr
 /// `reduce`: one record per non-empty batch, the fold of all its records with `f`.
 pub(crate) fn reduce<'s, T: Data>(
     s: TStream<'s, T>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     f: Arc<dyn Fn(T, T) -> T + Send + Sync>,
 ) -> TStream<'s, T> {
     let fold = move |acc: &mut Option<T>, data: &mut Vec<T>| {
@@ -52,7 +53,7 @@ pub(crate) fn reduce<'s, T: Data>(
         s,
         Pipeline,
         "reduce-partial",
-        &b.env,
+        env,
         EmitEmpty::Never,
         || None,
         fold.clone(),
@@ -62,7 +63,7 @@ pub(crate) fn reduce<'s, T: Data>(
         partial,
         Exchange::new(|_: &T| 0),
         "reduce",
-        &b.env,
+        env,
         EmitEmpty::Never,
         || None,
         fold,

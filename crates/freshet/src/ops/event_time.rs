@@ -27,7 +27,7 @@ use super::{checkpointed, per_time, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
 use crate::durability::{decode_state, encode_state};
 use crate::error::Result;
-use crate::plan::{Builder, TStream};
+use crate::plan::{TStream, WorkerEnv};
 use crate::time::current_batch_time;
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
@@ -459,14 +459,14 @@ struct Local<K, R, A> {
 /// Keyed event-time windows aggregated with `c`.
 pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
     s: TStream<'s, (K, V)>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     time: TimeFn<(K, V)>,
     c: Combiner<V, A>,
     o: Options,
 ) -> TStream<'s, EventOut<K, A, (K, V)>> {
-    let peers = b.env.peers as u32;
-    let me = b.env.index as u32;
-    let interval = b.env.interval;
+    let peers = env.peers as u32;
+    let me = env.index as u32;
+    let interval = env.interval;
     // The window operator publishes, after each batch, its watermark and the batch time. When
     // this worker's copy is for the batch just before the one being read (always so with one
     // batch in flight), records that are not late are combined per (key, pane) here, before the
@@ -479,7 +479,7 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
                 s,
                 Pipeline,
                 "event-time-combine",
-                &b.env,
+                env,
                 EmitEmpty::Never,
                 || Local {
                     before: Before::Unknown,
@@ -555,16 +555,16 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
         }),
     };
     let mark = Watermark {
-        parts: vec![None; b.env.peers],
+        parts: vec![None; env.peers],
         delay: o.delay,
         idle: o.idle,
         current: None,
     };
     let state = Rc::new(RefCell::new(EventState { windows, mark }));
-    let (index, peers) = (b.env.index, b.env.peers);
+    let (index, peers) = (env.index, env.peers);
     let snap = Rc::clone(&state);
     let late = o.late_count.clone();
-    let parts: Vec<EventSnapshot> = checkpointed(b, move || {
+    let parts: Vec<EventSnapshot> = checkpointed(env, move || {
         let st = snap.borrow();
         encode_state(&EventSnapshot {
             windows: st.windows.snapshot(),
@@ -581,7 +581,7 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
         let mut st = state.borrow_mut();
         let mine = |k: &K| owner(k, peers) == index;
         if let Err(e) = st.windows.restore(&part.windows, &mine) {
-            b.env.shared.fail(e);
+            env.shared.fail(e);
             break;
         }
         st.mark.merge(part.parts, part.current);
@@ -592,9 +592,9 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
     // Before the first batch, the watermark is the restored one (none on a fresh start).
     published.set((
         state.borrow().mark.current,
-        b.env.first_time.saturating_sub(interval),
+        env.first_time.saturating_sub(interval),
     ));
-    let shared = b.env.shared.clone();
+    let shared = env.shared.clone();
     let mut closed = Vec::new();
     per_time(
         tagged,
@@ -604,7 +604,7 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
             Msg::Max { to, .. } => u64::from(*to),
         }),
         "event_time_window",
-        &b.env,
+        env,
         EmitEmpty::AllWorkers,
         || Batch {
             recs: Vec::new(),

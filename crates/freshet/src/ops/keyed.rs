@@ -4,7 +4,8 @@
 use super::narrow::exchange_by_key;
 use super::{per_time, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
-use crate::plan::{Builder, TStream};
+use crate::plan::{TStream, WorkerEnv};
+use std::rc::Rc;
 use std::sync::Arc;
 use timely::dataflow::channels::pact::Pipeline;
 
@@ -52,7 +53,7 @@ fn drain_map<K, C>(map: FastMap<K, Option<C>>, out: &mut Vec<(K, C)>) {
 /// `combine_by_key`: per-worker combine, then (with more than one worker) route by key and merge.
 pub(crate) fn combine_by_key<'s, K: Key, V: Data, C: Data>(
     s: TStream<'s, (K, V)>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     name: &str,
     c: Combiner<V, C>,
 ) -> TStream<'s, (K, C)> {
@@ -63,7 +64,7 @@ pub(crate) fn combine_by_key<'s, K: Key, V: Data, C: Data>(
         s,
         Pipeline,
         name,
-        &b.env,
+        env,
         EmitEmpty::Never,
         move || hint.new_map::<K, C>(),
         move |map, data: &mut Vec<(K, V)>| {
@@ -77,7 +78,7 @@ pub(crate) fn combine_by_key<'s, K: Key, V: Data, C: Data>(
         },
         move |_t, map, out| hint2.drain(map, out),
     );
-    if b.env.peers == 1 {
+    if env.peers == 1 {
         return local;
     }
     let merge = c.merge_combiners;
@@ -87,7 +88,7 @@ pub(crate) fn combine_by_key<'s, K: Key, V: Data, C: Data>(
         local,
         exchange_by_key::<K, C>(),
         name,
-        &b.env,
+        env,
         EmitEmpty::Never,
         move || hint.new_map::<K, C>(),
         move |map, data: &mut Vec<(K, C)>| {
@@ -106,13 +107,13 @@ pub(crate) fn combine_by_key<'s, K: Key, V: Data, C: Data>(
 /// `group_by_key`: routes every record by key and gathers each key's values in arrival order.
 pub(crate) fn group_by_key<'s, K: Key, V: Data>(
     s: TStream<'s, (K, V)>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
 ) -> TStream<'s, (K, Vec<V>)> {
     per_time(
         s,
         exchange_by_key::<K, V>(),
         "group_by_key",
-        &b.env,
+        env,
         EmitEmpty::Never,
         FastMap::<K, Vec<V>>::default,
         |map, data: &mut Vec<(K, V)>| {

@@ -20,7 +20,7 @@ pub(crate) mod state;
 pub(crate) mod window;
 
 use crate::durability::decode_state;
-use crate::plan::{Builder, TStream, WorkerEnv};
+use crate::plan::{TStream, WorkerEnv};
 use crate::time::with_batch_time;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -32,7 +32,6 @@ use timely::dataflow::operators::{Capability, Operator};
 pub(crate) use narrow::narrow;
 
 use crate::metrics::local::{self, OpTimer};
-
 
 /// The hash map used for per-batch keyed state.
 pub(crate) type FastMap<K, V> =
@@ -231,15 +230,15 @@ pub(crate) fn local() -> Pipeline {
 /// from, decoded, one per worker of the run that wrote the checkpoint, in worker order (empty
 /// on a fresh start). A part that does not decode fails the run (and nothing is restored).
 pub(crate) fn checkpointed<S: serde::de::DeserializeOwned>(
-    b: &mut Builder<'_>,
+    env: &Rc<WorkerEnv>,
     snapshot: impl Fn() -> Vec<u8> + 'static,
 ) -> Vec<S> {
     let mut parts = Vec::new();
-    for part in b.register_state(Rc::new(snapshot)) {
+    for part in env.register_state(Rc::new(snapshot)) {
         match decode_state::<S>(&part) {
             Ok(s) => parts.push(s),
             Err(e) => {
-                b.env.shared.fail(e);
+                env.shared.fail(e);
                 return Vec::new();
             }
         }

@@ -4,11 +4,12 @@
 use super::{narrow, per_time, EmitEmpty};
 use crate::data::Data;
 use crate::error::Error;
-use crate::plan::{Builder, TStream};
+use crate::plan::{TStream, WorkerEnv};
 use crate::run::RuntimeEvent;
 use std::fmt::Debug;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 
@@ -16,7 +17,7 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 /// `f(time, records)` there once per batch, in batch-time order, empty batches included.
 pub(crate) fn gather_each<'s, T, F>(
     s: TStream<'s, T>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     name: &str,
     mut f: F,
 ) -> TStream<'s, ()>
@@ -24,8 +25,8 @@ where
     T: Data,
     F: FnMut(u64, Vec<T>) + 'static,
 {
-    let index = b.env.index;
-    let shared = b.env.shared.clone();
+    let index = env.index;
+    let shared = env.shared.clone();
     let output_name = name.to_string();
     let tagged = narrow(
         s,
@@ -38,7 +39,7 @@ where
         tagged,
         Exchange::new(|_: &(usize, Vec<T>)| 0),
         name,
-        &b.env,
+        env,
         EmitEmpty::Worker0,
         Vec::new,
         |acc: &mut Vec<(usize, Vec<T>)>, data: &mut Vec<(usize, Vec<T>)>| acc.append(data),
@@ -67,14 +68,14 @@ where
 /// Keeps at most `n` records of each batch on each worker.
 pub(crate) fn take_local<'s, T: Data>(
     s: TStream<'s, T>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     n: usize,
 ) -> TStream<'s, T> {
     per_time(
         s,
         Pipeline,
         "take",
-        &b.env,
+        env,
         EmitEmpty::Never,
         Vec::new,
         move |acc: &mut Vec<T>, data: &mut Vec<T>| {
@@ -130,22 +131,22 @@ pub(crate) type BatchDir = Arc<dyn Fn(u64) -> PathBuf + Send + Sync>;
 /// partitions included (as Spark does).
 pub(crate) fn save_as_text<'s, T: Data + std::fmt::Display>(
     s: TStream<'s, T>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     dir: BatchDir,
 ) -> TStream<'s, ()> {
-    let env = b.env.clone();
+    let worker_env = env.clone();
     per_time(
         s,
         Pipeline,
         "save_as_text_files",
-        &b.env,
+        env,
         EmitEmpty::AllWorkers,
         Vec::new,
         |acc: &mut Vec<T>, data: &mut Vec<T>| acc.append(data),
         move |t, records, _out: &mut Vec<()>| {
-            let name = format!("part-{:05}", env.index);
+            let name = format!("part-{:05}", worker_env.index);
             if let Err(e) = write_lines_atomically(&dir(t), &name, &records) {
-                env.shared.fail(e);
+                worker_env.shared.fail(e);
             }
         },
     )

@@ -4,10 +4,11 @@
 use super::{local, per_time, EmitEmpty};
 use crate::data::Data;
 use crate::error::{Error, SinkError};
-use crate::plan::{Builder, TStream};
+use crate::plan::{TStream, WorkerEnv};
 use crate::run::Shared;
 use crate::sink::{Sink, SinkContext, SinkWriter};
 use crate::time::BatchTime;
+use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -31,7 +32,10 @@ fn with_retries<R>(
         match op() {
             Ok(r) => return Ok(r),
             Err(e) if e.is_retryable() && attempt < ATTEMPTS && !shared.stopping_now() => {
-                tracing::warn!(output, "{what} failed (attempt {attempt} of {ATTEMPTS}), retrying in {backoff:?}: {e}");
+                tracing::warn!(
+                    output,
+                    "{what} failed (attempt {attempt} of {ATTEMPTS}), retrying in {backoff:?}: {e}"
+                );
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 attempt += 1;
@@ -45,22 +49,22 @@ fn with_retries<R>(
 /// stable id once the run starts.
 pub(crate) fn write_to_sink<'s, T: Data, S: Sink<T>>(
     s: TStream<'s, T>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     sink: Arc<S>,
     output: Arc<OnceLock<String>>,
 ) -> TStream<'s, ()> {
-    let env = b.env.clone();
+    let worker_env = env.clone();
     let mut writer: Option<S::Writer> = None;
     per_time(
         s,
         local(),
         "sink",
-        &b.env,
+        env,
         EmitEmpty::AllWorkers,
         Vec::new,
         |acc: &mut Vec<T>, data: &mut Vec<T>| acc.append(data),
         move |t, records, _out: &mut Vec<()>| {
-            let shared = &env.shared;
+            let shared = &worker_env.shared;
             if shared.stopping_now() {
                 return;
             }
@@ -70,8 +74,8 @@ pub(crate) fn write_to_sink<'s, T: Data, S: Sink<T>>(
                 if writer.is_none() {
                     let ctx = SinkContext {
                         output_id: id.to_string(),
-                        partition: env.index,
-                        partitions: env.peers,
+                        partition: worker_env.index,
+                        partitions: worker_env.peers,
                     };
                     writer = Some(with_retries(shared, id, "open", || sink.open(&ctx))?);
                 }

@@ -8,7 +8,7 @@ use super::narrow::narrow;
 use super::{per_time, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
 use crate::durability::{decode_state, encode_state};
-use crate::plan::{Builder, TStream};
+use crate::plan::{TStream, WorkerEnv};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -70,7 +70,7 @@ impl<S> State<S> {
 /// reported after every batch.
 fn keyed_state<'s, K, V, S, U, F>(
     s: TStream<'s, (K, V)>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     name: &str,
     initial: &[(K, S)],
     mut update: F,
@@ -84,18 +84,18 @@ where
 {
     let store = Rc::new(RefCell::new(StateStore::initial(
         initial,
-        b.env.index,
-        b.env.peers,
-        b.env.first_time,
+        env.index,
+        env.peers,
+        env.first_time,
     )));
-    checkpointed(b, &store);
-    let sizes = StateSizes::new(b);
-    let peers = b.env.peers;
+    checkpointed(env, &store);
+    let sizes = StateSizes::new(env);
+    let peers = env.peers;
     per_time(
-        tag_source(s, b.env.index),
+        tag_source(s, env.index),
         exchange_tagged::<K, V>(),
         name,
-        &b.env,
+        env,
         EmitEmpty::AllWorkers,
         move || BySource::new(peers),
         |acc, data| acc.add(data),
@@ -115,11 +115,11 @@ struct StateSizes {
 }
 
 impl StateSizes {
-    fn new(b: &Builder<'_>) -> Self {
+    fn new(env: &Rc<WorkerEnv>) -> Self {
         StateSizes {
-            node: b.current_node(),
-            worker: b.env.index,
-            shared: b.env.shared.clone(),
+            node: env.current_node(),
+            worker: env.index,
+            shared: env.shared.clone(),
         }
     }
 
@@ -132,13 +132,13 @@ impl StateSizes {
 
 /// Registers `store` for checkpoints and, when the run recovers from one, replaces its
 /// contents with the checkpointed entries this worker owns (whatever the old worker count).
-fn checkpointed<K: Key, S: Data>(b: &mut Builder<'_>, store: &Rc<RefCell<StateStore<K, S>>>) {
+fn checkpointed<K: Key, S: Data>(env: &Rc<WorkerEnv>, store: &Rc<RefCell<StateStore<K, S>>>) {
     let snapshot = Rc::clone(store);
-    let parts = b.register_state(Rc::new(move || encode_state(&snapshot.borrow().snapshot())));
+    let parts = env.register_state(Rc::new(move || encode_state(&snapshot.borrow().snapshot())));
     if parts.is_empty() {
         return;
     }
-    let (index, peers) = (b.env.index, b.env.peers);
+    let (index, peers) = (env.index, env.peers);
     let mut restored = StateStore::new();
     for part in parts {
         match decode_state::<Vec<(K, S, u64)>>(&part) {
@@ -148,7 +148,7 @@ fn checkpointed<K: Key, S: Data>(b: &mut Builder<'_>, store: &Rc<RefCell<StateSt
                     .filter(|(k, _, _)| owner(k, peers) == index),
             ),
             Err(e) => {
-                b.env.shared.fail(e);
+                env.shared.fail(e);
                 return;
             }
         }
@@ -292,13 +292,13 @@ pub(crate) type UpdateFn<V, S> = Arc<dyn Fn(Vec<V>, Option<S>) -> Option<S> + Se
 /// are in arrival order (see [`BySource`]).
 pub(crate) fn update_state_by_key<'s, K: Key, V: Data, S: Data>(
     s: TStream<'s, (K, V)>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     f: UpdateFn<V, S>,
     initial: Arc<Vec<(K, S)>>,
 ) -> TStream<'s, (K, S)> {
     keyed_state(
         s,
-        b,
+        env,
         "update_state_by_key",
         &initial,
         move |t, batch, store: &mut StateStore<K, S>, out| {
@@ -355,7 +355,7 @@ pub(crate) type MapFn<K, V, S, U> = Arc<dyn Fn(&K, Option<V>, &mut State<S>) -> 
 /// [`BySource`]), and `f(key, None, state)` once for a key that times out, after which it is removed.
 pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
     s: TStream<'s, (K, V)>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     f: MapFn<K, V, S, U>,
     initial: Arc<Vec<(K, S)>>,
     timeout: Option<Duration>,
@@ -365,7 +365,7 @@ pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
     let mut snap: Vec<(K, S)> = Vec::new();
     keyed_state(
         s,
-        b,
+        env,
         "map_with_state",
         &initial,
         move |t, records, store: &mut StateStore<K, S>, out| {

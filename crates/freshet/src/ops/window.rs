@@ -30,7 +30,7 @@ use super::state::owner;
 use super::{checkpointed, parts_for, per_time, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
 use crate::durability::encode_state;
-use crate::plan::{Builder, TStream, WorkerEnv};
+use crate::plan::{TStream, WorkerEnv};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -125,7 +125,7 @@ fn sliding<'s, T, B, U, P, I, A, E, R>(
     s: TStream<'s, T>,
     pact: P,
     name: &str,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     len: u64,
     slide: u64,
     init: I,
@@ -143,18 +143,18 @@ where
     E: FnMut(&Kept<B>, &mut Vec<U>) + 'static,
     R: FnOnce(Vec<Kept<B>>, usize, usize) -> Kept<B>,
 {
-    let timing = Timing::new(&b.env, len, slide);
+    let timing = Timing::new(env, len, slide);
     let kept: Rc<RefCell<Kept<B>>> = Rc::new(RefCell::new(VecDeque::new()));
     let snap = Rc::clone(&kept);
-    let parts = checkpointed(b, move || encode_state(&*snap.borrow()));
+    let parts = checkpointed(env, move || encode_state(&*snap.borrow()));
     if !parts.is_empty() {
-        *kept.borrow_mut() = restore(parts, b.env.index, b.env.peers);
+        *kept.borrow_mut() = restore(parts, env.index, env.peers);
     }
     per_time(
         s,
         pact,
         name,
-        &b.env,
+        env,
         EmitEmpty::AllWorkers,
         init,
         add,
@@ -174,7 +174,7 @@ where
 /// `window(len, slide)`: every window's records, on the workers that hold them.
 pub(crate) fn window<'s, T: Data>(
     s: TStream<'s, T>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     len: u64,
     slide: u64,
 ) -> TStream<'s, T> {
@@ -182,7 +182,7 @@ pub(crate) fn window<'s, T: Data>(
         s,
         Pipeline,
         "window",
-        b,
+        env,
         len,
         slide,
         Vec::new,
@@ -203,7 +203,7 @@ pub(crate) fn window<'s, T: Data>(
 /// `count_by_window`: one count per window (zero for an empty window), on worker 0.
 pub(crate) fn count_by_window<'s, T: Data>(
     s: TStream<'s, T>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     len: u64,
     slide: u64,
 ) -> TStream<'s, u64> {
@@ -211,7 +211,7 @@ pub(crate) fn count_by_window<'s, T: Data>(
         s,
         Pipeline,
         "count_by_window-partial",
-        b,
+        env,
         len,
         slide,
         || 0u64,
@@ -226,7 +226,7 @@ pub(crate) fn count_by_window<'s, T: Data>(
         partial,
         Exchange::new(|_: &u64| 0),
         "count_by_window",
-        &b.env,
+        env,
         EmitEmpty::Never,
         || 0u64,
         |n, data: &mut Vec<u64>| *n += data.drain(..).sum::<u64>(),
@@ -237,7 +237,7 @@ pub(crate) fn count_by_window<'s, T: Data>(
 /// `reduce_by_window`: the fold of every non-empty window, on worker 0.
 pub(crate) fn reduce_by_window<'s, T: Data>(
     s: TStream<'s, T>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     f: Arc<dyn Fn(T, T) -> T + Send + Sync>,
     len: u64,
     slide: u64,
@@ -259,7 +259,7 @@ pub(crate) fn reduce_by_window<'s, T: Data>(
         s,
         Pipeline,
         "reduce_by_window-partial",
-        b,
+        env,
         len,
         slide,
         || None,
@@ -287,7 +287,7 @@ pub(crate) fn reduce_by_window<'s, T: Data>(
         partial,
         Exchange::new(|_: &T| 0),
         "reduce_by_window",
-        &b.env,
+        env,
         EmitEmpty::Never,
         || None,
         fold,
@@ -306,17 +306,22 @@ fn reduce_combiner<V: Data>(f: &Arc<dyn Fn(V, V) -> V + Send + Sync>) -> Combine
 /// `reduce_by_key_and_window`: every window recomputed from the per-batch, per-key partials.
 pub(crate) fn reduce_by_key_and_window<'s, K: Key, V: Data>(
     s: TStream<'s, (K, V)>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     f: Arc<dyn Fn(V, V) -> V + Send + Sync>,
     len: u64,
     slide: u64,
 ) -> TStream<'s, (K, V)> {
-    let per_batch = combine_by_key(s, b, "reduce_by_key_and_window-batch", reduce_combiner(&f));
+    let per_batch = combine_by_key(
+        s,
+        env,
+        "reduce_by_key_and_window-batch",
+        reduce_combiner(&f),
+    );
     sliding(
         per_batch,
         Pipeline,
         "reduce_by_key_and_window",
-        b,
+        env,
         len,
         slide,
         Vec::new,
@@ -363,7 +368,7 @@ pub(crate) type KeepFn<K, V> = Arc<dyn Fn(&(K, V)) -> bool + Send + Sync>;
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn reduce_by_key_and_window_inv<'s, K: Key, V: Data>(
     s: TStream<'s, (K, V)>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     f: Arc<dyn Fn(V, V) -> V + Send + Sync>,
     inv: Arc<dyn Fn(V, V) -> V + Send + Sync>,
     len: u64,
@@ -372,23 +377,23 @@ pub(crate) fn reduce_by_key_and_window_inv<'s, K: Key, V: Data>(
 ) -> TStream<'s, (K, V)> {
     let per_batch = combine_by_key(
         s,
-        b,
+        env,
         "reduce_by_key_and_window_inv-batch",
         reduce_combiner(&f),
     );
-    let timing = Timing::new(&b.env, len, slide);
+    let timing = Timing::new(env, len, slide);
     let state: Rc<RefCell<IncrementalState<K, V>>> = Rc::new(RefCell::new(IncrementalState {
         kept: VecDeque::new(),
         running: FastMap::default(),
     }));
     let snap = Rc::clone(&state);
-    let parts: Vec<IncrementalSnapshot<K, V>> = checkpointed(b, move || {
+    let parts: Vec<IncrementalSnapshot<K, V>> = checkpointed(env, move || {
         let st = snap.borrow();
         let running: Vec<(&K, &Running<V>)> = st.running.iter().collect();
         encode_state(&(&st.kept, running))
     });
     if !parts.is_empty() {
-        let (index, peers) = (b.env.index, b.env.peers);
+        let (index, peers) = (env.index, env.peers);
         let mut olds = Vec::with_capacity(parts.len());
         let mut running = FastMap::default();
         for (kept, keys) in parts {
@@ -403,7 +408,7 @@ pub(crate) fn reduce_by_key_and_window_inv<'s, K: Key, V: Data>(
         per_batch,
         Pipeline,
         "reduce_by_key_and_window_inv",
-        &b.env,
+        env,
         EmitEmpty::AllWorkers,
         Vec::new,
         |acc: &mut Vec<(K, V)>, data: &mut Vec<(K, V)>| acc.append(data),
@@ -467,7 +472,7 @@ pub(crate) fn reduce_by_key_and_window_inv<'s, K: Key, V: Data>(
 /// `group_by_key_and_window`: the values of each key in each window, oldest batch first.
 pub(crate) fn group_by_key_and_window<'s, K: Key, V: Data>(
     s: TStream<'s, (K, V)>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     len: u64,
     slide: u64,
 ) -> TStream<'s, (K, Vec<V>)> {
@@ -475,7 +480,7 @@ pub(crate) fn group_by_key_and_window<'s, K: Key, V: Data>(
         s,
         exchange_by_key::<K, V>(),
         "group_by_key_and_window",
-        b,
+        env,
         len,
         slide,
         Vec::new,
@@ -543,16 +548,16 @@ fn tag_worker<'s, T: Data>(s: TStream<'s, T>, index: usize) -> TStream<'s, (usiz
 /// `count_window(n, step)` over the whole stream, on worker 0.
 pub(crate) fn count_window<'s, T: Data>(
     s: TStream<'s, T>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     n: usize,
     step: usize,
 ) -> TStream<'s, Vec<T>> {
-    let tagged = tag_worker(s, b.env.index);
+    let tagged = tag_worker(s, env.index);
     // Only worker 0's buffer holds records; it goes back to worker 0 whatever the worker count.
     let buffer = Rc::new(RefCell::new(CountBuffer::new()));
     let snap = Rc::clone(&buffer);
-    let parts: Vec<CountBuffer<T>> = checkpointed(b, move || encode_state(&*snap.borrow()));
-    if b.env.index == 0 {
+    let parts: Vec<CountBuffer<T>> = checkpointed(env, move || encode_state(&*snap.borrow()));
+    if env.index == 0 {
         if let Some(old) = parts.into_iter().next() {
             *buffer.borrow_mut() = old;
         }
@@ -561,7 +566,7 @@ pub(crate) fn count_window<'s, T: Data>(
         tagged,
         Exchange::new(|_: &(usize, Vec<T>)| 0),
         "count_window",
-        &b.env,
+        env,
         EmitEmpty::Never,
         Vec::new,
         |acc: &mut Vec<(usize, Vec<T>)>, data| acc.append(data),
@@ -580,11 +585,11 @@ pub(crate) fn count_window<'s, T: Data>(
 /// `count_window_by_key(n, step)`: per key, on the key's owner.
 pub(crate) fn count_window_by_key<'s, K: Key, V: Data>(
     s: TStream<'s, (K, V)>,
-    b: &mut Builder<'s>,
+    env: &Rc<WorkerEnv>,
     n: usize,
     step: usize,
 ) -> TStream<'s, (K, Vec<V>)> {
-    let index = b.env.index;
+    let index = env.index;
     // Keyed records keep their source worker so that each key's order is well defined.
     let tagged = narrow(
         s,
@@ -595,12 +600,12 @@ pub(crate) fn count_window_by_key<'s, K: Key, V: Data>(
     );
     let buffers: Rc<RefCell<FastMap<K, CountBuffer<V>>>> = Rc::default();
     let snap = Rc::clone(&buffers);
-    let parts: Vec<Vec<(K, CountBuffer<V>)>> = checkpointed(b, move || {
+    let parts: Vec<Vec<(K, CountBuffer<V>)>> = checkpointed(env, move || {
         let buffers = snap.borrow();
         let entries: Vec<(&K, &CountBuffer<V>)> = buffers.iter().collect();
         encode_state(&entries)
     });
-    let peers = b.env.peers;
+    let peers = env.peers;
     buffers.borrow_mut().extend(
         parts
             .into_iter()
@@ -611,7 +616,7 @@ pub(crate) fn count_window_by_key<'s, K: Key, V: Data>(
         tagged,
         Exchange::new(|x: &(usize, K, V)| route(&x.1)),
         "count_window_by_key",
-        &b.env,
+        env,
         EmitEmpty::Never,
         Vec::new,
         |acc: &mut Vec<(usize, K, V)>, data| acc.append(data),

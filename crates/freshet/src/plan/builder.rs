@@ -39,6 +39,8 @@ pub(crate) struct WorkerEnv {
     pub shared: Arc<Shared>,
     /// Operator state restored from a checkpoint, if the run recovers from one.
     pub restored: Option<Arc<crate::durability::RestoredState>>,
+    /// The snapshot functions of the stateful operators installed so far, in order.
+    states: std::cell::RefCell<Vec<SnapshotFn>>,
 }
 
 impl WorkerEnv {
@@ -58,7 +60,27 @@ impl WorkerEnv {
             last_fed: Cell::new(None),
             shared,
             restored: None,
+            states: std::cell::RefCell::new(Vec::new()),
         }
+    }
+
+    /// Registers the state of a stateful operator for checkpoints: `snapshot` serializes this
+    /// worker's part of it. Returns the serialized parts to restore it from (one per worker of
+    /// the run that wrote the checkpoint; empty on a fresh start). State slots are numbered in
+    /// installation order, which is the same whenever the same pipeline code is installed.
+    pub fn register_state(&self, snapshot: SnapshotFn) -> Vec<Vec<u8>> {
+        let mut states = self.states.borrow_mut();
+        let slot = states.len();
+        states.push(snapshot);
+        self.restored
+            .as_ref()
+            .map(|r| r.slot(slot))
+            .unwrap_or_default()
+    }
+
+    /// The plan node being installed (0: none).
+    pub fn current_node(&self) -> u64 {
+        crate::metrics::local::installing()
     }
 
     /// The latest batch time fed into this worker's inputs.
@@ -247,7 +269,6 @@ pub(crate) struct Builder<'s> {
     inputs: Vec<Box<dyn WorkerInput>>,
     probe: ProbeHandle<u64>,
     nodes: Vec<u64>,
-    states: Vec<SnapshotFn>,
 }
 
 /// Serializes one operator's state on this worker for a checkpoint.
@@ -272,7 +293,6 @@ impl<'s> Builder<'s> {
             inputs: Vec::new(),
             probe: ProbeHandle::new(),
             nodes: Vec::new(),
-            states: Vec::new(),
         }
     }
 
@@ -347,26 +367,12 @@ impl<'s> Builder<'s> {
         stream.probe_with(&self.probe);
     }
 
-    /// Registers the state of a stateful operator for checkpoints: `snapshot` serializes this
-    /// worker's part of it. Returns the serialized parts to restore it from (one per worker of
-    /// the run that wrote the checkpoint; empty on a fresh start). State slots are numbered in
-    /// installation order, which is the same whenever the same pipeline code is installed.
-    pub fn register_state(&mut self, snapshot: SnapshotFn) -> Vec<Vec<u8>> {
-        let slot = self.states.len();
-        self.states.push(snapshot);
-        self.env
-            .restored
-            .as_ref()
-            .map(|r| r.slot(slot))
-            .unwrap_or_default()
-    }
-
     /// What was installed.
     pub fn finish(self) -> Installed {
         Installed {
             inputs: self.inputs,
             probe: self.probe,
-            states: self.states,
+            states: self.env.states.take(),
         }
     }
 }

@@ -144,4 +144,3 @@ impl Shared {
         self.skipped.load(Ordering::Relaxed)
     }
 }
-

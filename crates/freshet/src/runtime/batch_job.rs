@@ -1,9 +1,9 @@
 //! Runs a batch job: a plan over static datasets, executed once as a single batch (time 0).
 
 use super::{abandon_dataflows, panic_message};
-use crate::run::Shared;
 use crate::error::{Error, Result};
 use crate::plan::{Builder, WorkerEnv};
+use crate::run::Shared;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;

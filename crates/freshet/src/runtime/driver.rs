@@ -468,7 +468,11 @@ impl Driver {
 
     /// Waits until `done` holds for the run's status; `false` if `abort` holds first or the
     /// run must end now.
-    fn wait_status(&self, done: impl Fn(&RunStatus) -> bool, abort: impl Fn(&RunStatus) -> bool) -> bool {
+    fn wait_status(
+        &self,
+        done: impl Fn(&RunStatus) -> bool,
+        abort: impl Fn(&RunStatus) -> bool,
+    ) -> bool {
         loop {
             if self.shared.stopping_now() {
                 return false;

@@ -7,7 +7,9 @@ use super::handle::RunHandle;
 use super::monitor::{run_monitor, Listeners};
 use super::worker::{run_worker, ToWorker, WorkerSetup};
 use crate::clock::Clock;
-use crate::durability::{fingerprint, fingerprint_mismatch, CheckpointSettings, Coordinator, Recovery};
+use crate::durability::{
+    fingerprint, fingerprint_mismatch, CheckpointSettings, Coordinator, Recovery,
+};
 use crate::error::{Error, Result};
 use crate::pipeline::{OutputEntry, Pipeline, Resolved};
 use crate::run::{RuntimeEvent, Shared, StatusCell};
@@ -81,12 +83,8 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
                 .map(|c| c.manifest.batch_time + interval)
         })
     });
-    let first_time = resume_at.unwrap_or_else(|| {
-        spec.clock
-            .now()
-            .next_aligned(config.batch_interval())
-            .0
-    });
+    let first_time =
+        resume_at.unwrap_or_else(|| spec.clock.now().next_aligned(config.batch_interval()).0);
     if let Some(c) = coordinator.as_mut() {
         c.origin = Some(c.origin.unwrap_or(first_time));
     }
@@ -267,9 +265,8 @@ fn spawn_workers(mut setup: WorkerSetup, workers: usize, shared: &Shared) -> Res
     let deadline = Instant::now() + WORKER_START;
     while seen < workers {
         let failed = shared.failure().or_else(|| {
-            (Instant::now() > deadline).then(|| {
-                Error::Runtime(format!("workers did not start within {WORKER_START:?}"))
-            })
+            (Instant::now() > deadline)
+                .then(|| Error::Runtime(format!("workers did not start within {WORKER_START:?}")))
         });
         if let Some(e) = failed {
             Workers {

@@ -2,11 +2,11 @@
 //! batches the driver sends and step the dataflow until the inputs close and every batch is done.
 
 use super::{abandon_dataflows, panic_message};
-use crate::run::{RuntimeEvent, Shared};
 use crate::durability::{encode_part, RestoredState};
 use crate::error::Error;
 use crate::metrics::local;
 use crate::plan::{Builder, InstallOutput, SourceId, Split, WorkerEnv};
+use crate::run::{RuntimeEvent, Shared};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use freshet_durable::{CheckpointId, CheckpointStore, FsCheckpointStore, PartInfo};
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -2,7 +2,9 @@
 //! planned, logged, replayable and checkpointed source, and the worker-side reading of its
 //! splits with retries and the bad-record policy.
 
-use super::direct::{BadRecord, DirectOptions, DirectSource, ReadContext, SplitReader, StartContext};
+use super::direct::{
+    BadRecord, DirectOptions, DirectSource, ReadContext, SplitReader, StartContext,
+};
 use super::planner::{Availability, Recorded, SourcePlanner, StartInfo};
 use crate::codec;
 use crate::error::{Error, Result};
@@ -57,7 +59,8 @@ impl<S: DirectSource> DirectPlanner<S> {
                 if env.shared.stopping_now() {
                     return;
                 }
-                if let Err(e) = read_with_retries(&*reader, split, out, env, name, policy, attempts) {
+                if let Err(e) = read_with_retries(&*reader, split, out, env, name, policy, attempts)
+                {
                     env.shared.fail(e);
                     return;
                 }
@@ -75,7 +78,10 @@ impl<S: DirectSource> DirectPlanner<S> {
 
     fn offset(&self) -> Result<&S::Offset> {
         self.offset.as_ref().ok_or_else(|| {
-            Error::Runtime(format!("source `{}` was planned before it started", self.uid))
+            Error::Runtime(format!(
+                "source `{}` was planned before it started",
+                self.uid
+            ))
         })
     }
 
@@ -123,7 +129,10 @@ fn read_with_retries<R: SplitReader>(
         match reader.read(split, out, &ctx) {
             Ok(()) => return Ok(()),
             Err(e) if e.is_retryable() && attempt < attempts && !env.shared.stopping_now() => {
-                tracing::warn!(source = uid, "read failed (attempt {attempt} of {attempts}), retrying in {backoff:?}: {e}");
+                tracing::warn!(
+                    source = uid,
+                    "read failed (attempt {attempt} of {attempts}), retrying in {backoff:?}: {e}"
+                );
                 out.truncate(before);
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(MAX_READ_BACKOFF);

@@ -122,7 +122,11 @@ impl<T: Data> DirectSource for QueueSource<T> {
     }
 
     fn latest(&mut self, from: &u64) -> Result<u64, SourceError> {
-        Ok(if self.handle.is_empty() { *from } else { from + 1 })
+        Ok(if self.handle.is_empty() {
+            *from
+        } else {
+            from + 1
+        })
     }
 
     fn splits(

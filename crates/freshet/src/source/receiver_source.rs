@@ -84,7 +84,10 @@ fn supervise<R: Receiver>(
                 failures += 1;
                 let delay = options.backoff.delay(failures);
                 tracing::warn!(receiver = %ctx.uid, "receiver failed, restarting in {delay:?}: {e}");
-                report(ReceiverState::Restarting, ReceiverEvent::Error(e.to_string()));
+                report(
+                    ReceiverState::Restarting,
+                    ReceiverEvent::Error(e.to_string()),
+                );
                 let until = Instant::now() + delay;
                 while Instant::now() < until && !ctx.is_stopped() {
                     std::thread::sleep(Duration::from_millis(10).min(delay));
@@ -96,7 +99,10 @@ fn supervise<R: Receiver>(
                 continue;
             }
             Err(error) => {
-                report(ReceiverState::Stopped, ReceiverEvent::Error(error.to_string()));
+                report(
+                    ReceiverState::Stopped,
+                    ReceiverEvent::Error(error.to_string()),
+                );
                 ctx.shared.fail(Error::Source {
                     id: ctx.uid.clone(),
                     error,
@@ -187,7 +193,10 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
                     records.append(&mut r);
                     let range = (wal.planned(), wal.written());
                     wal.set_planned(range.1);
-                    (records, Some(codec::encode(&self.what("block range"), &range)?))
+                    (
+                        records,
+                        Some(codec::encode(&self.what("block range"), &range)?),
+                    )
                 }
                 None => (std::mem::take(&mut *r), None),
             }

@@ -13,7 +13,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::PathBuf;
 
-
 /// A receiver's write-ahead log and how far batches have taken it.
 pub(crate) struct ReceiverWal {
     writer: WalWriter,

@@ -54,6 +54,8 @@ mod runtime;
 pub mod sink;
 pub mod source;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 pub mod window;
 

@@ -32,19 +32,18 @@ fn example_binary() -> PathBuf {
     example("exactly_once")
 }
 
-/// The path of example `name`, built if `cargo test` has not built it.
+/// The path of example `name`, (re)built so that it is never older than the code under test
+/// (a no-op when `cargo test` has just built it).
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let debug_dir = exe.parent().unwrap().parent().unwrap();
     let bin = debug_dir.join("examples").join(name);
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "freshet", "--example", name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build the {name} example");
-    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "freshet", "--example", name])
+        .status()
+        .unwrap();
+    assert!(status.success(), "cannot build the {name} example");
     bin
 }
 

@@ -18,7 +18,7 @@
 //! has a stable id (its kind and ordinal, or what [`DStream::uid`](crate::DStream::uid) sets):
 //! checkpoints and the batch log key its offsets by it.
 
-mod direct;
+pub(crate) mod direct;
 pub(crate) mod direct_planner;
 pub mod file_stream;
 pub mod generator;

@@ -1,0 +1,18 @@
+//! # Freshet connectors
+//!
+//! Sources and sinks for [Freshet](freshet), one module and one cargo feature per system. Every
+//! connector is written against Freshet's public interface alone — a
+//! [`DirectSource`](freshet::source::DirectSource) or a
+//! [`Receiver`](freshet::source::Receiver) on the input side, a [`Sink`](freshet::sink::Sink)
+//! on the output side — and passes the laws of [`freshet::testing::laws`] in its tests.
+//!
+//! | feature | module | source | sink |
+//! |---|---|---|---|
+//! | `files` (default) | [`files`] | [`files::AppendLogSource`]: lines appended to log files, replayable by byte offset | [`files::JsonLinesSink`]: JSON lines, exactly-once |
+//!
+//! See `docs/connectors.md` for how to write one.
+
+#![deny(missing_docs)]
+
+#[cfg(feature = "files")]
+pub mod files;

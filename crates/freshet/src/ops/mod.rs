@@ -238,7 +238,7 @@ pub(crate) fn checkpointed<S: serde::de::DeserializeOwned>(
         match decode_state::<S>(&part) {
             Ok(s) => parts.push(s),
             Err(e) => {
-                env.shared.fail(e);
+                env.shared.fail(env.operator_error(e));
                 return Vec::new();
             }
         }

@@ -148,7 +148,7 @@ fn checkpointed<K: Key, S: Data>(env: &Rc<WorkerEnv>, store: &Rc<RefCell<StateSt
                     .filter(|(k, _, _)| owner(k, peers) == index),
             ),
             Err(e) => {
-                env.shared.fail(e);
+                env.shared.fail(env.operator_error(e));
                 return;
             }
         }

@@ -41,6 +41,8 @@ pub(crate) struct WorkerEnv {
     pub restored: Option<Arc<crate::durability::RestoredState>>,
     /// The snapshot functions of the stateful operators installed so far, in order.
     states: std::cell::RefCell<Vec<SnapshotFn>>,
+    /// The names of the plan nodes being installed, innermost last.
+    installing: std::cell::RefCell<Vec<String>>,
 }
 
 impl WorkerEnv {
@@ -61,6 +63,21 @@ impl WorkerEnv {
             shared,
             restored: None,
             states: std::cell::RefCell::new(Vec::new()),
+            installing: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// `error`, as raised by the operator being installed.
+    pub fn operator_error(&self, error: crate::error::Error) -> crate::error::Error {
+        let operator = self
+            .installing
+            .borrow()
+            .last()
+            .cloned()
+            .unwrap_or_else(|| "operator".into());
+        crate::error::Error::Operator {
+            operator,
+            error: Box::new(error),
         }
     }
 
@@ -307,12 +324,14 @@ impl<'s> Builder<'s> {
             self.env.shared.metrics.add_node(id, name, kind);
         }
         self.nodes.push(id);
+        self.env.installing.borrow_mut().push(name.to_string());
         local::set_installing(id);
     }
 
     /// Ends the node begun last.
     pub fn end_node(&mut self) {
         self.nodes.pop();
+        self.env.installing.borrow_mut().pop();
         local::set_installing(self.current_node());
     }
 

@@ -10,9 +10,13 @@
 //! |---|---|---|---|
 //! | `files` (default) | [`files`] | [`files::AppendLogSource`]: lines appended to log files, replayable by byte offset | [`files::JsonLinesSink`]: JSON lines, exactly-once |
 //!
-//! See `docs/connectors.md` for how to write one.
+//! See the [`guide`] for how to write one.
 
 #![deny(missing_docs)]
 
 #[cfg(feature = "files")]
 pub mod files;
+
+/// How to write a connector (`docs/connectors.md`; its examples are compiled and run as tests).
+#[doc = include_str!("../../../docs/connectors.md")]
+pub mod guide {}

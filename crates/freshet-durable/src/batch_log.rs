@@ -104,6 +104,53 @@ impl BatchRecord {
 pub struct BatchLog {
     writer: WalWriter,
     entries: BTreeMap<u64, BatchEntry>,
+    damage: Vec<DurableError>,
+}
+
+/// What a batch log directory holds, read without changing it.
+#[derive(Debug, Default)]
+pub struct BatchLogContents {
+    /// The entries, by batch time.
+    pub entries: BTreeMap<u64, BatchEntry>,
+    /// Records lost to damage ([`DurableError::Lost`]), in order.
+    pub damage: Vec<DurableError>,
+    /// Whether the newest segment ends in a torn (never completed) record.
+    pub torn_tail: bool,
+}
+
+fn read_entries(dir: &Path) -> Result<BatchLogContents> {
+    let mut out = BatchLogContents::default();
+    for rec in WalReader::open_kind(dir, LogOffset(0), FileKind::BatchLog)? {
+        let rec = match rec {
+            Ok(rec) => rec,
+            Err(e @ DurableError::Lost { .. }) => {
+                out.damage.push(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let decoded = BatchRecord::decode(&rec.data).ok_or_else(|| DurableError::Decode {
+            path: dir.to_path_buf(),
+            reason: format!("invalid batch log record at offset {}", rec.offset),
+        })?;
+        match decoded {
+            BatchRecord::Planned { time, payload } => {
+                let e = out.entries.entry(time).or_insert(BatchEntry {
+                    time,
+                    payload: Vec::new(),
+                    completed: false,
+                });
+                e.payload = payload;
+            }
+            BatchRecord::Completed { time } => {
+                if let Some(e) = out.entries.get_mut(&time) {
+                    e.completed = true;
+                }
+            }
+        }
+    }
+    out.torn_tail = crate::wal::torn_tail(dir, FileKind::BatchLog)?;
+    Ok(out)
 }
 
 impl BatchLog {
@@ -112,34 +159,34 @@ impl BatchLog {
         Self::open_with(dir, WalConfig::default())
     }
 
-    /// Opens the batch log in `dir` with explicit segment size and fsync policy.
+    /// Opens the batch log in `dir` with explicit segment size and fsync policy. Records lost to
+    /// damage do not stop it: they are listed by [`damage`](Self::damage), and the entries
+    /// around them are read.
     pub fn open_with(dir: impl AsRef<Path>, config: WalConfig) -> Result<Self> {
         let dir = dir.as_ref();
         let writer = WalWriter::open_kind(dir, config, FileKind::BatchLog)?;
-        let mut entries: BTreeMap<u64, BatchEntry> = BTreeMap::new();
-        for rec in WalReader::open_kind(dir, LogOffset(0), FileKind::BatchLog)? {
-            let rec = rec?;
-            let decoded = BatchRecord::decode(&rec.data).ok_or_else(|| DurableError::Decode {
-                path: dir.to_path_buf(),
-                reason: format!("invalid batch log record at offset {}", rec.offset),
-            })?;
-            match decoded {
-                BatchRecord::Planned { time, payload } => {
-                    let e = entries.entry(time).or_insert(BatchEntry {
-                        time,
-                        payload: Vec::new(),
-                        completed: false,
-                    });
-                    e.payload = payload;
-                }
-                BatchRecord::Completed { time } => {
-                    if let Some(e) = entries.get_mut(&time) {
-                        e.completed = true;
-                    }
-                }
-            }
-        }
-        Ok(BatchLog { writer, entries })
+        let contents = read_entries(dir)?;
+        Ok(BatchLog {
+            writer,
+            entries: contents.entries,
+            damage: contents.damage,
+        })
+    }
+
+    /// Reads the batch log in `dir` without changing anything (no repair, no torn tail cut):
+    /// what `freshet checkpoint inspect` shows.
+    pub fn read(dir: impl AsRef<Path>) -> Result<BatchLogContents> {
+        read_entries(dir.as_ref())
+    }
+
+    /// Records of the log lost to damage, found when it was opened.
+    pub fn damage(&self) -> &[DurableError] {
+        &self.damage
+    }
+
+    /// Takes the list of [`damage`](Self::damage), leaving it empty.
+    pub fn take_damage(&mut self) -> Vec<DurableError> {
+        std::mem::take(&mut self.damage)
     }
 
     /// Records that batch `time` consists of `payload`, durably (per the fsync policy) before

@@ -47,6 +47,19 @@ pub enum DurableError {
         /// What was wrong.
         reason: String,
     },
+    /// Records of a log were written and cannot be read back: damage inside a segment. The
+    /// records after the damage are intact and still read.
+    #[error("{path}: records {offsets:?} are lost (damage at byte {position}: {reason})")]
+    Lost {
+        /// The segment file.
+        path: PathBuf,
+        /// Byte position of the damage.
+        position: u64,
+        /// The offsets of the lost records.
+        offsets: std::ops::Range<u64>,
+        /// What was wrong.
+        reason: String,
+    },
     /// The file ends inside a record (a torn write) where a complete file was required.
     #[error("{path}: truncated at byte {offset}")]
     Truncated {
@@ -95,6 +108,14 @@ pub enum DurableError {
         /// The maximum.
         max: usize,
     },
+    /// Another process holds the directory's lock (two jobs on one checkpoint directory).
+    #[error("{path} is in use by {holder}: two jobs cannot share a checkpoint directory (stop the other job, or give this one its own directory)")]
+    Locked {
+        /// The directory.
+        path: PathBuf,
+        /// Who holds it, as the holder wrote it.
+        holder: String,
+    },
     /// A caller-supplied setting or argument is invalid.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -117,6 +138,7 @@ impl DurableError {
             DurableError::BadHeader { .. }
                 | DurableError::UnsupportedVersion { .. }
                 | DurableError::Corrupt { .. }
+                | DurableError::Lost { .. }
                 | DurableError::Truncated { .. }
                 | DurableError::MissingPart { .. }
                 | DurableError::PartMismatch { .. }

@@ -23,7 +23,13 @@
 //! ([`FrameEnd::Torn`]: the buffer ends inside it, the signature of a torn write) or that fails its
 //! checks ([`FrameEnd::Corrupt`]). The frames it yields before that are intact, so any damage
 //! leaves a prefix of the records, never a wrong record (up to the 2^-32 chance of a CRC
-//! collision).
+//! collision). Files that must be read whole (a manifest, a checkpoint part) use it.
+//!
+//! [`scan`] reads past damage instead, for logs whose later records must survive a damaged one:
+//! after a bad frame it looks for the next position where an intact frame starts (the CRC
+//! covers the length, so a frame found this way is genuine up to the same 2^-32 chance) and
+//! reports the stretch in between as damaged. Only an incomplete *last* frame is a torn tail.
+//! A complete frame whose length field alone was damaged is recovered whole.
 
 use std::path::Path;
 
@@ -35,8 +41,12 @@ pub const HEADER_LEN: usize = 8;
 pub const FRAME_HEADER_LEN: usize = 8;
 /// Largest payload a frame may carry (256 MiB).
 pub const MAX_FRAME_LEN: usize = 256 << 20;
-/// Format version written by this build.
+/// Format version of manifests and checkpoint parts written by this build.
 pub const FORMAT_VERSION: u8 = 1;
+/// Format version of log segments (WAL and batch log) written by this build: version 2 frames
+/// start with the record's 8-byte offset, so records after a damaged one keep their numbers.
+/// Version 1 segments (offsets by position) are still read.
+pub const SEGMENT_FORMAT_VERSION: u8 = 2;
 
 const MAGIC: &[u8; 4] = b"FRSH";
 
@@ -63,6 +73,14 @@ impl FileKind {
         }
     }
 
+    /// The format version this build writes for files of this kind.
+    pub fn version(self) -> u8 {
+        match self {
+            FileKind::Wal | FileKind::BatchLog => SEGMENT_FORMAT_VERSION,
+            FileKind::Manifest | FileKind::Part => FORMAT_VERSION,
+        }
+    }
+
     /// Human-readable name used in errors.
     pub fn name(self) -> &'static str {
         match self {
@@ -79,16 +97,22 @@ pub fn header(kind: FileKind) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[..4].copy_from_slice(MAGIC);
     h[4..7].copy_from_slice(kind.code());
-    h[7] = FORMAT_VERSION;
+    h[7] = kind.version();
     h
 }
 
-/// Checks that `buf` starts with the header of `kind`; `path` is only used in the error.
+/// Checks that `buf` starts with the header of `kind` and returns the file's format version
+/// (from 1 to the version this build writes); `path` is only used in the error.
 ///
 /// A buffer shorter than the header is reported as [`DurableError::Truncated`] at offset 0.
-pub fn check_header(buf: &[u8], kind: FileKind, path: &Path) -> Result<()> {
+pub fn check_header(buf: &[u8], kind: FileKind, path: &Path) -> Result<u8> {
     if buf.len() < HEADER_LEN {
-        if buf.iter().zip(header(kind).iter()).all(|(a, b)| a == b) {
+        if buf
+            .iter()
+            .zip(header(kind).iter())
+            .take(7)
+            .all(|(a, b)| a == b)
+        {
             return Err(DurableError::Truncated {
                 path: path.to_path_buf(),
                 offset: 0,
@@ -105,13 +129,13 @@ pub fn check_header(buf: &[u8], kind: FileKind, path: &Path) -> Result<()> {
             expected: kind.name(),
         });
     }
-    if buf[7] != FORMAT_VERSION {
+    if buf[7] == 0 || buf[7] > kind.version() {
         return Err(DurableError::UnsupportedVersion {
             path: path.to_path_buf(),
             version: buf[7],
         });
     }
-    Ok(())
+    Ok(buf[7])
 }
 
 fn frame_crc(len_bytes: &[u8; 4], payload: &[u8]) -> u32 {
@@ -242,6 +266,137 @@ impl<'a> Iterator for Frames<'a> {
     }
 }
 
+/// What starts at a position of a buffer.
+enum FrameAt<'a> {
+    /// An intact frame, and where the next one starts.
+    Intact(&'a [u8], usize),
+    /// The buffer ends inside the frame its header declares.
+    Incomplete,
+    /// The frame fails its checks; `end` is where it ends if its length is plausible.
+    Bad(&'static str, Option<usize>),
+}
+
+fn frame_at(buf: &[u8], pos: usize) -> FrameAt<'_> {
+    let rest = &buf[pos..];
+    if rest.len() < FRAME_HEADER_LEN {
+        return FrameAt::Incomplete;
+    }
+    let len_bytes: [u8; 4] = [rest[0], rest[1], rest[2], rest[3]];
+    let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+    let len = u32::from_le_bytes(len_bytes) as usize;
+    if len > MAX_FRAME_LEN {
+        return FrameAt::Bad("frame length exceeds the maximum", None);
+    }
+    if rest.len() - FRAME_HEADER_LEN < len {
+        return FrameAt::Incomplete;
+    }
+    let payload = &rest[FRAME_HEADER_LEN..FRAME_HEADER_LEN + len];
+    let end = pos + FRAME_HEADER_LEN + len;
+    if frame_crc(&len_bytes, payload) != crc {
+        return FrameAt::Bad("checksum mismatch", Some(end));
+    }
+    FrameAt::Intact(payload, end)
+}
+
+/// The first position from `from` on where an intact frame starts.
+fn next_intact(buf: &[u8], from: usize) -> Option<usize> {
+    (from..buf.len().saturating_sub(FRAME_HEADER_LEN - 1))
+        .find(|&p| matches!(frame_at(buf, p), FrameAt::Intact(..)))
+}
+
+/// The payload of `buf[pos..end]` read as one frame whose length field alone is damaged: the
+/// stored CRC must match the length `end - pos - 8`.
+fn with_repaired_length(buf: &[u8], pos: usize, end: usize) -> Option<&[u8]> {
+    let len = end.checked_sub(pos + FRAME_HEADER_LEN)?;
+    if len > MAX_FRAME_LEN {
+        return None;
+    }
+    let rest = &buf[pos..end];
+    let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+    let payload = &rest[FRAME_HEADER_LEN..];
+    (frame_crc(&(len as u32).to_le_bytes(), payload) == crc).then_some(payload)
+}
+
+/// How many frames the damaged stretch `buf[start..end]` most likely held: its declared
+/// lengths followed as far as they fit (at least one).
+fn frames_in(buf: &[u8], start: usize, end: usize) -> u64 {
+    let mut n = 0;
+    let mut pos = start;
+    while pos + FRAME_HEADER_LEN <= end {
+        let len = u32::from_le_bytes([buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]]) as usize;
+        let next = pos + FRAME_HEADER_LEN + len;
+        if next > end {
+            break;
+        }
+        n += 1;
+        pos = next;
+    }
+    n.max(1)
+}
+
+/// A stretch of a buffer that holds no intact frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedStretch {
+    /// Its first byte.
+    pub start: usize,
+    /// One past its last byte.
+    pub end: usize,
+    /// What was wrong with its first frame.
+    pub reason: &'static str,
+    /// How many frames it most likely held (at least one).
+    pub frames: u64,
+}
+
+/// Everything [`scan`] found in a buffer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScanResult<'a> {
+    /// The intact frames, in order: `(position, payload)`.
+    pub frames: Vec<(usize, &'a [u8])>,
+    /// The damaged stretches, in order.
+    pub damaged: Vec<DamagedStretch>,
+    /// Where an incomplete last frame starts (a torn write), if the buffer ends in one.
+    pub torn_tail: Option<usize>,
+}
+
+/// Reads every intact frame of `buf` (without file header), past damage; see the module docs.
+/// Positions are relative to `buf`. Never panics.
+pub fn scan(buf: &[u8]) -> ScanResult<'_> {
+    let mut out = ScanResult::default();
+    let mut pos = 0;
+    while pos < buf.len() {
+        let (reason, end) = match frame_at(buf, pos) {
+            FrameAt::Intact(payload, next) => {
+                out.frames.push((pos, payload));
+                pos = next;
+                continue;
+            }
+            FrameAt::Incomplete => ("incomplete frame", None),
+            FrameAt::Bad(reason, end) => (reason, end),
+        };
+        // Where the damage ends: after the frame when its length leads to an intact frame (or
+        // the end), else at the next intact frame found by searching.
+        let resume = match end {
+            Some(e) if e == buf.len() || matches!(frame_at(buf, e), FrameAt::Intact(..)) => Some(e),
+            _ => next_intact(buf, pos + 1),
+        };
+        let stretch_end = resume.unwrap_or(buf.len());
+        if let Some(payload) = with_repaired_length(buf, pos, stretch_end) {
+            out.frames.push((pos, payload));
+        } else if resume.is_none() && end.is_none() && reason == "incomplete frame" {
+            out.torn_tail = Some(pos);
+        } else {
+            out.damaged.push(DamagedStretch {
+                start: pos,
+                end: stretch_end,
+                reason,
+                frames: frames_in(buf, pos, stretch_end),
+            });
+        }
+        pos = stretch_end;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +439,50 @@ mod tests {
             assert_eq!(frames.by_ref().count(), 0, "bit {i}");
             assert!(!matches!(frames.end(), Some(FrameEnd::Clean)));
         }
+    }
+
+    #[test]
+    fn scan_reads_past_a_damaged_frame_and_tells_a_torn_tail_apart() {
+        let records: Vec<Vec<u8>> = (0..6u8).map(|i| vec![i; 10 + i as usize]).collect();
+        let refs: Vec<&[u8]> = records.iter().map(|r| &r[..]).collect();
+        let buf = encode_all(&refs);
+        let starts: Vec<usize> = Frames::new(&buf).map(|(at, _)| at).collect();
+        // Every byte of the third frame flipped in turn: the other five are always read.
+        for i in starts[2]..starts[3] {
+            for bit in [0x01u8, 0x80] {
+                let mut b = buf.clone();
+                b[i] ^= bit;
+                let s = scan(&b);
+                let got: Vec<&[u8]> = s.frames.iter().map(|f| f.1).collect();
+                let intact: Vec<&[u8]> = refs
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| *k != 2)
+                    .map(|(_, r)| *r)
+                    .collect();
+                let recovered = got.len() == 6;
+                assert!(recovered || got == intact, "byte {i}: {got:?}");
+                assert!(
+                    recovered || s.damaged.len() == 1,
+                    "byte {i}: {:?}",
+                    s.damaged
+                );
+                assert_eq!(s.torn_tail, None, "byte {i}");
+            }
+        }
+        // The last frame damaged (complete): damage, not a torn tail.
+        let mut b = buf.clone();
+        let last = b.len() - 1;
+        b[last] ^= 0x10;
+        let s = scan(&b);
+        assert_eq!(s.frames.len(), 5);
+        assert_eq!(s.damaged.len(), 1);
+        assert_eq!(s.torn_tail, None);
+        // The last frame cut short: a torn tail, nothing damaged.
+        let s = scan(&buf[..buf.len() - 3]);
+        assert_eq!(s.frames.len(), 5);
+        assert!(s.damaged.is_empty());
+        assert_eq!(s.torn_tail, Some(starts[5]));
     }
 
     #[test]

@@ -51,12 +51,14 @@ pub mod error;
 pub mod framing;
 pub mod fsutil;
 pub mod fuzz_entry;
+pub mod lock;
 pub mod wal;
 
-pub use batch_log::{BatchEntry, BatchLog};
+pub use batch_log::{BatchEntry, BatchLog, BatchLogContents};
 pub use checkpoint::{
     describe, CheckpointDescription, CheckpointId, CheckpointStatus, CheckpointStore,
     FsCheckpointStore, LoadedCheckpoint, Manifest, PartInfo,
 };
 pub use error::{DurableError, Result};
+pub use lock::DirLock;
 pub use wal::{FsyncPolicy, LogOffset, LogRecord, LogWriter, WalConfig, WalReader, WalWriter};

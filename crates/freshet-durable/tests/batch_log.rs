@@ -114,7 +114,7 @@ fn compaction_drops_old_batches_and_keeps_the_rest() {
 }
 
 #[test]
-fn damage_before_the_tail_is_an_error() {
+fn damage_before_the_tail_is_reported_and_the_entries_around_it_are_kept() {
     let tmp = tempfile::tempdir().unwrap();
     {
         let mut log = BatchLog::open_with(
@@ -134,7 +134,16 @@ fn damage_before_the_tail_is_an_error() {
     let mut b = fs::read(&segs[0]).unwrap();
     let n = b.len();
     b[n - 2] ^= 0xff;
-    fs::write(&segs[0], b).unwrap();
-    let err = BatchLog::open(tmp.path()).unwrap_err();
-    assert!(err.is_corruption(), "{err}");
+    fs::write(&segs[0], &b).unwrap();
+    // A read-only look changes nothing and sees the damage.
+    let seen = BatchLog::read(tmp.path()).unwrap();
+    assert_eq!(fs::read(&segs[0]).unwrap(), b);
+    assert_eq!(seen.damage.len(), 1, "{:?}", seen.damage);
+    assert!(seen.damage[0].is_corruption());
+    let log = BatchLog::open(tmp.path()).unwrap();
+    assert_eq!(log.damage().len(), 1);
+    // One entry lost; the 19 others are read, the ones after the damage included.
+    let kept: Vec<u64> = (0..20).filter(|t| log.get(*t).is_some()).collect();
+    assert_eq!(kept.len(), 19, "{kept:?}");
+    assert!(log.get(19).is_some());
 }

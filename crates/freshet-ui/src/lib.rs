@@ -32,6 +32,14 @@
 //! `?token=<token>`, or gets `401 Unauthorized`. The page passes the token it was opened with
 //! to its API and event requests.
 //!
+//! # Limits
+//!
+//! A connection must send a complete request line and headers within
+//! [`UiConfig::header_read_timeout`] (10 s by default) or is closed, and the request line plus
+//! headers may take at most [`UiConfig::max_header_bytes`] (16 KiB by default) or get
+//! `431 Request Header Fields Too Large`. Values outside their ranges are refused with
+//! [`UiError::OutOfRange`].
+//!
 //! # Shutdown
 //!
 //! [`UiServer::shutdown`] (or dropping the server) stops accepting connections, ends open event
@@ -49,4 +57,7 @@ mod events;
 mod prom;
 mod server;
 
-pub use server::{UiConfig, UiError, UiServer, DEFAULT_ADDR};
+pub use server::{
+    UiConfig, UiError, UiServer, DEFAULT_ADDR, DEFAULT_HEADER_READ_TIMEOUT,
+    DEFAULT_MAX_HEADER_BYTES,
+};

@@ -6,13 +6,29 @@ use crate::{api, assets, auth, events};
 use axum::routing::get;
 use axum::Router;
 use freshet::StreamingContext;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use std::net::{SocketAddr, TcpListener};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
 /// The address the UI binds to unless told otherwise.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:4040";
+
+/// How long a connection may take to send a request's line and headers unless told otherwise.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest request line and headers, in bytes, the UI accepts unless told otherwise.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+
+const HEADER_READ_TIMEOUT_RANGE: RangeInclusive<Duration> =
+    Duration::from_millis(100)..=Duration::from_secs(300);
+const MAX_HEADER_BYTES_RANGE: RangeInclusive<usize> = 1024..=1024 * 1024;
 
 /// Where and how the UI serves.
 #[derive(Clone, Debug)]
@@ -21,27 +37,69 @@ pub struct UiConfig {
     pub addr: SocketAddr,
     /// The token every request must carry. Required for a non-loopback address.
     pub token: Option<String>,
+    /// How long a connection may take to send a complete request line and headers, counted from
+    /// when the server starts waiting for them (on a new connection, or after the previous
+    /// response on a kept-alive one); the connection is closed when it runs out. 100 ms to
+    /// 5 min; [`DEFAULT_HEADER_READ_TIMEOUT`] (10 s) by default.
+    pub header_read_timeout: Duration,
+    /// The largest request line plus headers, in bytes; a larger request gets
+    /// `431 Request Header Fields Too Large` and the connection is closed. 1 KiB to 1 MiB;
+    /// [`DEFAULT_MAX_HEADER_BYTES`] (16 KiB) by default.
+    pub max_header_bytes: usize,
 }
 
 impl Default for UiConfig {
     fn default() -> Self {
-        UiConfig {
-            addr: DEFAULT_ADDR.parse().expect("a valid default address"),
-            token: None,
-        }
+        UiConfig::new(DEFAULT_ADDR.parse().expect("a valid default address"))
     }
 }
 
 impl UiConfig {
-    /// Serves on `addr` without a token (allowed on loopback only).
+    /// Serves on `addr` without a token (allowed on loopback only), with the default limits.
     pub fn new(addr: SocketAddr) -> Self {
-        UiConfig { addr, token: None }
+        UiConfig {
+            addr,
+            token: None,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+        }
     }
 
     /// Requires `token` on every request.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self
+    }
+
+    /// Sets [`header_read_timeout`](UiConfig::header_read_timeout) (100 ms to 5 min).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Sets [`max_header_bytes`](UiConfig::max_header_bytes) (1 KiB to 1 MiB).
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes;
+        self
+    }
+
+    /// Checks the settings that have a range.
+    fn validate(&self) -> Result<(), UiError> {
+        if !HEADER_READ_TIMEOUT_RANGE.contains(&self.header_read_timeout) {
+            return Err(UiError::OutOfRange {
+                setting: "header_read_timeout",
+                value: format!("{:?}", self.header_read_timeout),
+                allowed: "100ms to 300s",
+            });
+        }
+        if !MAX_HEADER_BYTES_RANGE.contains(&self.max_header_bytes) {
+            return Err(UiError::OutOfRange {
+                setting: "max_header_bytes",
+                value: self.max_header_bytes.to_string(),
+                allowed: "1024 to 1048576 bytes",
+            });
+        }
+        Ok(())
     }
 }
 
@@ -57,6 +115,16 @@ pub enum UiError {
     /// The token is empty or contains characters that cannot travel in a header.
     #[error("the UI token must be non-empty visible ASCII without spaces")]
     InvalidToken,
+    /// A setting of [`UiConfig`] is outside its allowed range.
+    #[error("the UI setting {setting} = {value} is out of range (allowed: {allowed})")]
+    OutOfRange {
+        /// The setting's name, as the field of [`UiConfig`].
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// The allowed range.
+        allowed: &'static str,
+    },
     /// Another process holds the address.
     #[error(
         "the UI address {0} is already in use; choose another with --ui-addr \
@@ -107,9 +175,10 @@ impl UiServer {
     ///
     /// May be called before or after the context starts; start it before `ctx.start()` to see
     /// the events of the first batches. Fails with [`UiError::TokenRequired`] for a
-    /// non-loopback address without a token and [`UiError::AddrInUse`] when the address is
-    /// taken.
+    /// non-loopback address without a token, [`UiError::OutOfRange`] for a limit outside its
+    /// range and [`UiError::AddrInUse`] when the address is taken.
     pub fn start(ctx: &StreamingContext, config: UiConfig) -> Result<UiServer, UiError> {
+        config.validate()?;
         if let Some(t) = &config.token {
             if t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(UiError::InvalidToken);
@@ -157,6 +226,10 @@ impl UiServer {
             shutdown: shutdown.clone(),
         };
         let app = router(state);
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(config.header_read_timeout)
+            .max_header_size(config.max_header_bytes);
 
         let thread = std::thread::Builder::new()
             .name("freshet-ui".into())
@@ -169,13 +242,7 @@ impl UiServer {
                             return;
                         }
                     };
-                    let mut shutdown = shutdown;
-                    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                        let _ = shutdown.wait_for(|s| *s).await;
-                    });
-                    if let Err(e) = serve.await {
-                        tracing::error!("the UI stopped serving: {e}");
-                    }
+                    serve(listener, http, app, shutdown).await;
                 });
                 runtime.shutdown_background();
             })
@@ -221,6 +288,34 @@ impl Drop for UiServer {
     fn drop(&mut self) {
         self.stop_and_join();
     }
+}
+
+/// Serves HTTP/1.1 connections on `listener` until `shutdown` turns true, then stops accepting
+/// and waits for the open connections to finish their current response and close.
+async fn serve(
+    mut listener: tokio::net::TcpListener,
+    http: http1::Builder,
+    app: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let connections = GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            // axum's accept retries after errors (and pauses after running out of descriptors).
+            (stream, _) = axum::serve::Listener::accept(&mut listener) => stream,
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
+        let conn =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let conn = connections.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("a UI connection ended with an error: {e}");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
 }
 
 fn router(state: AppState) -> Router {

@@ -4,6 +4,20 @@ use crate::error::{Error, Result};
 pub use freshet_durable::FsyncPolicy;
 use std::time::Duration;
 
+/// What a job does when its write-ahead log or batch log holds records that were written and
+/// can no longer be read (damage found by checksum).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DamagePolicy {
+    /// Fail with an error that names the lost records and the log (the default): a person
+    /// decides.
+    #[default]
+    Fail,
+    /// Go on without the lost records: each is logged as an error and counted
+    /// ([`StreamingContext::lost_records`](crate::StreamingContext::lost_records)). Intact
+    /// records before and after them are read as usual.
+    SkipLost,
+}
+
 /// The smallest batch interval Freshet accepts.
 pub const MIN_BATCH_INTERVAL: Duration = Duration::from_millis(1);
 
@@ -25,6 +39,7 @@ pub struct StreamingConfig {
     checkpoint_interval: u64,
     keep_checkpoints: usize,
     wal_fsync: FsyncPolicy,
+    on_damage: DamagePolicy,
 }
 
 impl StreamingConfig {
@@ -42,6 +57,7 @@ impl StreamingConfig {
             checkpoint_interval: 10,
             keep_checkpoints: 3,
             wal_fsync: FsyncPolicy::EveryRecord,
+            on_damage: DamagePolicy::Fail,
         }
     }
 
@@ -84,6 +100,18 @@ impl StreamingConfig {
     pub fn wal_fsync(mut self, policy: FsyncPolicy) -> Self {
         self.wal_fsync = policy;
         self
+    }
+
+    /// What to do with records of the write-ahead or batch log that are damaged beyond reading
+    /// (default [`DamagePolicy::Fail`]); see docs/durability.md.
+    pub fn on_damage(mut self, policy: DamagePolicy) -> Self {
+        self.on_damage = policy;
+        self
+    }
+
+    /// The policy for damaged log records.
+    pub fn damage_policy(&self) -> DamagePolicy {
+        self.on_damage
     }
 
     /// The receivers' write-ahead log fsync policy.

@@ -37,6 +37,8 @@ pub(crate) struct CheckpointSettings {
     pub dir: PathBuf,
     pub interval: u64,
     pub keep: usize,
+    /// What to do with batch-log records lost to damage.
+    pub damage: crate::config::DamagePolicy,
 }
 
 fn durable(what: &str) -> impl FnOnce(freshet_durable::DurableError) -> Error + '_ {
@@ -96,6 +98,8 @@ pub(crate) fn decode_state<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Resu
 
 /// What recovery found in the checkpoint directory.
 pub(crate) struct Recovery {
+    /// Batch-log records lost to damage and skipped (by policy), to be counted.
+    pub lost: u64,
     pub checkpoint: Option<LoadedCheckpoint>,
     /// Logged batches after the checkpoint, oldest first.
     pub replay: Vec<BatchEntry>,
@@ -112,6 +116,8 @@ impl Recovery {
 
 /// The driver's side of checkpointing: the batch log and the checkpoint store.
 pub(crate) struct Coordinator {
+    /// Held while the run lives: one job per checkpoint directory.
+    _lock: freshet_durable::DirLock,
     pub settings: CheckpointSettings,
     pub store: Arc<FsCheckpointStore>,
     log: BatchLog,
@@ -132,9 +138,30 @@ impl Coordinator {
     /// Opens the directory and reads what recovery needs.
     pub fn open(settings: CheckpointSettings) -> Result<(Coordinator, Recovery)> {
         std::fs::create_dir_all(&settings.dir).map_err(|e| Error::io(&settings.dir, e))?;
+        let lock = freshet_durable::DirLock::acquire(&settings.dir)
+            .map_err(durable("the checkpoint directory"))?;
         let store = FsCheckpointStore::open(settings.dir.join("checkpoints"), settings.keep)
             .map_err(durable("the checkpoint store"))?;
-        let log = BatchLog::open(settings.dir.join("batches")).map_err(durable("the batch log"))?;
+        let mut log =
+            BatchLog::open(settings.dir.join("batches")).map_err(durable("the batch log"))?;
+        let mut lost = 0;
+        for damage in log.take_damage() {
+            match (settings.damage, &damage) {
+                (
+                    crate::config::DamagePolicy::SkipLost,
+                    freshet_durable::DurableError::Lost { offsets, .. },
+                ) => {
+                    tracing::error!("the batch log is damaged, continuing without: {damage}");
+                    lost += offsets.end - offsets.start;
+                }
+                _ => {
+                    return Err(Error::durable(
+                        "the batch log (batches planned before the crash cannot all be replayed; to go on without the lost records, start with StreamingConfig::on_damage(DamagePolicy::SkipLost))",
+                        damage,
+                    ))
+                }
+            }
+        }
         let checkpoint = store.latest().map_err(durable("the newest checkpoint"))?;
         for (id, e) in checkpoint.iter().flat_map(|c| c.skipped.iter()) {
             tracing::warn!("checkpoint {id:?} is damaged and was skipped: {e}");
@@ -156,6 +183,7 @@ impl Coordinator {
             .collect();
         Ok((
             Coordinator {
+                _lock: lock,
                 settings,
                 store: Arc::new(store),
                 log,
@@ -166,7 +194,11 @@ impl Coordinator {
                 fresh,
                 kept,
             },
-            Recovery { checkpoint, replay },
+            Recovery {
+                lost,
+                checkpoint,
+                replay,
+            },
         ))
     }
 

@@ -60,7 +60,7 @@ mod time;
 pub mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{FsyncPolicy, StreamingConfig};
+pub use config::{DamagePolicy, FsyncPolicy, StreamingConfig};
 pub use context::StreamingContext;
 pub use data::{Data, Key};
 pub use dataset::{Dataset, MAX_BATCH_WORKERS};

@@ -16,12 +16,20 @@
 //!
 //! # Failure
 //!
-//! Every record is framed with its length and CRC32C ([`crate::framing`]). When a writer opens an
-//! existing log it scans the newest segment and cuts off a torn or corrupt tail with a
-//! `tracing::warn!` (point-in-time recovery: records after the first bad one in that segment are
-//! discarded). [`WalReader`] yields the intact records in order; damage at the end of the newest
-//! segment ends the iteration with a warning, damage anywhere else is returned as an error item,
-//! after which the reader yields nothing more. Nothing panics on damaged input.
+//! Every record is framed with its length and CRC32C ([`crate::framing`]), and carries its own
+//! offset, so the records after a damaged one keep their numbers. Two kinds of damage differ:
+//!
+//! * A **torn tail** is an incomplete last frame of the newest segment: a write the crash
+//!   interrupted, so a record never acknowledged. A writer opening the log cuts it off.
+//! * **Damage** is anything else: a complete frame that fails its checksum, garbage between
+//!   frames, an incomplete frame in a closed segment. Nothing is cut: the intact records after
+//!   it are kept and read, and [`WalReader`] yields a [`DurableError::Lost`] item naming the
+//!   offsets of the lost records in their place (exact between two intact records; at the very
+//!   end of the newest segment, as many as the damaged bytes most likely held, and the writer
+//!   continues after them so no offset is reused). What to do about lost records is the
+//!   caller's decision. Nothing panics on damaged input.
+//!
+//! [`DurableError::Lost`]: crate::DurableError::Lost
 //!
 //! One process writes a log directory at a time; this is not checked.
 
@@ -32,8 +40,57 @@ mod writer;
 use std::time::Duration;
 
 pub use reader::WalReader;
-pub use segment::{decode_segment, segment_file_name, SegmentScan};
+pub use segment::{
+    decode_segment, encode_record, segment_file_name, LostRecords, ScannedRecord, SegmentScan,
+};
 pub use writer::WalWriter;
+
+/// Whether the newest segment of the log of `kind` in `dir` ends in a torn (incomplete) last
+/// frame: what a crash in the middle of a write leaves, and what the next writer cuts off.
+pub(crate) fn torn_tail(dir: &std::path::Path, kind: crate::framing::FileKind) -> Result<bool> {
+    use crate::error::IoContext;
+    let Some(last) = segment::list_segments(dir, kind)?.pop() else {
+        return Ok(false);
+    };
+    let bytes = std::fs::read(&last.path).at(&last.path)?;
+    match decode_segment(&bytes, kind, &last.path, last.first, None) {
+        Ok(scan) => Ok(scan.torn_tail.is_some()),
+        Err(crate::DurableError::Truncated { .. }) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a read-only check of a log directory found: its records, those lost, a torn tail.
+#[derive(Debug, Default)]
+pub struct LogCheck {
+    /// Intact records.
+    pub records: u64,
+    /// The first and one-past-last offsets of the intact records.
+    pub offsets: Option<(LogOffset, LogOffset)>,
+    /// Records lost to damage ([`crate::DurableError::Lost`]).
+    pub lost: Vec<crate::DurableError>,
+    /// Whether the newest segment ends in a torn frame (a write a crash interrupted).
+    pub torn_tail: bool,
+}
+
+/// Reads every segment of the receiver WAL in `dir` without changing anything.
+pub fn check(dir: impl AsRef<std::path::Path>) -> Result<LogCheck> {
+    let dir = dir.as_ref();
+    let mut out = LogCheck::default();
+    for item in WalReader::open(dir, LogOffset(0))? {
+        match item {
+            Ok(r) => {
+                out.records += 1;
+                let first = out.offsets.map_or(r.offset, |o| o.0);
+                out.offsets = Some((first, LogOffset(r.offset.0 + 1)));
+            }
+            Err(e @ crate::DurableError::Lost { .. }) => out.lost.push(e),
+            Err(e) => return Err(e),
+        }
+    }
+    out.torn_tail = torn_tail(dir, crate::framing::FileKind::Wal)?;
+    Ok(out)
+}
 
 use crate::error::Result;
 

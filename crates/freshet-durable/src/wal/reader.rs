@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use super::segment::{self, list_segments, SegmentInfo};
 use super::{LogOffset, LogRecord};
 use crate::error::{DurableError, IoContext, Result};
-use crate::framing::{FileKind, FrameEnd};
+use crate::framing::FileKind;
 
 /// Iterates over the records of a log directory from a given offset; see the
 /// [module docs](super) for how damage is reported.
 ///
 /// The set of segments is listed when the reader is created; segments are read whole, one at a
-/// time, when the iteration reaches them.
+/// time, when the iteration reaches them. Records lost to damage come as
+/// [`DurableError::Lost`] items in their place, and the iteration goes on with the records
+/// after them; any other error ends it.
 #[derive(Debug)]
 pub struct WalReader {
     kind: FileKind,
@@ -21,9 +23,7 @@ pub struct WalReader {
     from: LogOffset,
     /// Offset the next record should have (checks for gaps between segments).
     expected: Option<LogOffset>,
-    pending: std::vec::IntoIter<LogRecord>,
-    /// Error to yield once the pending records are drained.
-    pending_error: Option<DurableError>,
+    pending: std::vec::IntoIter<Result<LogRecord>>,
     done: bool,
 }
 
@@ -47,7 +47,6 @@ impl WalReader {
             from,
             expected: None,
             pending: Vec::new().into_iter(),
-            pending_error: None,
             done: false,
         })
     }
@@ -58,13 +57,14 @@ impl WalReader {
     }
 
     fn load_next_segment(&mut self) -> Result<bool> {
-        let Some(seg) = self.segments.get(self.next_segment) else {
+        let Some(seg) = self.segments.get(self.next_segment).cloned() else {
             return Ok(false);
         };
-        let is_last = self.next_segment + 1 == self.segments.len();
         self.next_segment += 1;
+        let next_first = self.segments.get(self.next_segment).map(|s| s.first);
+        let mut items: Vec<Result<LogRecord>> = Vec::new();
         if let Some(expected) = self.expected {
-            if seg.first != expected {
+            if seg.first < expected {
                 return Err(DurableError::Corrupt {
                     path: seg.path.clone(),
                     offset: 0,
@@ -74,41 +74,56 @@ impl WalReader {
                     ),
                 });
             }
+            if seg.first > expected && seg.first > self.from {
+                items.push(Err(DurableError::Lost {
+                    path: seg.path.clone(),
+                    position: 0,
+                    offsets: expected.0.max(self.from.0)..seg.first.0,
+                    reason: "the segment holding them is missing".into(),
+                }));
+            }
         }
         let bytes = fs::read(&seg.path).at(&seg.path)?;
-        let scan = match segment::decode_segment(&bytes, self.kind, &seg.path) {
-            Ok(scan) => scan,
-            // A newest segment cut inside its header holds no records yet.
-            Err(DurableError::Truncated { .. }) if is_last => {
-                tracing::warn!(path = %seg.path.display(), "WAL segment has a torn header");
-                return Ok(false);
+        let scan =
+            match segment::decode_segment(&bytes, self.kind, &seg.path, seg.first, next_first) {
+                Ok(scan) => scan,
+                // A newest segment cut inside its header holds no records yet.
+                Err(DurableError::Truncated { .. }) if next_first.is_none() => {
+                    tracing::warn!(path = %seg.path.display(), "WAL segment has a torn header");
+                    self.pending = items.into_iter();
+                    return Ok(true);
+                }
+                Err(e) => return Err(e),
+            };
+        // Records and losses in offset order.
+        let mut lost = scan.lost.iter().peekable();
+        for r in &scan.records {
+            while let Some(l) = lost.next_if(|l| l.offsets.start <= r.offset.0) {
+                if l.offsets.end > self.from.0 && !l.offsets.is_empty() {
+                    items.push(Err(segment::lost_error(l, &seg.path)));
+                }
             }
-            Err(e) => return Err(e),
-        };
-        let mut records = Vec::with_capacity(scan.records.len());
-        for (i, (_, data)) in scan.records.iter().enumerate() {
-            let offset = LogOffset(seg.first.0 + i as u64);
-            if offset >= self.from {
-                records.push(LogRecord {
-                    offset,
-                    data: data.to_vec(),
-                });
-            }
-        }
-        self.expected = Some(LogOffset(seg.first.0 + scan.records.len() as u64));
-        self.pending = records.into_iter();
-        if scan.end != FrameEnd::Clean {
-            let err = segment::end_to_error(&scan.end, &seg.path);
-            if is_last {
-                tracing::warn!(
-                    path = %seg.path.display(),
-                    error = ?err,
-                    "ignoring damaged tail of the newest WAL segment",
-                );
-            } else {
-                self.pending_error = err;
+            if r.offset >= self.from {
+                items.push(Ok(LogRecord {
+                    offset: r.offset,
+                    data: r.data.to_vec(),
+                }));
             }
         }
+        for l in lost {
+            if l.offsets.end > self.from.0 && !l.offsets.is_empty() {
+                items.push(Err(segment::lost_error(l, &seg.path)));
+            }
+        }
+        if let Some(t) = scan.torn_tail {
+            tracing::warn!(
+                path = %seg.path.display(),
+                position = t,
+                "ignoring the torn last frame of the newest WAL segment (never acknowledged)",
+            );
+        }
+        self.expected = Some(scan.end_offset(seg.first));
+        self.pending = items.into_iter();
         Ok(true)
     }
 }
@@ -122,11 +137,7 @@ impl Iterator for WalReader {
                 return None;
             }
             if let Some(r) = self.pending.next() {
-                return Some(Ok(r));
-            }
-            if let Some(e) = self.pending_error.take() {
-                self.done = true;
-                return Some(Err(e));
+                return Some(r);
             }
             match self.load_next_segment() {
                 Ok(true) => continue,

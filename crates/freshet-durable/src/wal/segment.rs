@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::LogOffset;
 use crate::error::{DurableError, IoContext, Result};
-use crate::framing::{self, FileKind, FrameEnd, Frames, HEADER_LEN};
+use crate::framing::{self, FileKind, HEADER_LEN};
 
 /// File extension used for segments of `kind`.
 pub(crate) fn extension(kind: FileKind) -> &'static str {
@@ -56,56 +56,161 @@ pub(crate) fn list_segments(dir: &Path, kind: FileKind) -> Result<Vec<SegmentInf
     Ok(out)
 }
 
+/// One intact record of a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedRecord<'a> {
+    /// Byte position of its frame in the file.
+    pub position: u64,
+    /// Its offset in the log.
+    pub offset: LogOffset,
+    /// Its bytes.
+    pub data: &'a [u8],
+}
+
+/// Records of a segment that were written and cannot be read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostRecords {
+    /// Byte range of the damage in the file.
+    pub bytes: std::ops::Range<u64>,
+    /// The offsets of the records lost, as far as they are known: exact between two intact
+    /// records (or before the next segment); at the very end of the newest segment, the number
+    /// of frames the damaged bytes most likely held.
+    pub offsets: std::ops::Range<u64>,
+    /// What was wrong.
+    pub reason: &'static str,
+}
+
 /// The decoded content of one segment file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentScan<'a> {
-    /// Intact records in order, each with its byte position in the file.
-    pub records: Vec<(u64, &'a [u8])>,
-    /// Why decoding stopped; positions are relative to the file start.
-    pub end: FrameEnd,
+    /// The segment's format version.
+    pub version: u8,
+    /// Intact records in order.
+    pub records: Vec<ScannedRecord<'a>>,
+    /// Damaged stretches, in order, with the records they held.
+    pub lost: Vec<LostRecords>,
+    /// Byte position of an incomplete last frame (a torn write: never acknowledged).
+    pub torn_tail: Option<u64>,
 }
 
 impl SegmentScan<'_> {
-    /// Length of the intact prefix of the file (header plus intact records).
+    /// The offset after the last record the file held (intact or lost).
+    pub fn end_offset(&self, first: LogOffset) -> LogOffset {
+        let after_records = self.records.last().map_or(first.0, |r| r.offset.0 + 1);
+        let after_lost = self.lost.last().map_or(first.0, |l| l.offsets.end);
+        LogOffset(after_records.max(after_lost))
+    }
+
+    /// Length of the file without its torn tail.
     pub fn valid_len(&self, file_len: usize) -> usize {
-        self.end.valid_len(file_len)
+        self.torn_tail.map_or(file_len, |t| t as usize)
     }
 }
 
-/// Decodes a whole segment file held in `buf`: checks the header of `kind`, then collects the
-/// intact records. Never panics; `path` is only used in errors.
-pub fn decode_segment<'a>(buf: &'a [u8], kind: FileKind, path: &Path) -> Result<SegmentScan<'a>> {
-    framing::check_header(buf, kind, path)?;
-    let mut frames = Frames::new(&buf[HEADER_LEN..]);
-    let records = frames
-        .by_ref()
-        .map(|(at, p)| ((at + HEADER_LEN) as u64, p))
-        .collect();
-    let end = match frames.end() {
-        Some(FrameEnd::Torn { offset }) => FrameEnd::Torn {
-            offset: offset + HEADER_LEN,
-        },
-        Some(FrameEnd::Corrupt { offset, reason }) => FrameEnd::Corrupt {
-            offset: offset + HEADER_LEN,
-            reason,
-        },
-        _ => FrameEnd::Clean,
-    };
-    Ok(SegmentScan { records, end })
+/// Appends the frame of record `offset` as a segment of the current version holds it.
+pub fn encode_record(out: &mut Vec<u8>, offset: LogOffset, record: &[u8]) -> Result<()> {
+    let mut payload = Vec::with_capacity(8 + record.len());
+    payload.extend_from_slice(&offset.0.to_le_bytes());
+    payload.extend_from_slice(record);
+    framing::encode_frame(out, &payload)
 }
 
-/// Converts a non-clean segment end into the error a reader returns for it.
-pub(crate) fn end_to_error(end: &FrameEnd, path: &Path) -> Option<DurableError> {
-    match end {
-        FrameEnd::Clean => None,
-        FrameEnd::Torn { offset } => Some(DurableError::Truncated {
-            path: path.to_path_buf(),
-            offset: *offset as u64,
-        }),
-        FrameEnd::Corrupt { offset, reason } => Some(DurableError::Corrupt {
-            path: path.to_path_buf(),
-            offset: *offset as u64,
-            reason: (*reason).to_string(),
-        }),
+/// Decodes a whole segment file held in `buf` whose first record has offset `first`, and the
+/// first offset of the next segment if there is one (`None` for the newest): checks the header
+/// of `kind`, then collects the intact records, past damage, and what was lost. Never panics;
+/// `path` is only used in errors.
+pub fn decode_segment<'a>(
+    buf: &'a [u8],
+    kind: FileKind,
+    path: &Path,
+    first: LogOffset,
+    next: Option<LogOffset>,
+) -> Result<SegmentScan<'a>> {
+    let version = framing::check_header(buf, kind, path)?;
+    let found = framing::scan(&buf[HEADER_LEN..]);
+    let at = |p: usize| (p + HEADER_LEN) as u64;
+    let mut records = Vec::with_capacity(found.frames.len());
+    let mut lost = Vec::new();
+    // Frames and damaged stretches interleaved in file order.
+    let mut damaged = found.damaged.iter().peekable();
+    let mut expected = first.0;
+    let close_damage =
+        |d: &framing::DamagedStretch, expected: u64, upto: Option<u64>| LostRecords {
+            bytes: at(d.start)..at(d.end),
+            offsets: expected..upto.unwrap_or(expected + d.frames).max(expected),
+            reason: d.reason,
+        };
+    for (pos, payload) in found.frames {
+        let head = if version >= 2 {
+            payload
+                .split_first_chunk::<8>()
+                .map(|(h, _)| u64::from_le_bytes(*h))
+        } else {
+            Some(expected)
+        };
+        while let Some(d) = damaged.next_if(|d| d.start < pos) {
+            lost.push(close_damage(d, expected, head));
+            expected = lost.last().map_or(expected, |l| l.offsets.end);
+        }
+        let Some(offset) = head else {
+            lost.push(LostRecords {
+                bytes: at(pos)..at(pos + payload.len() + framing::FRAME_HEADER_LEN),
+                offsets: expected..expected + 1,
+                reason: "frame too short for a record",
+            });
+            expected += 1;
+            continue;
+        };
+        if offset < expected {
+            return Err(DurableError::Corrupt {
+                path: path.to_path_buf(),
+                offset: at(pos),
+                reason: format!(
+                    "record offset {offset} does not follow {}",
+                    expected.saturating_sub(1)
+                ),
+            });
+        }
+        if version < 2 && !lost.is_empty() {
+            // Version 1 numbers records by position: after damage, numbers are unknown.
+            break;
+        }
+        let data = if version >= 2 { &payload[8..] } else { payload };
+        records.push(ScannedRecord {
+            position: at(pos),
+            offset: LogOffset(offset),
+            data,
+        });
+        expected = offset + 1;
+    }
+    for d in damaged {
+        lost.push(close_damage(d, expected, next.map(|n| n.0)));
+        expected = lost.last().map_or(expected, |l| l.offsets.end);
+    }
+    let mut torn_tail = found.torn_tail.map(at);
+    if let (Some(t), Some(n)) = (torn_tail, next) {
+        // A closed segment is complete: its incomplete last frame is damage, not a torn write.
+        lost.push(LostRecords {
+            bytes: t..buf.len() as u64,
+            offsets: expected..n.0.max(expected),
+            reason: "incomplete frame in a closed segment",
+        });
+        torn_tail = None;
+    }
+    Ok(SegmentScan {
+        version,
+        records,
+        lost,
+        torn_tail,
+    })
+}
+
+/// The error a reader returns for lost records.
+pub(crate) fn lost_error(lost: &LostRecords, path: &Path) -> DurableError {
+    DurableError::Lost {
+        path: path.to_path_buf(),
+        position: lost.bytes.start,
+        offsets: lost.offsets.clone(),
+        reason: lost.reason.to_string(),
     }
 }

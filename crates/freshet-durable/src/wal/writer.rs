@@ -44,7 +44,7 @@ impl WalWriter {
         }
         fs::create_dir_all(dir).at(dir)?;
         let mut segments = list_segments(dir, kind)?;
-        let (file, active_len, active_records) = match segments.last() {
+        let file = match segments.last() {
             None => {
                 let info = SegmentInfo {
                     first: LogOffset(0),
@@ -53,12 +53,21 @@ impl WalWriter {
                 let file = create_segment(&info.path, kind)?;
                 sync_dir(dir)?;
                 segments.push(info);
-                (file, HEADER_LEN as u64, 0)
+                Recovered::Empty { file }
             }
-            Some(last) => recover_segment(&last.path, kind)?,
+            Some(last) => recover_segment(&last.path, kind, last.first)?,
         };
         let first = segments.last().map(|s| s.first).unwrap_or_default();
-        Ok(WalWriter {
+        let (file, active_len, active_records, next, old_format) = match file {
+            Recovered::Continue {
+                file,
+                len,
+                next,
+                old_format,
+            } => (file, len, 1, next, old_format),
+            Recovered::Empty { file } => (file, HEADER_LEN as u64, 0, first, false),
+        };
+        let mut writer = WalWriter {
             dir: dir.to_path_buf(),
             config,
             kind,
@@ -66,11 +75,16 @@ impl WalWriter {
             file,
             active_len,
             active_records,
-            next: LogOffset(first.0 + active_records),
+            next,
             buf: Vec::new(),
             last_sync: Instant::now(),
             unsynced: false,
-        })
+        };
+        if old_format {
+            // New records go to a segment of the current format.
+            writer.roll()?;
+        }
+        Ok(writer)
     }
 
     /// The directory of this log.
@@ -141,12 +155,12 @@ impl WalWriter {
 
 impl LogWriter for WalWriter {
     fn append(&mut self, record: &[u8]) -> Result<LogOffset> {
-        let framed = framing::framed_len(record.len()) as u64;
+        let framed = framing::framed_len(8 + record.len()) as u64;
         if self.active_records > 0 && self.active_len + framed > self.config.segment_size {
             self.roll()?;
         }
         self.buf.clear();
-        framing::encode_frame(&mut self.buf, record)?;
+        segment::encode_record(&mut self.buf, self.next, record)?;
         let path = &self.segments.last().expect("active segment").path;
         self.file.write_all(&self.buf).at(path)?;
         self.active_len += framed;
@@ -180,39 +194,68 @@ fn create_segment(path: &Path, kind: FileKind) -> Result<File> {
     Ok(file)
 }
 
-/// Scans the newest segment, cuts a damaged tail, and returns it opened for appending with its
-/// length and record count.
-fn recover_segment(path: &Path, kind: FileKind) -> Result<(File, u64, u64)> {
+/// The newest segment of a log, opened for appending.
+enum Recovered {
+    /// It holds records (or lost ones): append after them, at offset `next`.
+    Continue {
+        file: File,
+        len: u64,
+        next: LogOffset,
+        old_format: bool,
+    },
+    /// It holds nothing yet.
+    Empty { file: File },
+}
+
+/// Opens the newest segment (whose first offset is `first`) for appending. A torn tail — an
+/// incomplete last frame, never acknowledged — is cut off; damage anywhere else is left in
+/// place for readers to report, and appending continues after it, with offsets after the lost
+/// records so that none is ever reused.
+fn recover_segment(path: &Path, kind: FileKind, first: LogOffset) -> Result<Recovered> {
     let bytes = fs::read(path).at(path)?;
-    let (valid_len, records) =
-        if bytes.len() < HEADER_LEN && framing::header(kind).starts_with(&bytes) {
-            // Crashed while writing the header: the segment holds nothing yet.
-            tracing::warn!(path = %path.display(), "WAL segment has a torn header; rewriting it");
-            (0, 0)
-        } else {
-            let scan = segment::decode_segment(&bytes, kind, path)?;
-            let valid = scan.valid_len(bytes.len());
-            if let Some(err) = segment::end_to_error(&scan.end, path) {
-                tracing::warn!(
-                    path = %path.display(),
-                    kept_records = scan.records.len(),
-                    discarded_bytes = bytes.len() - valid,
-                    error = %err,
-                    "discarding damaged tail of WAL segment",
-                );
-            }
-            (valid, scan.records.len() as u64)
-        };
     let mut file = OpenOptions::new().write(true).open(path).at(path)?;
-    if valid_len != bytes.len() {
-        file.set_len(valid_len as u64).at(path)?;
-    }
-    if valid_len == 0 {
+    if bytes.len() < HEADER_LEN && framing::header(kind).starts_with(&bytes) {
+        // Crashed while writing the header: the segment holds nothing yet.
+        tracing::warn!(path = %path.display(), "WAL segment has a torn header; rewriting it");
+        file.set_len(0).at(path)?;
         file.write_all(&framing::header(kind)).at(path)?;
+        file.sync_all().at(path)?;
+        return Ok(Recovered::Empty { file });
     }
-    file.sync_all().at(path)?;
-    // Append after the intact prefix (the file was opened without O_APPEND so set the cursor).
-    let len = valid_len.max(HEADER_LEN) as u64;
-    file.seek(SeekFrom::Start(len)).at(path)?;
-    Ok((file, len, records))
+    let scan = segment::decode_segment(&bytes, kind, path, first, None)?;
+    for lost in &scan.lost {
+        tracing::error!(
+            path = %path.display(),
+            records = ?lost.offsets,
+            position = lost.bytes.start,
+            "WAL segment holds damaged records; the records after them are kept",
+        );
+    }
+    let valid = scan.valid_len(bytes.len());
+    if valid != bytes.len() {
+        tracing::warn!(
+            path = %path.display(),
+            discarded_bytes = bytes.len() - valid,
+            "cutting the torn last frame of the WAL segment (a write the crash interrupted)",
+        );
+        file.set_len(valid as u64).at(path)?;
+        file.sync_all().at(path)?;
+    }
+    let next = scan.end_offset(first);
+    if scan.version < kind.version() || (scan.records.is_empty() && scan.lost.is_empty()) {
+        if next == first {
+            // Nothing written (or an old format with nothing in it): start the segment again.
+            file.set_len(0).at(path)?;
+            file.write_all(&framing::header(kind)).at(path)?;
+            file.sync_all().at(path)?;
+            return Ok(Recovered::Empty { file });
+        }
+    }
+    file.seek(SeekFrom::Start(valid as u64)).at(path)?;
+    Ok(Recovered::Continue {
+        file,
+        len: valid as u64,
+        next,
+        old_format: scan.version < kind.version(),
+    })
 }

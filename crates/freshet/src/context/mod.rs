@@ -83,6 +83,7 @@ impl ContextInner {
             dir,
             interval: self.pipeline.config.checkpoint_every(),
             keep: self.pipeline.config.checkpoints_kept(),
+            damage: self.pipeline.config.damage_policy(),
         })
     }
 
@@ -392,6 +393,14 @@ impl StreamingContext {
             });
         }
         active
+    }
+
+    /// How many records of the write-ahead or batch log were lost to damage and skipped under
+    /// [`DamagePolicy::SkipLost`](crate::DamagePolicy::SkipLost) (each is logged): for a
+    /// receiver, the blocks it stored (one `store`/`store_reliably` call each); for the batch
+    /// log, its records.
+    pub fn lost_records(&self) -> u64 {
+        self.shared().map_or(0, |s| s.lost())
     }
 
     /// How many malformed or unreadable inputs the sources skipped (each is logged).

@@ -53,6 +53,7 @@ pub(crate) struct Shared {
     failure: Mutex<Option<Error>>,
     batch_records: Mutex<BTreeMap<u64, u64>>,
     skipped: AtomicU64,
+    lost: AtomicU64,
     /// One more than the time of the batch that ends the input (0: not known).
     final_batch: AtomicU64,
 }
@@ -137,6 +138,17 @@ impl Shared {
     /// Whether batch `t` ends the input (see [`set_final_batch`](Self::set_final_batch)).
     pub fn is_final_batch(&self, t: u64) -> bool {
         self.final_batch.load(Ordering::SeqCst) == t + 1
+    }
+
+    /// Counts `n` records lost to damage in a log, under `DamagePolicy::SkipLost`.
+    pub fn lose(&self, what: &str, n: u64) {
+        self.lost.fetch_add(n, Ordering::Relaxed);
+        tracing::error!("{what}: continuing without them (DamagePolicy::SkipLost)");
+    }
+
+    /// How many records were lost to damage.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
     }
 
     /// How many inputs were skipped.

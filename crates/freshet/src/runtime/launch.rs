@@ -66,6 +66,9 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
     };
     let (events_tx, events_rx) = unbounded::<RuntimeEvent>();
     let shared = Arc::new(Shared::with_events(events_tx.clone()));
+    if let Some(lost) = recovery.as_ref().map(|r| r.lost).filter(|n| *n > 0) {
+        shared.lose("records of the batch log are lost to damage", lost);
+    }
     let mut sources = SourceSet::new(sources);
     sources.register(&shared, coordinator.as_ref(), config.wal_fsync_policy());
     start_sources(&mut sources, &spec, &shared)?;
@@ -206,6 +209,7 @@ fn start_sources(sources: &mut SourceSet, spec: &LaunchSpec, shared: &Arc<Shared
             available_now: spec.available_now,
             shared,
             batch_interval: interval,
+            damage: spec.pipeline.config.damage_policy(),
         };
         if let Err(e) = planner.start(&info) {
             sources.stop_first(i);

@@ -30,6 +30,8 @@ pub(crate) struct StartInfo<'a> {
     pub available_now: bool,
     pub shared: &'a Arc<Shared>,
     pub batch_interval: std::time::Duration,
+    /// What to do with damaged write-ahead log records.
+    pub damage: crate::config::DamagePolicy,
 }
 
 /// The driver side of a source.

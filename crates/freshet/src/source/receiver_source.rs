@@ -141,7 +141,13 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
             return Ok(());
         };
         if let Some((dir, fsync)) = self.wal_dir.clone() {
-            *self.buffer.wal() = Some(ReceiverWal::open(dir, fsync)?);
+            *self.buffer.wal() = Some(ReceiverWal::open(
+                dir,
+                fsync,
+                info.damage,
+                Arc::clone(info.shared),
+                self.uid.clone(),
+            )?);
         }
         receiver.on_start().map_err(|error| Error::Source {
             id: self.uid.clone(),

@@ -6,12 +6,21 @@
 //! `[planned, written)`; the batch metadata log records that range, so a replay reads exactly
 //! the same blocks back. After a restart, blocks written but never assigned to a batch (stored
 //! and acknowledged just before the crash) go into the first new batch.
+//!
+//! Blocks lost to damage (found by checksum; see `freshet_durable::wal`) fail the read with an
+//! error naming them, or are skipped and counted, as the context's `DamagePolicy` says. The
+//! intact blocks around them are always read.
 
+use crate::config::DamagePolicy;
 use crate::error::{Error, Result};
-use freshet_durable::{FsyncPolicy, LogOffset, LogWriter, WalConfig, WalReader, WalWriter};
+use crate::run::Shared;
+use freshet_durable::{
+    DurableError, FsyncPolicy, LogOffset, LogWriter, WalConfig, WalReader, WalWriter,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A receiver's write-ahead log and how far batches have taken it.
 pub(crate) struct ReceiverWal {
@@ -23,11 +32,22 @@ pub(crate) struct ReceiverWal {
     /// new batch.
     tail_end: u64,
     tail_taken: bool,
+    damage: DamagePolicy,
+    shared: Arc<Shared>,
+    /// The receiver's id, for messages.
+    uid: String,
 }
 
 impl ReceiverWal {
-    /// Opens (creating) the log in `dir`; a torn tail from a crash is cut off.
-    pub fn open(dir: PathBuf, fsync: FsyncPolicy) -> Result<Self> {
+    /// Opens (creating) the log in `dir`; a torn tail from a crash (a block never
+    /// acknowledged) is cut off, damage elsewhere is kept for reads to report.
+    pub fn open(
+        dir: PathBuf,
+        fsync: FsyncPolicy,
+        damage: DamagePolicy,
+        shared: Arc<Shared>,
+        uid: String,
+    ) -> Result<Self> {
         let config = WalConfig {
             fsync,
             ..WalConfig::default()
@@ -41,6 +61,9 @@ impl ReceiverWal {
             planned: 0,
             tail_end,
             tail_taken: false,
+            damage,
+            shared,
+            uid,
         })
     }
 
@@ -99,38 +122,77 @@ impl ReceiverWal {
         let reader = WalReader::open(&self.dir, LogOffset(from))
             .map_err(|e| Error::durable(self.describe(), e))?;
         let mut next = from;
-        for record in reader {
-            let record = record.map_err(|e| Error::durable(self.describe(), e))?;
+        for item in reader {
+            let record = match item {
+                Ok(record) => record,
+                Err(DurableError::Lost {
+                    path,
+                    position,
+                    offsets,
+                    reason,
+                }) => {
+                    let lost = offsets.start.max(next)..offsets.end.min(to);
+                    if !lost.is_empty() {
+                        self.lost(lost.clone(), &path, position, &reason)?;
+                        next = lost.end;
+                    }
+                    continue;
+                }
+                Err(e) => return Err(Error::durable(self.describe(), e)),
+            };
             if record.offset.0 >= to {
                 break;
             }
-            if record.offset.0 != next {
-                return Err(self.missing(next, record.offset.0));
+            if record.offset.0 > next {
+                self.lost(next..record.offset.0, &self.dir, 0, "blocks are missing")?;
             }
-            let mut block: Vec<T> =
-                crate::codec::decode(&format!("{} block {next}", self.describe()), &record.data)?;
+            let mut block: Vec<T> = crate::codec::decode(
+                &format!("{} block {}", self.describe(), record.offset),
+                &record.data,
+            )?;
             out.append(&mut block);
-            next += 1;
+            next = record.offset.0 + 1;
         }
         if next < to {
-            return Err(self.missing(next, to));
+            self.lost(next..to, &self.dir, 0, "blocks are missing")?;
         }
         Ok(out)
     }
 
-    fn describe(&self) -> String {
-        format!("write-ahead log {}", self.dir.display())
+    /// Blocks `offsets` were written and cannot be read: fails, or counts them, by policy.
+    fn lost(
+        &self,
+        offsets: std::ops::Range<u64>,
+        path: &std::path::Path,
+        position: u64,
+        reason: &str,
+    ) -> Result<()> {
+        let what = format!(
+            "receiver `{}`: blocks {}..{} of its write-ahead log are lost ({}, byte {position}: {reason})",
+            self.uid,
+            offsets.start,
+            offsets.end,
+            path.display()
+        );
+        match self.damage {
+            DamagePolicy::Fail => Err(Error::durable(
+                format!("{what}; the records stored in them were acknowledged. To go on without them, start the job with StreamingConfig::on_damage(DamagePolicy::SkipLost)"),
+                DurableError::Lost {
+                    path: path.to_path_buf(),
+                    position,
+                    offsets,
+                    reason: reason.to_string(),
+                },
+            )),
+            DamagePolicy::SkipLost => {
+                self.shared.lose(&what, offsets.end - offsets.start);
+                Ok(())
+            }
+        }
     }
 
-    fn missing(&self, from: u64, to: u64) -> Error {
-        Error::durable(
-            self.describe(),
-            freshet_durable::DurableError::Corrupt {
-                path: self.dir.clone(),
-                offset: from,
-                reason: format!("blocks {from}..{to} are missing"),
-            },
-        )
+    fn describe(&self) -> String {
+        format!("write-ahead log {}", self.dir.display())
     }
 
     /// Deletes whole segments holding only blocks before `offset` (already in a checkpoint).

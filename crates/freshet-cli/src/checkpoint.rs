@@ -1,15 +1,18 @@
 //! `freshet checkpoint inspect DIR`: what a checkpoint directory holds.
 
 use clap::Subcommand;
-use freshet_durable::{describe, BatchLog};
+use freshet_durable::{describe, BatchLog, CheckpointStatus};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Subcommands of `freshet checkpoint`.
 #[derive(Subcommand, Debug)]
 pub enum CheckpointCommand {
-    /// Prints the checkpoints in DIR (a context's checkpoint directory, its `checkpoints`
-    /// folder, or one checkpoint): batch time, fingerprint, source positions, per-worker state
-    /// parts and whether each verifies; then the batches logged after them.
+    /// Checks and prints what DIR holds (a context's checkpoint directory, its `checkpoints`
+    /// folder, or one checkpoint): every checkpoint (batch time, fingerprint, source positions,
+    /// per-worker state parts and whether each verifies), the batch log, and every receiver's
+    /// write-ahead log. Read-only: nothing is repaired or removed, so it is safe on the
+    /// directory of a running job. Exits with status 1 when anything is damaged.
     Inspect {
         /// The directory.
         dir: PathBuf,
@@ -19,14 +22,25 @@ pub enum CheckpointCommand {
 /// Runs a `freshet checkpoint` subcommand.
 pub fn run(cmd: CheckpointCommand) -> anyhow::Result<()> {
     match cmd {
-        CheckpointCommand::Inspect { dir } => inspect(&dir),
+        CheckpointCommand::Inspect { dir } => {
+            let damaged = inspect(&dir, &mut std::io::stdout())?;
+            if damaged > 0 {
+                anyhow::bail!(
+                    "{damaged} damaged item(s) in {}: see above, and docs/durability.md for what to do",
+                    dir.display()
+                );
+            }
+            Ok(())
+        }
     }
 }
 
-fn inspect(dir: &Path) -> anyhow::Result<()> {
+/// Prints what `dir` holds to `out`; returns how many damaged items it found.
+pub fn inspect(dir: &Path, out: &mut dyn Write) -> anyhow::Result<usize> {
     if !dir.exists() {
         anyhow::bail!("{} does not exist", dir.display());
     }
+    let mut damaged = 0;
     let checkpoints = if dir.join("checkpoints").is_dir() {
         dir.join("checkpoints")
     } else {
@@ -34,36 +48,88 @@ fn inspect(dir: &Path) -> anyhow::Result<()> {
     };
     let found = describe(&checkpoints)?;
     if found.is_empty() {
-        println!("no checkpoint in {}", checkpoints.display());
+        writeln!(out, "no checkpoint in {}", checkpoints.display())?;
     }
     for c in &found {
-        println!("{c}");
+        writeln!(out, "{c}")?;
+        if matches!(c.status, CheckpointStatus::Damaged(_)) {
+            damaged += 1;
+        }
     }
     let batches = dir.join("batches");
     if batches.is_dir() {
-        let log = BatchLog::open(&batches)?;
-        let entries: Vec<_> = log.entries_from(0).collect();
-        let pending: Vec<u64> = entries
-            .iter()
+        let log = BatchLog::read(&batches)?;
+        let pending: Vec<u64> = log
+            .entries
+            .values()
             .filter(|e| !e.completed)
             .map(|e| e.time)
             .collect();
-        println!(
+        writeln!(
+            out,
             "batch log {}: {} batches logged since the oldest kept checkpoint{}",
             batches.display(),
-            entries.len(),
-            match (entries.first(), entries.last()) {
-                (Some(a), Some(b)) => format!(" ({} .. {} ms)", a.time, b.time),
+            log.entries.len(),
+            match (log.entries.keys().next(), log.entries.keys().last()) {
+                (Some(a), Some(b)) => format!(" ({a} .. {b} ms)"),
                 _ => String::new(),
             }
-        );
+        )?;
         if pending.is_empty() {
-            println!("  every logged batch completed");
+            writeln!(out, "  every logged batch completed")?;
         } else {
-            println!("  logged but not completed (replayed on recovery): {pending:?}");
+            writeln!(
+                out,
+                "  logged but not completed (replayed on recovery): {pending:?}"
+            )?;
+        }
+        damaged += report_log_damage(out, &log.damage, log.torn_tail)?;
+    }
+    let receivers = dir.join("receivers");
+    if receivers.is_dir() {
+        let mut wals: Vec<PathBuf> = std::fs::read_dir(&receivers)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        wals.sort();
+        for wal in wals {
+            let check = freshet_durable::wal::check(&wal)?;
+            writeln!(
+                out,
+                "write-ahead log {}: {} blocks{}",
+                wal.display(),
+                check.records,
+                check
+                    .offsets
+                    .map(|(a, b)| format!(" ({a} .. {})", b.0.saturating_sub(1)))
+                    .unwrap_or_default()
+            )?;
+            damaged += report_log_damage(out, &check.lost, check.torn_tail)?;
         }
     }
-    Ok(())
+    if damaged == 0 {
+        writeln!(out, "no damage found")?;
+    }
+    Ok(damaged)
+}
+
+/// Prints a log's lost records and torn tail; returns how many damaged stretches it has.
+fn report_log_damage(
+    out: &mut dyn Write,
+    lost: &[freshet_durable::DurableError],
+    torn_tail: bool,
+) -> anyhow::Result<usize> {
+    for e in lost {
+        writeln!(out, "  DAMAGED: {e}")?;
+    }
+    if torn_tail {
+        writeln!(
+            out,
+            "  torn tail: the last write was interrupted by a crash (never acknowledged); the next start cuts it off"
+        )?;
+    }
+    Ok(lost.len())
 }
 
 #[cfg(test)]
@@ -72,7 +138,11 @@ mod tests {
 
     #[test]
     fn inspecting_a_missing_directory_is_an_error() {
-        let err = inspect(Path::new("/nonexistent/freshet-checkpoint")).unwrap_err();
+        let err = inspect(
+            Path::new("/nonexistent/freshet-checkpoint"),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("does not exist"));
     }
 }

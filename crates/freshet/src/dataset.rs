@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::ops;
 use crate::plan::{Builder, Lineage, Plan};
 use crate::runtime::batch_job::run_batch_job;
-use std::io::Read;
+use crate::source::file_stream::read_lines;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -221,7 +221,7 @@ impl Dataset<String> {
                                 env.shared
                                     .skip("text_file", &format!("{}: {what}", file.display()))
                             }) {
-                                env.shared.fail(e);
+                                env.shared.fail(Error::io(file, e));
                             }
                         }
                     }
@@ -273,45 +273,4 @@ pub(crate) fn resolve_files(path: &Path) -> Result<Vec<PathBuf>> {
     }
     files.sort();
     Ok(files)
-}
-
-/// Appends the lines of `path` to `out` (without line terminators). A line that is not valid
-/// UTF-8 is skipped and reported through `skip`.
-pub(crate) fn read_lines(
-    path: &Path,
-    out: &mut Vec<String>,
-    skip: &mut dyn FnMut(&str),
-) -> Result<()> {
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    match std::str::from_utf8(&bytes) {
-        Ok(text) => out.extend(text.lines().map(str::to_owned)),
-        Err(_) => {
-            for (n, line) in bytes.as_slice().lines_lossless().enumerate() {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                match std::str::from_utf8(line) {
-                    Ok(s) => out.push(s.to_owned()),
-                    Err(_) => skip(&format!("line {} is not valid UTF-8", n + 1)),
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Splitting bytes into lines, keeping the exact bytes of each line.
-trait LinesLossless {
-    fn lines_lossless(&self) -> std::vec::IntoIter<&[u8]>;
-}
-
-impl LinesLossless for &[u8] {
-    fn lines_lossless(&self) -> std::vec::IntoIter<&[u8]> {
-        let mut v: Vec<&[u8]> = self.split(|b| *b == b'\n').collect();
-        if v.last().is_some_and(|l| l.is_empty()) {
-            v.pop();
-        }
-        v.into_iter()
-    }
 }

@@ -260,3 +260,38 @@ fn a_directory_removed_while_running_is_skipped() {
     );
     assert_eq!(ctx.skipped_records(), 1);
 }
+
+#[test]
+fn a_large_file_is_read_in_ranges_and_every_line_once() {
+    // About 9.5 MiB: three ranges of at most 4 MiB, with lines across the range boundaries.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    let mut i = 0u64;
+    while text.len() < 9_500_000 {
+        let line = format!("line {i} {}", "x".repeat((i % 97) as usize));
+        text.push_str(&line);
+        text.push('\n');
+        expected.push(line);
+        i += 1;
+    }
+    // The last line has no newline: it is read too.
+    text.push_str("last");
+    expected.push("last".to_string());
+    for workers in WORKERS {
+        let (ctx, _clock) = context(workers);
+        let input = dir.path().join(format!("in-{workers}"));
+        std::fs::create_dir(&input).unwrap();
+        write(&input, "big.txt", &text);
+        let out = ctx
+            .text_file_stream_with(&input, FileStreamOptions::new().include_existing(true))
+            .collect_batches();
+        ctx.run_available_now().unwrap();
+        let mut got: Vec<String> = out.batches().into_iter().flat_map(|(_, r)| r).collect();
+        got.sort();
+        let mut want = expected.clone();
+        want.sort();
+        assert_eq!(got.len(), want.len(), "with {workers} worker(s)");
+        assert!(got == want, "with {workers} worker(s)");
+    }
+}

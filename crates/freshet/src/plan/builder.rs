@@ -117,11 +117,13 @@ pub(crate) trait WorkerInput {
     /// The streaming source this input belongs to, or `None` for a static dataset (which is fed
     /// its whole partition at every batch).
     fn source(&self) -> Option<SourceId>;
-    /// Takes batch `time`, with this worker's split of the batch if the source planned one,
-    /// and holds its records until [`pump`](Self::pump) sends them. Returns the number of records.
-    fn feed(&mut self, time: u64, split: Option<Split>, env: &WorkerEnv) -> u64;
-    /// Sends at most `max` of the held records into the dataflow; `true` if some remain.
-    fn pump(&mut self, max: usize) -> bool;
+    /// Takes batch `time`, with this worker's split of the batch if the source planned one; its
+    /// records are read and sent by [`pump`](Self::pump).
+    fn feed(&mut self, time: u64, split: Option<Split>, env: &WorkerEnv);
+    /// Sends at most `max` records of the batch into the dataflow, reading the next part of the
+    /// split when the records read so far are sent (so a large split is never in memory
+    /// whole). Returns how many it sent and whether some remain.
+    fn pump(&mut self, max: usize, env: &WorkerEnv) -> (u64, bool);
     /// Promises that no more records come before `time`.
     fn advance_to(&mut self, time: u64);
     /// Closes the input: no more records come.
@@ -130,8 +132,10 @@ pub(crate) trait WorkerInput {
 
 type Handle<T> = InputHandle<u64, CapacityContainerBuilder<Vec<T>>>;
 
-/// Reads a split of a streaming source into records.
-pub(crate) type ReadSplit<T> = Arc<dyn Fn(Split, &mut Vec<T>, &WorkerEnv) + Send + Sync>;
+/// Reads the next part of a split of a streaming source into records; returns whether the
+/// split has more parts.
+pub(crate) type ReadSplit<T> =
+    Arc<dyn Fn(&mut Split, &mut Vec<T>, &WorkerEnv) -> bool + Send + Sync>;
 
 /// Produces this worker's partition of a static dataset: `(worker, peers) -> records`.
 pub(crate) type MakePartition<T> = Arc<dyn Fn(usize, usize, &WorkerEnv) -> Vec<T> + Send + Sync>;
@@ -140,6 +144,8 @@ struct SourceInput<T: Data> {
     id: SourceId,
     handle: Option<Handle<T>>,
     read: ReadSplit<T>,
+    /// The part of this batch's split not read yet.
+    unread: Option<Split>,
     pending: Pending<T>,
 }
 
@@ -167,17 +173,17 @@ impl<T> Pending<T> {
         }
     }
 
-    /// Sends up to `max` records through `handle`; `true` if some remain.
-    fn pump(&mut self, handle: Option<&mut Handle<T>>, max: usize) -> bool
+    /// Sends up to `max` records through `handle`; returns how many, and whether some remain.
+    fn pump(&mut self, handle: Option<&mut Handle<T>>, max: usize) -> (u64, bool)
     where
         T: Data,
     {
         if self.records.is_empty() {
-            return false;
+            return (0, false);
         }
         let Some(handle) = handle else {
             self.records.clear();
-            return false;
+            return (0, false);
         };
         let n = max.max(1).min(self.records.len());
         let mut chunk: Vec<T> = self.records.drain(..n).collect();
@@ -185,9 +191,9 @@ impl<T> Pending<T> {
         if self.records.is_empty() {
             // Give the (possibly large) allocation back.
             self.records = std::collections::VecDeque::new();
-            false
+            (n as u64, false)
         } else {
-            true
+            (n as u64, true)
         }
     }
 }
@@ -197,20 +203,26 @@ impl<T: Data> WorkerInput for SourceInput<T> {
         Some(self.id)
     }
 
-    fn feed(&mut self, time: u64, split: Option<Split>, env: &WorkerEnv) -> u64 {
+    fn feed(&mut self, time: u64, split: Option<Split>, _env: &WorkerEnv) {
         let (Some(handle), Some(split)) = (self.handle.as_mut(), split) else {
-            return 0;
+            return;
         };
         handle.advance_to(time);
-        let mut records = Vec::new();
-        (self.read)(split, &mut records, env);
-        let n = records.len() as u64;
-        self.pending.hold(records);
-        n
+        self.unread = Some(split);
     }
 
-    fn pump(&mut self, max: usize) -> bool {
-        self.pending.pump(self.handle.as_mut(), max)
+    fn pump(&mut self, max: usize, env: &WorkerEnv) -> (u64, bool) {
+        if self.pending.records.is_empty() {
+            if let Some(split) = self.unread.as_mut() {
+                let mut records = Vec::new();
+                if !(self.read)(split, &mut records, env) {
+                    self.unread = None;
+                }
+                self.pending.hold(records);
+            }
+        }
+        let (sent, more) = self.pending.pump(self.handle.as_mut(), max);
+        (sent, more || self.unread.is_some())
     }
 
     fn advance_to(&mut self, time: u64) {
@@ -239,9 +251,9 @@ impl<T: Data> WorkerInput for StaticInput<T> {
         None
     }
 
-    fn feed(&mut self, time: u64, _split: Option<Split>, env: &WorkerEnv) -> u64 {
+    fn feed(&mut self, time: u64, _split: Option<Split>, env: &WorkerEnv) {
         let Some(handle) = self.handle.as_mut() else {
-            return 0;
+            return;
         };
         handle.advance_to(time);
         if self.cache.is_none() {
@@ -252,12 +264,10 @@ impl<T: Data> WorkerInput for StaticInput<T> {
         } else {
             self.cache.take().unwrap_or_default()
         };
-        let n = data.len() as u64;
         self.pending.hold(data);
-        n
     }
 
-    fn pump(&mut self, max: usize) -> bool {
+    fn pump(&mut self, max: usize, _env: &WorkerEnv) -> (u64, bool) {
         self.pending.pump(self.handle.as_mut(), max)
     }
 
@@ -362,6 +372,7 @@ impl<'s> Builder<'s> {
             id,
             handle: Some(handle),
             read,
+            unread: None,
             pending: Pending::new(),
         }));
         stream

@@ -35,7 +35,7 @@ pub(crate) fn run_batch_job(workers: usize, install: InstallJob) -> Result<()> {
             loop {
                 let mut more = false;
                 for input in inputs.iter_mut() {
-                    more |= input.pump(super::worker::CHUNK);
+                    more |= input.pump(super::worker::CHUNK, &env).1;
                 }
                 if !more || sh.stopping_now() {
                     break;

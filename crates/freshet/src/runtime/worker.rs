@@ -106,7 +106,7 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
     let mut open = true;
     let mut reported = setup.first_time;
     // The batch being pumped into the inputs, with the time to advance to once it is all in.
-    let mut pumping: Option<u64> = None;
+    let mut pumping: Option<(u64, u64)> = None;
     loop {
         if shared.stopping_now() {
             break;
@@ -119,20 +119,14 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
                     mut splits,
                 }) => {
                     env.set_last_fed(time);
-                    let mut records = 0;
                     for input in inputs.iter_mut() {
                         let split = input
                             .source()
                             .and_then(|id| splits.iter().position(|(s, _)| *s == id))
                             .map(|pos| splits.swap_remove(pos).1);
-                        let n = input.feed(time, split, &env);
-                        if let Some(source) = input.source() {
-                            records += n;
-                            shared.metrics.add_source_records(source, time, n);
-                        }
+                        input.feed(time, split, &env);
                     }
-                    shared.add_records(time, records);
-                    pumping = Some(next);
+                    pumping = Some((time, next));
                 }
                 Ok(ToWorker::Checkpoint { id }) => {
                     let part = encode_part(
@@ -160,11 +154,18 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
                 Err(TryRecvError::Empty) => break,
             }
         }
-        if let Some(next) = pumping {
+        if let Some((time, next)) = pumping {
             let mut more = false;
+            let mut records = 0;
             for input in inputs.iter_mut() {
-                more |= input.pump(CHUNK);
+                let (sent, left) = input.pump(CHUNK, &env);
+                more |= left;
+                if let Some(source) = input.source() {
+                    records += sent;
+                    shared.metrics.add_source_records(source, time, sent);
+                }
             }
+            shared.add_records(time, records);
             if !more {
                 for input in inputs.iter_mut() {
                     input.advance_to(next);

@@ -10,6 +10,7 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::plan::{ReadSplit, SourceId, Split, WorkerEnv};
 use crate::run::Shared;
+use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -50,21 +51,24 @@ impl<S: DirectSource> DirectPlanner<S> {
             next_end: None,
             shared: None,
         };
-        let read: ReadSplit<S::Item> = Arc::new(move |split: Split, out, env: &WorkerEnv| {
-            let Ok(splits) = split.downcast::<Vec<S::Split>>() else {
-                return;
+        // A worker's share of a batch is a queue of splits, read one per call, so that only one
+        // split's records are in memory at a time.
+        let read: ReadSplit<S::Item> = Arc::new(move |split: &mut Split, out, env: &WorkerEnv| {
+            let Some(splits) = split.downcast_mut::<VecDeque<S::Split>>() else {
+                return false;
             };
-            let name = uid_cell.get().map_or(kind, String::as_str);
-            for split in splits.iter() {
-                if env.shared.stopping_now() {
-                    return;
-                }
-                if let Err(e) = read_with_retries(&*reader, split, out, env, name, policy, attempts)
-                {
-                    env.shared.fail(e);
-                    return;
-                }
+            let Some(next) = splits.pop_front() else {
+                return false;
+            };
+            if env.shared.stopping_now() {
+                return false;
             }
+            let name = uid_cell.get().map_or(kind, String::as_str);
+            if let Err(e) = read_with_retries(&*reader, &next, out, env, name, policy, attempts) {
+                env.shared.fail(e);
+                return false;
+            }
+            !splits.is_empty()
         });
         (planner, read)
     }
@@ -88,9 +92,10 @@ impl<S: DirectSource> DirectPlanner<S> {
     /// Deals `splits` to `workers` workers: split `i` to worker `i % workers`.
     fn deal(splits: Vec<S::Split>, workers: usize) -> Vec<Option<Split>> {
         let workers = workers.max(1);
-        let mut per_worker: Vec<Vec<S::Split>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut per_worker: Vec<VecDeque<S::Split>> =
+            (0..workers).map(|_| VecDeque::new()).collect();
         for (i, s) in splits.into_iter().enumerate() {
-            per_worker[i % workers].push(s);
+            per_worker[i % workers].push_back(s);
         }
         per_worker
             .into_iter()

@@ -12,13 +12,15 @@
 //! the job, by [`BadRecordPolicy`](super::BadRecordPolicy)).
 //!
 //! The stream is a [`DirectSource`] whose offset is the set of file names taken (relative to the
-//! directory), so a replayed batch reads exactly the same files.
+//! directory), so a replayed batch reads exactly the same files. Files are read in byte ranges
+//! of at most 4 MiB (a line belongs to the range it starts in), one range at a time per
+//! worker, so a large file is spread over the workers and never held in memory whole.
 
 use super::direct::{BadRecordPolicy, DirectSource, ReadContext, SplitReader, StartContext};
 use crate::error::SourceError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashSet, VecDeque};
-use std::io::{ErrorKind, Read};
+use std::io::{BufRead, ErrorKind, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -119,21 +121,52 @@ pub(crate) struct FilesTaken {
     names: BTreeSet<String>,
 }
 
-/// Reads one file's lines.
+/// The largest byte range of a file one split reads.
+pub(crate) const RANGE_BYTES: u64 = 4 << 20;
+
+/// The lines that start in bytes `start..end` of a file.
+pub(crate) struct FileRange {
+    path: PathBuf,
+    start: u64,
+    end: u64,
+}
+
+/// The byte ranges of `path` (at most [`RANGE_BYTES`] each), or one empty range when the file
+/// cannot be read now (the reader then reports it).
+fn ranges(path: PathBuf) -> Vec<FileRange> {
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+    if size == 0 {
+        return vec![FileRange {
+            path,
+            start: 0,
+            end: 0,
+        }];
+    }
+    (0..size.div_ceil(RANGE_BYTES))
+        .map(|i| FileRange {
+            path: path.clone(),
+            start: i * RANGE_BYTES,
+            end: ((i + 1) * RANGE_BYTES).min(size),
+        })
+        .collect()
+}
+
+/// Reads the lines of a [`FileRange`].
 pub(crate) struct FileReader;
 
 impl SplitReader for FileReader {
-    type Split = PathBuf;
+    type Split = FileRange;
     type Item = String;
 
     fn read(
         &self,
-        path: &PathBuf,
+        range: &FileRange,
         out: &mut Vec<String>,
         ctx: &ReadContext<'_>,
     ) -> Result<(), SourceError> {
+        let path = &range.path;
         let mut bad = |what: &str| ctx.bad_record(&format!("{}: {what}", path.display()));
-        if let Err(e) = read_lines(path, out, &mut bad) {
+        if let Err(e) = read_range(range, out, &mut bad) {
             match e.kind() {
                 ErrorKind::Interrupted | ErrorKind::TimedOut => {
                     return Err(SourceError::io(path.display(), e))
@@ -145,10 +178,47 @@ impl SplitReader for FileReader {
     }
 }
 
+/// Appends the lines that start in `range` (the last one read to its end, past `range.end`).
+fn read_range(
+    range: &FileRange,
+    out: &mut Vec<String>,
+    bad: &mut dyn FnMut(&str),
+) -> std::io::Result<()> {
+    let file = std::fs::File::open(&range.path)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut line = Vec::new();
+    let mut pos = range.start;
+    if range.start > 0 {
+        // The line that began before the range belongs to the previous range: skip to the end
+        // of the line that holds byte `start - 1`.
+        reader.seek(SeekFrom::Start(range.start - 1))?;
+        pos = range.start - 1 + reader.read_until(b'\n', &mut line)? as u64;
+        line.clear();
+    }
+    while pos < range.end {
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        pos += n as u64;
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        match std::str::from_utf8(text) {
+            Ok(s) => out.push(s.to_owned()),
+            Err(_) => bad(&format!(
+                "the line at byte {} is not valid UTF-8",
+                pos - n as u64
+            )),
+        }
+        line.clear();
+    }
+    Ok(())
+}
+
 impl DirectSource for FileStreamSource {
     type Item = String;
     type Offset = FilesTaken;
-    type Split = PathBuf;
+    type Split = FileRange;
     type Reader = FileReader;
 
     fn kind(&self) -> &'static str {
@@ -201,11 +271,11 @@ impl DirectSource for FileStreamSource {
         from: &FilesTaken,
         to: &FilesTaken,
         _workers: usize,
-    ) -> Result<Vec<PathBuf>, SourceError> {
+    ) -> Result<Vec<FileRange>, SourceError> {
         Ok(to
             .names
             .difference(&from.names)
-            .map(|name| self.dir.join(name))
+            .flat_map(|name| ranges(self.dir.join(name)))
             .collect())
     }
 
@@ -228,23 +298,10 @@ pub(crate) fn read_lines(
     out: &mut Vec<String>,
     bad: &mut dyn FnMut(&str),
 ) -> std::io::Result<()> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
-    match std::str::from_utf8(&bytes) {
-        Ok(text) => out.extend(text.lines().map(str::to_owned)),
-        Err(_) => {
-            let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-            if lines.last().is_some_and(|l| l.is_empty()) {
-                lines.pop();
-            }
-            for (n, line) in lines.into_iter().enumerate() {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                match std::str::from_utf8(line) {
-                    Ok(s) => out.push(s.to_owned()),
-                    Err(_) => bad(&format!("line {} is not valid UTF-8", n + 1)),
-                }
-            }
-        }
-    }
-    Ok(())
+    let range = FileRange {
+        path: path.to_path_buf(),
+        start: 0,
+        end: u64::MAX,
+    };
+    read_range(&range, out, bad)
 }

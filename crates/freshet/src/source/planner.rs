@@ -106,15 +106,16 @@ pub(crate) fn split_evenly<T: Send + 'static>(
     out
 }
 
-/// Reads a split that carries the records themselves.
-pub(crate) fn read_records<T: Send + 'static>(split: Split, buf: &mut Vec<T>) {
-    if let Ok(records) = split.downcast::<Vec<T>>() {
+/// Reads a split that carries the records themselves (in one part).
+pub(crate) fn read_records<T: Send + 'static>(split: &mut Split, buf: &mut Vec<T>) -> bool {
+    if let Some(records) = split.downcast_mut::<Vec<T>>() {
         if buf.is_empty() {
-            *buf = *records;
+            *buf = std::mem::take(records);
         } else {
-            buf.extend(*records);
+            buf.append(records);
         }
     }
+    false
 }
 
 #[cfg(test)]

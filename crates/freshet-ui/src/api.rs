@@ -46,6 +46,8 @@ fn status_json(ctx: &StreamingContext) -> Value {
         "batches_completed": ctx.batches_completed(),
         "active_batches": active.len(),
                 "skipped_records": ctx.skipped_records(),
+        "lost_records": ctx.lost_records(),
+        "disk_full_waits": ctx.disk_full_waits(),
         "state": ctx.state_sizes().iter().map(|s| json!({
             "node": s.node,
             "operator": s.name,

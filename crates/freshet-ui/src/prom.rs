@@ -172,6 +172,18 @@ impl Collector for Snapshot {
             "Malformed or unreadable inputs skipped by the sources",
             ctx.skipped_records(),
         )?;
+        counter(
+            &mut e,
+            "lost_records",
+            "Records of the write-ahead or batch log lost to damage and skipped by policy",
+            ctx.lost_records(),
+        )?;
+        counter(
+            &mut e,
+            "disk_full_waits",
+            "Writes to the checkpoint directory that waited for disk space",
+            ctx.disk_full_waits(),
+        )?;
 
         let last = ctx.recent_batches().last().cloned().unwrap_or(BatchInfo {
             time: freshet::BatchTime(0),

@@ -93,6 +93,8 @@ fn json_api_events_and_metrics() {
     assert_eq!(status["workers"], json!(2));
     assert_eq!(status["first_batch_time"], json!(100));
     assert_eq!(status["skipped_records"], json!(0));
+    assert_eq!(status["lost_records"], json!(0));
+    assert_eq!(status["disk_full_waits"], json!(0));
 
     // Completed batches, oldest first; `limit` keeps the newest.
     let batches = get(addr, "/api/v1/batches").json();
@@ -207,6 +209,8 @@ fn json_api_events_and_metrics() {
         "freshet_batches_completed_total 3".to_string(),
         "freshet_input_records_total 7".to_string(),
         "freshet_skipped_records_total 0".to_string(),
+        "freshet_lost_records_total 0".to_string(),
+        "freshet_disk_full_waits_total 0".to_string(),
         "freshet_last_batch_records 2".to_string(),
         "freshet_batch_processing_seconds_count 3".to_string(),
         "freshet_batch_scheduling_delay_seconds_count 3".to_string(),

@@ -18,6 +18,23 @@ pub enum DamagePolicy {
     SkipLost,
 }
 
+/// What a job does when the disk of its checkpoint directory is full (a write fails with
+/// `ENOSPC`): the batch log, checkpoints and receivers' write-ahead logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DiskFullPolicy {
+    /// Fail with the error (the default).
+    #[default]
+    Fail,
+    /// Wait and try again every 200 ms, for at most `max_wait` (1 s ..= 7 days), then fail.
+    /// While it waits no batch is planned and receivers do not acknowledge (their senders are
+    /// held back); each retry is logged and counted
+    /// ([`StreamingContext::disk_full_waits`](crate::StreamingContext::disk_full_waits)).
+    Wait {
+        /// The longest wait for space, per write.
+        max_wait: Duration,
+    },
+}
+
 /// The smallest batch interval Freshet accepts.
 pub const MIN_BATCH_INTERVAL: Duration = Duration::from_millis(1);
 
@@ -40,6 +57,7 @@ pub struct StreamingConfig {
     keep_checkpoints: usize,
     wal_fsync: FsyncPolicy,
     on_damage: DamagePolicy,
+    on_disk_full: DiskFullPolicy,
 }
 
 impl StreamingConfig {
@@ -58,6 +76,7 @@ impl StreamingConfig {
             keep_checkpoints: 3,
             wal_fsync: FsyncPolicy::EveryRecord,
             on_damage: DamagePolicy::Fail,
+            on_disk_full: DiskFullPolicy::Fail,
         }
     }
 
@@ -109,6 +128,18 @@ impl StreamingConfig {
         self
     }
 
+    /// What to do when the checkpoint directory's disk is full (default
+    /// [`DiskFullPolicy::Fail`]).
+    pub fn on_disk_full(mut self, policy: DiskFullPolicy) -> Self {
+        self.on_disk_full = policy;
+        self
+    }
+
+    /// The policy for a full disk.
+    pub fn disk_full_policy(&self) -> DiskFullPolicy {
+        self.on_disk_full
+    }
+
     /// The policy for damaged log records.
     pub fn damage_policy(&self) -> DamagePolicy {
         self.on_damage
@@ -152,6 +183,14 @@ impl StreamingConfig {
 
     /// Checks the configuration.
     pub fn validate(&self) -> Result<()> {
+        if let DiskFullPolicy::Wait { max_wait } = self.on_disk_full {
+            let (min, max) = (Duration::from_secs(1), Duration::from_secs(7 * 24 * 3600));
+            if !(min..=max).contains(&max_wait) {
+                return Err(Error::Config(format!(
+                    "on_disk_full's max_wait must be between 1 s and 7 days, not {max_wait:?}"
+                )));
+            }
+        }
         if self.batch_interval < MIN_BATCH_INTERVAL {
             return Err(Error::Config(format!(
                 "the batch interval must be at least {MIN_BATCH_INTERVAL:?}, got {:?}",

@@ -40,6 +40,7 @@ mod config;
 mod context;
 mod data;
 mod dataset;
+mod disk;
 mod dstream;
 mod durability;
 mod error;
@@ -60,7 +61,7 @@ mod time;
 pub mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{DamagePolicy, FsyncPolicy, StreamingConfig};
+pub use config::{DamagePolicy, DiskFullPolicy, FsyncPolicy, StreamingConfig};
 pub use context::StreamingContext;
 pub use data::{Data, Key};
 pub use dataset::{Dataset, MAX_BATCH_WORKERS};

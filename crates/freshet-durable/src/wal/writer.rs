@@ -162,7 +162,13 @@ impl LogWriter for WalWriter {
         self.buf.clear();
         segment::encode_record(&mut self.buf, self.next, record)?;
         let path = &self.segments.last().expect("active segment").path;
-        self.file.write_all(&self.buf).at(path)?;
+        if let Err(e) = self.file.write_all(&self.buf) {
+            // A write cut short (a full disk): take its bytes back, so that the segment ends
+            // at a frame boundary and the append can be tried again.
+            let _ = self.file.set_len(self.active_len);
+            let _ = self.file.seek(SeekFrom::Start(self.active_len));
+            return Err(DurableError::io(path, e));
+        }
         self.active_len += framed;
         self.active_records += 1;
         self.unsynced = true;

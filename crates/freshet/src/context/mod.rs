@@ -403,6 +403,12 @@ impl StreamingContext {
         self.shared().map_or(0, |s| s.lost())
     }
 
+    /// How many times a write to the checkpoint directory waited for disk space under
+    /// [`DiskFullPolicy::Wait`](crate::DiskFullPolicy::Wait).
+    pub fn disk_full_waits(&self) -> u64 {
+        self.shared().map_or(0, |s| s.disk_full_waits())
+    }
+
     /// How many malformed or unreadable inputs the sources skipped (each is logged).
     pub fn skipped_records(&self) -> u64 {
         self.shared().map_or(0, |s| s.skipped())

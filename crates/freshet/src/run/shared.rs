@@ -54,6 +54,7 @@ pub(crate) struct Shared {
     batch_records: Mutex<BTreeMap<u64, u64>>,
     skipped: AtomicU64,
     lost: AtomicU64,
+    disk_full_waits: AtomicU64,
     /// One more than the time of the batch that ends the input (0: not known).
     final_batch: AtomicU64,
 }
@@ -144,6 +145,19 @@ impl Shared {
     pub fn lose(&self, what: &str, n: u64) {
         self.lost.fetch_add(n, Ordering::Relaxed);
         tracing::error!("{what}: continuing without them (DamagePolicy::SkipLost)");
+    }
+
+    /// Counts one wait for disk space (logged as a warning).
+    pub fn disk_full_wait(&self, what: &str, error: &Error) {
+        let n = self.disk_full_waits.fetch_add(1, Ordering::Relaxed);
+        if n % 25 == 0 {
+            tracing::warn!("{what}: the disk is full, waiting for space ({error})");
+        }
+    }
+
+    /// How many times a write waited for disk space.
+    pub fn disk_full_waits(&self) -> u64 {
+        self.disk_full_waits.load(Ordering::Relaxed)
     }
 
     /// How many records were lost to damage.

@@ -7,6 +7,7 @@
 use super::worker::ToWorker;
 use crate::clock::Clock;
 use crate::config::StreamingConfig;
+use crate::disk::retry_when_full;
 use crate::durability::{decode_batch, BatchRecord, Coordinator};
 use crate::error::{Error, Result};
 use crate::listener::CheckpointInfo;
@@ -260,8 +261,12 @@ impl Driver {
                 }
             }
         }
+        let policy = self.config.disk_full_policy();
         if let Some(c) = self.coordinator.as_mut() {
-            if let Err(e) = c.log_batch(t, &record) {
+            let logged = retry_when_full(policy, &self.shared, "the batch log", || {
+                c.log_batch(t, &record)
+            });
+            if let Err(e) = logged {
                 self.shared.fail(e);
                 return None;
             }
@@ -339,7 +344,9 @@ impl Driver {
                 break;
             }
             self.submitted.remove(0);
-            if let Err(e) = c.completed(t) {
+            let policy = self.config.disk_full_policy();
+            let marked = retry_when_full(policy, &self.shared, "the batch log", || c.completed(t));
+            if let Err(e) = marked {
                 self.shared.fail(e);
                 return;
             }
@@ -392,7 +399,12 @@ impl Driver {
         config.insert("batch_interval_ms".to_string(), self.interval().to_string());
         config.insert("workers".to_string(), self.senders.len().to_string());
         let bytes = parts.iter().map(|p| p.len).sum();
-        c.commit(id, time, config, positions, parts)?;
+        retry_when_full(
+            self.config.disk_full_policy(),
+            &self.shared,
+            "a checkpoint manifest",
+            || c.commit(id, time, config.clone(), positions.clone(), parts.clone()),
+        )?;
         if let Some(oldest) = c.oldest_positions() {
             for (uid, s) in self.sources.sources.iter_mut() {
                 if let Some(p) = oldest.get(uid) {

@@ -104,6 +104,7 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
         threads: unbounded().0,
         restored,
         checkpoints: coordinator.as_ref().map(|c| Arc::clone(&c.store)),
+        disk_full: config.disk_full_policy(),
         parts: unbounded().0,
     };
     let workers = match spawn_workers(setup, config.worker_count(), &shared) {
@@ -210,6 +211,7 @@ fn start_sources(sources: &mut SourceSet, spec: &LaunchSpec, shared: &Arc<Shared
             shared,
             batch_interval: interval,
             damage: spec.pipeline.config.damage_policy(),
+            disk_full: spec.pipeline.config.disk_full_policy(),
         };
         if let Err(e) = planner.start(&info) {
             sources.stop_first(i);

@@ -2,6 +2,7 @@
 //! batches the driver sends and step the dataflow until the inputs close and every batch is done.
 
 use super::{abandon_dataflows, panic_message};
+use crate::disk::retry_when_full;
 use crate::durability::{encode_part, RestoredState};
 use crate::error::Error;
 use crate::metrics::local;
@@ -50,6 +51,8 @@ pub(crate) struct WorkerSetup {
     pub restored: Option<Arc<RestoredState>>,
     /// Where state snapshots go, when the context checkpoints.
     pub checkpoints: Option<Arc<FsCheckpointStore>>,
+    /// What to do when the disk is full.
+    pub disk_full: crate::config::DiskFullPolicy,
     /// Where each worker reports its stored snapshot.
     pub parts: Sender<std::result::Result<PartInfo, String>>,
 }
@@ -138,7 +141,12 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
                     );
                     let stored = match (&setup.checkpoints, part) {
                         (Some(store), Ok(part)) => {
-                            store.put_part(id, index, &part).map_err(|e| e.to_string())
+                            retry_when_full(setup.disk_full, shared, "a checkpoint part", || {
+                                store
+                                    .put_part(id, index, &part)
+                                    .map_err(|e| Error::durable("a checkpoint part", e))
+                            })
+                            .map_err(|e| e.to_string())
                         }
                         (_, Err(e)) => Err(e.to_string()),
                         (None, _) => Err("the context has no checkpoint directory".to_string()),

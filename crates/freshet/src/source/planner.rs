@@ -32,6 +32,8 @@ pub(crate) struct StartInfo<'a> {
     pub batch_interval: std::time::Duration,
     /// What to do with damaged write-ahead log records.
     pub damage: crate::config::DamagePolicy,
+    /// What to do when the disk is full.
+    pub disk_full: crate::config::DiskFullPolicy,
 }
 
 /// The driver side of a source.

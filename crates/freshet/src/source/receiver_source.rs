@@ -145,6 +145,7 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
                 dir,
                 fsync,
                 info.damage,
+                info.disk_full,
                 Arc::clone(info.shared),
                 self.uid.clone(),
             )?);

@@ -11,7 +11,8 @@
 //! error naming them, or are skipped and counted, as the context's `DamagePolicy` says. The
 //! intact blocks around them are always read.
 
-use crate::config::DamagePolicy;
+use crate::config::{DamagePolicy, DiskFullPolicy};
+use crate::disk::retry_when_full;
 use crate::error::{Error, Result};
 use crate::run::Shared;
 use freshet_durable::{
@@ -33,6 +34,7 @@ pub(crate) struct ReceiverWal {
     tail_end: u64,
     tail_taken: bool,
     damage: DamagePolicy,
+    disk_full: DiskFullPolicy,
     shared: Arc<Shared>,
     /// The receiver's id, for messages.
     uid: String,
@@ -45,6 +47,7 @@ impl ReceiverWal {
         dir: PathBuf,
         fsync: FsyncPolicy,
         damage: DamagePolicy,
+        disk_full: DiskFullPolicy,
         shared: Arc<Shared>,
         uid: String,
     ) -> Result<Self> {
@@ -62,6 +65,7 @@ impl ReceiverWal {
             tail_end,
             tail_taken: false,
             damage,
+            disk_full,
             shared,
             uid,
         })
@@ -70,10 +74,14 @@ impl ReceiverWal {
     /// Appends one block of records, durably per the fsync policy.
     pub fn append<T: Serialize>(&mut self, records: &[T]) -> Result<()> {
         let bytes = crate::codec::encode("a receiver block", records)?;
-        self.writer
-            .append(&bytes)
-            .map_err(|e| Error::durable(self.describe(), e))?;
-        Ok(())
+        let what = self.describe();
+        let writer = &mut self.writer;
+        retry_when_full(self.disk_full, &self.shared, &what, || {
+            writer
+                .append(&bytes)
+                .map(|_| ())
+                .map_err(|e| Error::durable(what.clone(), e))
+        })
     }
 
     /// The number of the next block to be written.

@@ -150,3 +150,55 @@ fn state_that_no_longer_decodes_names_its_operator() {
         other => panic!("expected an operator error, got {other}"),
     }
 }
+
+/// A checkpointed count of the lines of the new files in `input`.
+fn counting_files(
+    dir: &Path,
+    input: &Path,
+) -> (
+    StreamingContext,
+    freshet::ManualClock,
+    freshet::CollectedBatches<u64>,
+) {
+    let clock = freshet::ManualClock::new(0);
+    let mut out = None;
+    let ctx = StreamingContext::get_or_create(dir, || {
+        let ctx = StreamingContext::with_clock(
+            config(2).checkpoint_interval(1),
+            Arc::new(clock.clone()),
+        )?;
+        out = Some(ctx.text_file_stream(input).count().collect_batches());
+        Ok(ctx)
+    })
+    .unwrap();
+    (ctx, clock, out.unwrap())
+}
+
+#[test]
+fn an_input_directory_moved_between_runs_is_not_read_again() {
+    let root = tempfile::tempdir().unwrap();
+    let (ck, first, moved) = (
+        root.path().join("ck"),
+        root.path().join("in"),
+        root.path().join("moved"),
+    );
+    std::fs::create_dir(&first).unwrap();
+    let (ctx, clock, out) = counting_files(&ck, &first);
+    ctx.start().unwrap();
+    std::fs::write(first.join("a.txt"), "1\n2\n3\n").unwrap();
+    step(&ctx, &clock, 1);
+    ctx.stop(true).unwrap();
+    assert_eq!(out.batches()[0].1.iter().sum::<u64>(), 3);
+
+    // The same files under another path (a move, another mount point), and one new file.
+    std::fs::rename(&first, &moved).unwrap();
+    std::fs::write(moved.join("b.txt"), "4\n").unwrap();
+    let (ctx, clock, out) = counting_files(&ck, &moved);
+    ctx.start().unwrap();
+    clock.advance(interval() * 20);
+    let t = ctx.first_batch_time().unwrap();
+    ctx.await_batch(t, TIMEOUT).unwrap();
+    ctx.stop(true).unwrap();
+    let counted: u64 = out.batches().iter().flat_map(|(_, r)| r.iter()).sum();
+    assert_eq!(counted, 1, "only the new file is read: {:?}", out.batches());
+}

@@ -9,6 +9,7 @@ use freshet::source::file_stream::FileStreamOptions;
 use freshet::source::receiver::BadRecordPolicy;
 use freshet::{BatchTime, Error};
 use std::path::Path;
+use std::time::Duration;
 
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
@@ -294,4 +295,52 @@ fn a_large_file_is_read_in_ranges_and_every_line_once() {
         assert_eq!(got.len(), want.len(), "with {workers} worker(s)");
         assert!(got == want, "with {workers} worker(s)");
     }
+}
+
+#[test]
+fn a_file_far_older_than_the_newest_taken_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, clock) = context(1);
+    let out = ctx
+        .text_file_stream_with(
+            dir.path(),
+            FileStreamOptions::new().max_file_age(Duration::from_secs(3600)),
+        )
+        .collect_batches();
+    ctx.start().unwrap();
+    write(dir.path(), "new", "fresh\n");
+    step(&ctx, &clock, 1);
+    // Copied in with its old modification time kept (`cp -p`): older than the age bound.
+    write(dir.path(), ".old.tmp", "stale\n");
+    let f = std::fs::File::options()
+        .write(true)
+        .open(dir.path().join(".old.tmp"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(2 * 3600))
+        .unwrap();
+    drop(f);
+    std::fs::rename(dir.path().join(".old.tmp"), dir.path().join("old")).unwrap();
+    write(dir.path(), "newer", "also fresh\n");
+    step(&ctx, &clock, 2);
+    ctx.stop(true).unwrap();
+    assert_eq!(
+        sorted(&out, 2),
+        vec![strings(&["fresh"]), strings(&["also fresh"])]
+    );
+}
+
+#[test]
+fn an_out_of_range_file_age_fails_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, _clock) = context(1);
+    ctx.text_file_stream_with(
+        dir.path(),
+        FileStreamOptions::new().max_file_age(Duration::from_millis(5)),
+    )
+    .collect_batches();
+    let err = ctx.start().unwrap_err().to_string();
+    assert!(
+        err.contains("max_file_age must be between 1 s and 365 days"),
+        "{err}"
+    );
 }

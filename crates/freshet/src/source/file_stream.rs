@@ -11,15 +11,21 @@
 //! vanishes or cannot be read before a worker reads it is skipped, counted and logged (or fails
 //! the job, by [`BadRecordPolicy`](super::BadRecordPolicy)).
 //!
-//! The stream is a [`DirectSource`] whose offset is the set of file names taken (relative to the
-//! directory), so a replayed batch reads exactly the same files. Files are read in byte ranges
+//! The stream is a [`DirectSource`] whose offset is the set of file names taken, *relative to
+//! the directory*, so a replayed batch reads exactly the same files, and a directory moved or
+//! mounted elsewhere between two runs (the same files under another path) is not read again:
+//! point the restarted job at the new path.
+//!
+//! What it remembers is bounded by age, as Spark's `maxFileAge`: a file whose modification time
+//! is older than [`FileStreamOptions::max_file_age`] (default 7 days) before the newest file
+//! taken is forgotten, and a file that old appearing later is ignored. Files are read in byte ranges
 //! of at most 4 MiB (a line belongs to the range it starts in), one range at a time per
 //! worker, so a large file is spread over the workers and never held in memory whole.
 
 use super::direct::{BadRecordPolicy, DirectSource, ReadContext, SplitReader, StartContext};
 use crate::error::SourceError;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::{BufRead, ErrorKind, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -33,6 +39,9 @@ pub struct FileStreamOptions {
     pub max_files_per_batch: Option<usize>,
     /// What to do with a file that cannot be read or a line that is not UTF-8.
     pub bad_records: BadRecordPolicy,
+    /// How far behind the newest file taken a file's modification time may be for the file to
+    /// be read and remembered (1 s ..= 365 days; default 7 days).
+    pub max_file_age: Option<std::time::Duration>,
 }
 
 impl FileStreamOptions {
@@ -58,14 +67,35 @@ impl FileStreamOptions {
         self.bad_records = policy;
         self
     }
+
+    /// Forgets (and ignores) files whose modification time is more than `age` before the
+    /// newest file taken (1 s ..= 365 days; default 7 days).
+    pub fn max_file_age(mut self, age: std::time::Duration) -> Self {
+        self.max_file_age = Some(age);
+        self
+    }
+
+    fn file_age_ms(&self) -> u64 {
+        self.max_file_age
+            .map_or(DEFAULT_MAX_FILE_AGE_MS, |d| d.as_millis() as u64)
+    }
+}
+
+/// Seven days, Spark's default `maxFileAge`.
+const DEFAULT_MAX_FILE_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
+
+/// Milliseconds since the Unix epoch of a modification time.
+fn millis(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The files of a directory as a direct source.
 pub(crate) struct FileStreamSource {
     dir: PathBuf,
     options: FileStreamOptions,
-    /// Files found and not yet taken, oldest first.
-    waiting: VecDeque<String>,
+    /// Files found and not yet taken, oldest first, with their modification times (ms).
+    waiting: VecDeque<(String, u64)>,
     queued: HashSet<String>,
     /// In an available-now run, the files are those present at the start.
     frozen: bool,
@@ -82,20 +112,21 @@ impl FileStreamSource {
         }
     }
 
-    /// Adds the directory's files that are neither taken nor queued to the waiting list.
-    fn scan(&mut self, taken: &BTreeSet<String>) -> Result<(), SourceError> {
+    /// Adds the directory's files that are neither taken, nor queued, nor too old to the
+    /// waiting list.
+    fn scan(&mut self, taken: &FilesTaken) -> Result<(), SourceError> {
         // A directory that cannot be listed now may be back at the next batch: retryable.
         let entries = std::fs::read_dir(&self.dir).map_err(|e| {
             SourceError::external(format!("cannot list {}: {e}", self.dir.display())).with_cause(e)
         })?;
-        let mut found: Vec<(SystemTime, String)> = Vec::new();
+        let mut found: Vec<(u64, String)> = Vec::new();
         for entry in entries.flatten() {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
             if name.starts_with('.')
                 || name.starts_with('_')
-                || taken.contains(&name)
+                || taken.names.contains_key(&name)
                 || self.queued.contains(&name)
             {
                 continue;
@@ -104,21 +135,39 @@ impl FileStreamSource {
             if !meta.is_file() {
                 continue;
             }
-            found.push((meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), name));
+            let modified = millis(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+            if modified < taken.horizon {
+                continue;
+            }
+            found.push((modified, name));
         }
         found.sort();
-        for (_, name) in found {
+        for (modified, name) in found {
             self.queued.insert(name.clone());
-            self.waiting.push_back(name);
+            self.waiting.push_back((name, modified));
         }
         Ok(())
     }
 }
 
-/// The files a file stream has taken, by name relative to its directory.
+/// The files a file stream has taken, by name relative to its directory, with their
+/// modification times (ms); files modified before `horizon` are forgotten and ignored.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct FilesTaken {
-    names: BTreeSet<String>,
+    names: BTreeMap<String, u64>,
+    horizon: u64,
+}
+
+impl FilesTaken {
+    /// Moves the horizon to `age` before the newest file and forgets the files before it,
+    /// except those in `keep` (taken by the batch being planned, which must still be read).
+    fn forget_old(&mut self, age: u64, keep: &BTreeMap<String, u64>) {
+        let newest = self.names.values().copied().max().unwrap_or(0);
+        self.horizon = self.horizon.max(newest.saturating_sub(age));
+        let horizon = self.horizon;
+        self.names
+            .retain(|name, modified| *modified >= horizon || keep.contains_key(name));
+    }
 }
 
 /// The largest byte range of a file one split reads.
@@ -236,22 +285,33 @@ impl DirectSource for FileStreamSource {
                 std::io::Error::new(ErrorKind::NotFound, "not a directory"),
             ));
         }
+        let age = self.options.file_age_ms();
+        if !(1_000..=365 * 24 * 3600 * 1000).contains(&age) {
+            return Err(SourceError::user(format!(
+                "max_file_age must be between 1 s and 365 days, not {age} ms"
+            )));
+        }
         self.frozen = ctx.available_now;
-        self.scan(&BTreeSet::new())?;
+        self.scan(&FilesTaken::default())?;
         if self.options.include_existing {
             return Ok(FilesTaken::default());
         }
         // The files already there count as taken.
-        let names = self.waiting.drain(..).collect();
+        let mut taken = FilesTaken {
+            names: self.waiting.drain(..).collect(),
+            horizon: 0,
+        };
         self.queued.clear();
-        Ok(FilesTaken { names })
+        taken.forget_old(age, &BTreeMap::new());
+        Ok(taken)
     }
 
     fn latest(&mut self, from: &FilesTaken) -> Result<FilesTaken, SourceError> {
-        self.waiting.retain(|n| !from.names.contains(n));
-        self.queued.retain(|n| !from.names.contains(n));
+        self.waiting
+            .retain(|(n, m)| !from.names.contains_key(n) && *m >= from.horizon);
+        self.queued = self.waiting.iter().map(|(n, _)| n.clone()).collect();
         if !self.frozen {
-            self.scan(&from.names)?;
+            self.scan(from)?;
         }
         let take = self
             .options
@@ -262,7 +322,9 @@ impl DirectSource for FileStreamSource {
             return Ok(from.clone());
         }
         let mut to = from.clone();
-        to.names.extend(self.waiting.iter().take(take).cloned());
+        let new: BTreeMap<String, u64> = self.waiting.iter().take(take).cloned().collect();
+        to.names.extend(new.clone());
+        to.forget_old(self.options.file_age_ms(), &new);
         Ok(to)
     }
 
@@ -274,7 +336,8 @@ impl DirectSource for FileStreamSource {
     ) -> Result<Vec<FileRange>, SourceError> {
         Ok(to
             .names
-            .difference(&from.names)
+            .keys()
+            .filter(|name| !from.names.contains_key(*name))
             .flat_map(|name| ranges(self.dir.join(name)))
             .collect())
     }
@@ -284,7 +347,7 @@ impl DirectSource for FileStreamSource {
     }
 
     fn ended(&self, at: &FilesTaken) -> bool {
-        self.frozen && self.waiting.iter().all(|n| at.names.contains(n))
+        self.frozen && self.waiting.iter().all(|(n, _)| at.names.contains_key(n))
     }
 
     fn lag(&self, _from: &FilesTaken) -> Option<u64> {

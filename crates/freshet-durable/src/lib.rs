@@ -47,6 +47,7 @@
 
 pub mod batch_log;
 pub mod checkpoint;
+pub mod codec;
 pub mod error;
 pub mod framing;
 pub mod fsutil;

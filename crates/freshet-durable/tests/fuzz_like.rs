@@ -4,6 +4,7 @@
 use freshet_durable::checkpoint::{encode_part, CheckpointId, Manifest, PartInfo};
 use freshet_durable::framing::{encode_frame, header, FileKind};
 use freshet_durable::fuzz_entry;
+use freshet_durable::wal::{encode_record, LogOffset};
 
 /// xorshift64*: a tiny deterministic generator, so failures reproduce.
 struct Rng(u64);
@@ -56,9 +57,9 @@ fn mutate(rng: &mut Rng, mut v: Vec<u8>) -> Vec<u8> {
 
 fn valid_segment(rng: &mut Rng, kind: FileKind) -> Vec<u8> {
     let mut v = header(kind).to_vec();
-    for _ in 0..rng.below(8) {
+    for i in 0..rng.below(8) {
         let n = rng.below(40);
-        encode_frame(&mut v, &rng.bytes(n)).unwrap();
+        encode_record(&mut v, LogOffset(7 + i as u64), &rng.bytes(n)).unwrap();
     }
     v
 }
@@ -119,5 +120,19 @@ fn manifest_reader_random_inputs() {
         fuzz_entry::manifest_reader(&framed);
         let part = encode_part(CheckpointId(1), 2, &rng.bytes(n)).unwrap();
         fuzz_entry::manifest_reader(&mutate(&mut rng, part));
+    }
+}
+
+#[test]
+fn codec_reader_random_inputs() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..ITERATIONS {
+        let n = rng.below(64);
+        fuzz_entry::codec_reader(&rng.bytes(n));
+        // Valid encodings, damaged.
+        let v: Vec<(String, Option<Vec<u8>>)> = vec![("source-0".into(), Some(rng.bytes(8)))];
+        let bytes = freshet_durable::codec::encode(&v).unwrap();
+        fuzz_entry::codec_reader(&bytes);
+        fuzz_entry::codec_reader(&mutate(&mut rng, bytes));
     }
 }

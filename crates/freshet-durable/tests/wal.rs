@@ -166,8 +166,11 @@ fn torn_header_of_newest_segment() {
     assert_eq!(w.next_offset(), LogOffset(6));
 }
 
+/// `(offset, record)` pairs read back.
+type Records = Vec<(u64, Vec<u8>)>;
+
 /// The records and the lost offsets a reader yields.
-fn read_all(dir: &Path) -> (Vec<(u64, Vec<u8>)>, Vec<std::ops::Range<u64>>) {
+fn read_all(dir: &Path) -> (Records, Vec<std::ops::Range<u64>>) {
     let mut ok = Vec::new();
     let mut lost = Vec::new();
     for item in WalReader::open(dir, LogOffset(0)).unwrap() {

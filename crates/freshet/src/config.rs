@@ -197,7 +197,7 @@ impl StreamingConfig {
                 self.batch_interval
             )));
         }
-        if self.batch_interval.subsec_nanos() % 1_000_000 != 0 {
+        if !self.batch_interval.subsec_nanos().is_multiple_of(1_000_000) {
             return Err(Error::Config(format!(
                 "the batch interval must be a whole number of milliseconds, got {:?}",
                 self.batch_interval

@@ -137,7 +137,7 @@ impl WindowSpec {
 
     fn shape(&self) -> Result<Shape> {
         let ms = |what: &str, d: Duration| -> Result<u64> {
-            if d.is_zero() || d.subsec_nanos() % 1_000_000 != 0 {
+            if d.is_zero() || !d.subsec_nanos().is_multiple_of(1_000_000) {
                 return Err(Error::Plan(format!(
                     "the event-time window {what} must be a positive whole number of milliseconds, got {d:?}"
                 )));

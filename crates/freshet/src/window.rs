@@ -43,7 +43,7 @@ fn window_millis<T>(s: &DStream<T>, len: Duration, slide: Duration) -> Result<(u
     let i = interval.as_millis() as u64;
     let check = |what: &str, d: Duration| -> Result<u64> {
         let ms = d.as_millis() as u64;
-        if d.is_zero() || d.subsec_nanos() % 1_000_000 != 0 || ms % i != 0 {
+        if d.is_zero() || !d.subsec_nanos().is_multiple_of(1_000_000) || !ms.is_multiple_of(i) {
             return Err(Error::Plan(format!(
                 "the window {what} ({d:?}) must be a positive multiple of the batch interval ({interval:?})"
             )));

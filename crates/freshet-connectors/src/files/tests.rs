@@ -24,7 +24,7 @@ static LAW_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
 fn grow(batch: usize) {
     let dir = LAW_DIR.lock().unwrap().clone().unwrap();
     append(&dir.join("a.log"), &format!("a{batch}-1\na{batch}-2\n"));
-    if batch % 2 == 0 {
+    if batch.is_multiple_of(2) {
         // A line written in two parts: only whole lines are taken.
         append(&dir.join("b.log"), &format!("b{batch}\npartial-{batch}"));
         append(&dir.join("b.log"), "-done\n");

@@ -248,14 +248,12 @@ fn recover_segment(path: &Path, kind: FileKind, first: LogOffset) -> Result<Reco
         file.sync_all().at(path)?;
     }
     let next = scan.end_offset(first);
-    if scan.version < kind.version() || (scan.records.is_empty() && scan.lost.is_empty()) {
-        if next == first {
-            // Nothing written (or an old format with nothing in it): start the segment again.
-            file.set_len(0).at(path)?;
-            file.write_all(&framing::header(kind)).at(path)?;
-            file.sync_all().at(path)?;
-            return Ok(Recovered::Empty { file });
-        }
+    if next == first {
+        // Nothing written (in either format): start the segment again in the current one.
+        file.set_len(0).at(path)?;
+        file.write_all(&framing::header(kind)).at(path)?;
+        file.sync_all().at(path)?;
+        return Ok(Recovered::Empty { file });
     }
     file.seek(SeekFrom::Start(valid as u64)).at(path)?;
     Ok(Recovered::Continue {

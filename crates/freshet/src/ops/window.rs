@@ -64,7 +64,7 @@ impl Timing {
 
     /// Whether a window ends at batch time `t`.
     pub fn is_end(&self, t: u64) -> bool {
-        (t + self.interval - self.first) % self.slide == 0
+        (t + self.interval - self.first).is_multiple_of(self.slide)
     }
 
     /// Whether batch `b` is inside the window ending at `t`.

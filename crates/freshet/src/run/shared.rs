@@ -150,7 +150,7 @@ impl Shared {
     /// Counts one wait for disk space (logged as a warning).
     pub fn disk_full_wait(&self, what: &str, error: &Error) {
         let n = self.disk_full_waits.fetch_add(1, Ordering::Relaxed);
-        if n % 25 == 0 {
+        if n.is_multiple_of(25) {
             tracing::warn!("{what}: the disk is full, waiting for space ({error})");
         }
     }

@@ -6,12 +6,11 @@
 mod common;
 
 use common::*;
-use freshet::source::receiver::{Receiver, ReceiverContext};
-use freshet::{BatchTime, DiskFullPolicy, SourceError, StreamingContext};
+use freshet::{BatchTime, DiskFullPolicy, StreamingContext};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A tmpfs of `size` mounted at a fresh directory, unmounted when dropped.
@@ -55,41 +54,6 @@ impl Drop for SmallDisk {
     }
 }
 
-/// Stores each command's records as one block, then acknowledges with the outcome.
-struct Blocks {
-    commands: Arc<Mutex<mpsc::Receiver<Vec<u64>>>>,
-    acks: mpsc::Sender<bool>,
-}
-
-impl Receiver for Blocks {
-    type Item = u64;
-
-    fn name(&self) -> String {
-        "blocks".into()
-    }
-
-    fn run(&mut self, ctx: &ReceiverContext<u64>) -> Result<(), SourceError> {
-        while !ctx.is_stopped() {
-            let next = self
-                .commands
-                .lock()
-                .unwrap()
-                .recv_timeout(Duration::from_millis(10));
-            match next {
-                Ok(records) => {
-                    let stored = ctx.store_reliably(records).is_ok();
-                    let _ = self.acks.send(stored);
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        Ok(())
-    }
-}
-
-type Store = Arc<dyn Fn(Vec<u64>) -> bool + Send + Sync>;
-
 fn job(
     dir: &Path,
     policy: DiskFullPolicy,
@@ -97,37 +61,20 @@ fn job(
     StreamingContext,
     freshet::ManualClock,
     freshet::CollectedBatches<u64>,
-    Store,
+    StoreBlock,
 ) {
-    let (cmd_tx, cmd_rx) = mpsc::channel();
-    let (ack_tx, ack_rx) = mpsc::channel();
     let clock = freshet::ManualClock::new(0);
+    let (receiver, store) = blocks();
     let mut out = None;
     let ctx = StreamingContext::get_or_create(dir, || {
         let ctx = StreamingContext::with_clock(
             config(1).checkpoint_interval(1000).on_disk_full(policy),
             Arc::new(clock.clone()),
         )?;
-        out = Some(
-            ctx.receiver_stream(Blocks {
-                commands: Arc::new(Mutex::new(cmd_rx)),
-                acks: ack_tx,
-            })
-            .collect_batches(),
-        );
+        out = Some(ctx.receiver_stream(receiver).collect_batches());
         Ok(ctx)
     })
     .unwrap();
-    let cmd_tx = Mutex::new(cmd_tx);
-    let ack_rx = Mutex::new(ack_rx);
-    let store: Store = Arc::new(move |records| {
-        cmd_tx.lock().unwrap().send(records).unwrap();
-        ack_rx
-            .lock()
-            .unwrap()
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap()
-    });
     (ctx, clock, out.unwrap(), store)
 }
 

@@ -6,73 +6,29 @@
 mod common;
 
 use common::*;
-use freshet::source::receiver::{Receiver, ReceiverContext};
-use freshet::{BatchTime, DamagePolicy, SourceError, StreamingContext};
+use freshet::{BatchTime, DamagePolicy, StreamingContext};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
-
-/// Stores each command's records as one block (one `store_reliably`), then acknowledges.
-struct Blocks {
-    commands: Arc<Mutex<mpsc::Receiver<Vec<u64>>>>,
-    acks: mpsc::Sender<()>,
-}
-
-impl Receiver for Blocks {
-    type Item = u64;
-
-    fn name(&self) -> String {
-        "blocks".into()
-    }
-
-    fn run(&mut self, ctx: &ReceiverContext<u64>) -> Result<(), SourceError> {
-        while !ctx.is_stopped() {
-            let next = self
-                .commands
-                .lock()
-                .unwrap()
-                .recv_timeout(Duration::from_millis(10));
-            match next {
-                Ok(records) => {
-                    ctx.store_reliably(records)
-                        .map_err(|e| SourceError::internal(e.to_string()))?;
-                    let _ = self.acks.send(());
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        Ok(())
-    }
-}
+use std::sync::Arc;
 
 struct Job {
     ctx: StreamingContext,
     clock: freshet::ManualClock,
     out: freshet::CollectedBatches<u64>,
-    store: Box<dyn Fn(Vec<u64>)>,
+    store: StoreBlock,
 }
 
 /// The same checkpointed pipeline on `dir`: a receiver of blocks, collected. Checkpoints only
 /// at the start, so a restart replays every batch from the batch log and the WAL.
 fn job(dir: &Path, policy: DamagePolicy) -> Job {
-    let (cmd_tx, cmd_rx) = mpsc::channel();
-    let (ack_tx, ack_rx) = mpsc::channel();
     let clock = freshet::ManualClock::new(0);
+    let (receiver, store) = blocks();
     let mut out = None;
     let ctx = StreamingContext::get_or_create(dir, || {
         let ctx = StreamingContext::with_clock(
             config(1).checkpoint_interval(1000).on_damage(policy),
             Arc::new(clock.clone()),
         )?;
-        out = Some(
-            ctx.receiver_stream(Blocks {
-                commands: Arc::new(Mutex::new(cmd_rx)),
-                acks: ack_tx,
-            })
-            .uid("lines")
-            .collect_batches(),
-        );
+        out = Some(ctx.receiver_stream(receiver).uid("lines").collect_batches());
         Ok(ctx)
     })
     .unwrap();
@@ -80,10 +36,7 @@ fn job(dir: &Path, policy: DamagePolicy) -> Job {
         ctx,
         clock,
         out: out.unwrap(),
-        store: Box::new(move |records| {
-            cmd_tx.send(records).unwrap();
-            ack_rx.recv_timeout(TIMEOUT).unwrap();
-        }),
+        store,
     }
 }
 
@@ -93,7 +46,7 @@ fn three_blocks_then_crash(dir: &Path) {
     let j = job(dir, DamagePolicy::Fail);
     j.ctx.start().unwrap();
     for (k, block) in [vec![1, 2], vec![3, 4], vec![5, 6]].into_iter().enumerate() {
-        (j.store)(block);
+        assert!((j.store)(block));
         step(&j.ctx, &j.clock, k as u64 + 1);
     }
     j.ctx.stop(false).unwrap();

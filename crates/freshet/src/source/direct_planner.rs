@@ -89,6 +89,21 @@ impl<S: DirectSource> DirectPlanner<S> {
         })
     }
 
+    /// The splits of the range `from..to` (none when it is empty).
+    fn splits_between(
+        &mut self,
+        from: &S::Offset,
+        to: &S::Offset,
+        workers: usize,
+    ) -> Result<Vec<S::Split>> {
+        if to == from {
+            return Ok(Vec::new());
+        }
+        self.source
+            .splits(from, to, workers)
+            .map_err(|e| self.source_error(e))
+    }
+
     /// Deals `splits` to `workers` workers: split `i` to worker `i % workers`.
     fn deal(splits: Vec<S::Split>, workers: usize) -> Vec<Option<Split>> {
         let workers = workers.max(1);
@@ -198,13 +213,7 @@ impl<S: DirectSource> SourcePlanner for DirectPlanner<S> {
                 Err(e) => return Err(self.source_error(e)),
             },
         };
-        let splits = if to == from {
-            Vec::new()
-        } else {
-            self.source
-                .splits(&from, &to, workers)
-                .map_err(|e| self.source_error(e))?
-        };
+        let splits = self.splits_between(&from, &to, workers)?;
         let record = if self.source.replayable() {
             Some(codec::encode(&self.what("batch end"), &to)?)
         } else {
@@ -218,13 +227,7 @@ impl<S: DirectSource> SourcePlanner for DirectPlanner<S> {
         let to: S::Offset = codec::decode(&self.what("logged batch end"), record)?;
         let from = self.offset()?.clone();
         self.next_end = None;
-        let splits = if to == from {
-            Vec::new()
-        } else {
-            self.source
-                .splits(&from, &to, workers)
-                .map_err(|e| self.source_error(e))?
-        };
+        let splits = self.splits_between(&from, &to, workers)?;
         self.offset = Some(to);
         Ok(Self::deal(splits, workers))
     }

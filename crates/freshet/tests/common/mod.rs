@@ -116,3 +116,65 @@ pub fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'sta
         }
     }
 }
+
+/// A receiver that stores each block it is sent with one `store_reliably`, then acknowledges
+/// with whether the block was stored.
+pub struct Blocks {
+    commands: std::sync::Mutex<std::sync::mpsc::Receiver<Vec<u64>>>,
+    acks: std::sync::mpsc::Sender<bool>,
+}
+
+impl freshet::source::Receiver for Blocks {
+    type Item = u64;
+
+    fn name(&self) -> String {
+        "blocks".into()
+    }
+
+    fn run(
+        &mut self,
+        ctx: &freshet::source::ReceiverContext<u64>,
+    ) -> Result<(), freshet::SourceError> {
+        use std::sync::mpsc::RecvTimeoutError;
+        while !ctx.is_stopped() {
+            let next = self
+                .commands
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_millis(10));
+            match next {
+                Ok(records) => {
+                    let stored = ctx.store_reliably(records).is_ok();
+                    let _ = self.acks.send(stored);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Stores one block through a [`Blocks`] receiver; returns whether it was stored.
+pub type StoreBlock = Arc<dyn Fn(Vec<u64>) -> bool + Send + Sync>;
+
+/// A [`Blocks`] receiver and the function that stores a block through it (waiting up to a
+/// minute for the acknowledgement).
+pub fn blocks() -> (Blocks, StoreBlock) {
+    let (cmd_tx, cmd_rx) = std::sync::mpsc::channel();
+    let (ack_tx, ack_rx) = std::sync::mpsc::channel();
+    let receiver = Blocks {
+        commands: std::sync::Mutex::new(cmd_rx),
+        acks: ack_tx,
+    };
+    let (cmd_tx, ack_rx) = (std::sync::Mutex::new(cmd_tx), std::sync::Mutex::new(ack_rx));
+    let store: StoreBlock = Arc::new(move |records| {
+        cmd_tx.lock().unwrap().send(records).unwrap();
+        ack_rx
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap()
+    });
+    (receiver, store)
+}

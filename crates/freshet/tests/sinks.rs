@@ -136,3 +136,80 @@ fn a_user_error_fails_the_job_naming_the_output() {
         "a user error is not retried"
     );
 }
+
+/// A sink that writes nothing and says a rewrite duplicates.
+struct AtLeastOnce;
+
+struct NoWriter;
+
+impl Sink<u64> for AtLeastOnce {
+    type Writer = NoWriter;
+
+    fn open(&self, _ctx: &SinkContext) -> Result<NoWriter, SinkError> {
+        Ok(NoWriter)
+    }
+
+    fn guarantee(&self) -> Guarantee {
+        Guarantee::AtLeastOnce
+    }
+}
+
+impl SinkWriter<u64> for NoWriter {
+    fn write(&mut self, _time: BatchTime, _records: &[u64]) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// What `start()` logs for a pipeline with a generator (replayable) and `sink`, checkpointed
+/// or not.
+fn start_logs<S: Sink<u64>>(sink: S, checkpointed: bool) -> String {
+    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let writer = {
+        let logs = Arc::clone(&logs);
+        move || LogWriter(Arc::clone(&logs))
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, _clock) = context(1);
+        if checkpointed {
+            ctx.checkpoint(dir.path()).unwrap();
+        }
+        ctx.generator_stream(
+            freshet::source::generator::GeneratorOptions::rate(10),
+            |i| i,
+        )
+        .sink(sink)
+        .uid("alerts");
+        ctx.start().unwrap();
+        ctx.stop(true).unwrap();
+    });
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+    text
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_replayable_source_into_an_at_least_once_sink_is_warned_about() {
+    let warning = "output `alerts` is at-least-once";
+    let logs = start_logs(AtLeastOnce, true);
+    assert!(logs.contains(warning), "{logs}");
+    // Not without checkpoints (nothing is replayed), nor for an exactly-once sink.
+    assert!(!start_logs(AtLeastOnce, false).contains(warning));
+    assert!(!start_logs(recording(0, true), true).contains(warning));
+}

@@ -275,11 +275,11 @@ pub(crate) fn decode_batch(entry: &BatchEntry) -> Result<BatchRecord> {
 }
 
 /// The fingerprint of a pipeline: its operators (in installation order), edges and the stable
-/// ids of its sources. Descriptions (addresses, paths) are not part of it.
-pub(crate) fn fingerprint(graph: &crate::metrics::PipelineGraph, sources: &[String]) -> String {
-    let mut ids: Vec<u64> = graph.nodes.iter().map(|n| n.id).collect();
-    ids.sort_unstable();
-    let rank = |id: u64| ids.binary_search(&id).unwrap_or(usize::MAX);
+/// ids of its sources and outputs. Descriptions (addresses, paths) are not part of it.
+pub(crate) fn fingerprint(graph: &crate::metrics::PipelineGraph, ids: &[String]) -> String {
+    let mut node_ids: Vec<u64> = graph.nodes.iter().map(|n| n.id).collect();
+    node_ids.sort_unstable();
+    let rank = |id: u64| node_ids.binary_search(&id).unwrap_or(usize::MAX);
     let mut nodes: Vec<(usize, String)> = graph
         .nodes
         .iter()
@@ -298,10 +298,10 @@ pub(crate) fn fingerprint(graph: &crate::metrics::PipelineGraph, sources: &[Stri
         .map(|(a, b)| format!("{a}->{b}"))
         .collect();
     format!(
-        "nodes[{}] edges[{}] sources[{}]",
+        "nodes[{}] edges[{}] ids[{}]",
         nodes.join(","),
         edges.join(","),
-        sources.join(",")
+        ids.join(",")
     )
 }
 

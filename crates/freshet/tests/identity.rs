@@ -202,3 +202,29 @@ fn an_input_directory_moved_between_runs_is_not_read_again() {
     let counted: u64 = out.batches().iter().flat_map(|(_, r)| r.iter()).sum();
     assert_eq!(counted, 1, "only the new file is read: {:?}", out.batches());
 }
+
+#[test]
+fn renaming_an_output_is_a_different_pipeline() {
+    let root = tempfile::tempdir().unwrap();
+    let ck = root.path().join("ck");
+    let build = |output: &'static str| {
+        let clock = freshet::ManualClock::new(0);
+        let ctx = StreamingContext::get_or_create(&ck, || {
+            let ctx = StreamingContext::with_clock(config(1), Arc::new(clock.clone()))?;
+            ctx.generator_stream(GeneratorOptions::rate(10), |i| i)
+                .foreach_batch(|_, _| {})
+                .uid(output);
+            Ok(ctx)
+        })
+        .unwrap();
+        (ctx, clock)
+    };
+    let (ctx, clock) = build("alerts");
+    ctx.start().unwrap();
+    step(&ctx, &clock, 1);
+    ctx.stop(true).unwrap();
+    let (ctx, _clock) = build("notifications");
+    let err = ctx.start().unwrap_err().to_string();
+    assert!(err.contains("does not match the checkpoint"), "{err}");
+    assert!(err.contains("output:notifications"), "{err}");
+}

@@ -92,7 +92,7 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
         c.origin = Some(c.origin.unwrap_or(first_time));
     }
     let setup = WorkerSetup {
-        outputs: outputs.into_iter().map(|o| o.install).collect(),
+        outputs: outputs.iter().map(|o| Arc::clone(&o.install)).collect(),
         first_time,
         origin: coordinator
             .as_ref()
@@ -115,7 +115,13 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
         }
     };
     if let Some(c) = coordinator.as_mut() {
-        let now = fingerprint(&shared.metrics.graph(), &sources.uids());
+        let mut ids = sources.uids();
+        ids.extend(
+            outputs
+                .iter()
+                .map(|o| format!("output:{}", o.resolved.get().map_or("", String::as_str))),
+        );
+        let now = fingerprint(&shared.metrics.graph(), &ids);
         match &c.fingerprint {
             Some(old) if *old != now => {
                 let e = fingerprint_mismatch(&c.settings.dir, old, &now);

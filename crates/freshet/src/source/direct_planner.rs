@@ -239,11 +239,13 @@ impl<S: DirectSource> SourcePlanner for DirectPlanner<S> {
         if self.next_end.is_none() {
             match self.source.latest(&from) {
                 Ok(to) => self.next_end = Some(to),
-                Err(e) => {
-                    // The next `plan` asks again and reports the error.
+                Err(e) if e.is_retryable() => {
+                    // It may come back: asked again after a pause.
                     tracing::warn!(source = %self.uid, "cannot tell what is available: {e}");
-                    return Availability::Ready;
+                    return Availability::Pending;
                 }
+                // The next `plan` asks again and fails the job with the error.
+                Err(_) => return Availability::Ready,
             }
         }
         if self.next_end.as_ref() != Some(&from) {

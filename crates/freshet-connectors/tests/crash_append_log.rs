@@ -2,6 +2,7 @@
 //! random moments while lines are appended to two log files (some written in two parts), must
 //! never count a line twice, and must end with the same counts as an uninterrupted run.
 
+use freshet::testing::crash::{example_binary, newest_complete_batch, wait_for_output, Rng};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,44 +11,6 @@ use std::time::{Duration, Instant};
 
 const WORKERS: usize = 2;
 const LEVELS: [&str; 4] = ["INFO", "WARN", "ERROR", "DEBUG"];
-
-/// A small deterministic random generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
-
-/// The example binary, (re)built so that it is never older than the code under test (a
-/// no-op when `cargo test` has just built it).
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("tail_levels");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "-p",
-            "freshet-connectors",
-            "--example",
-            "tail_levels",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success(), "cannot build the tail_levels example");
-    bin
-}
 
 fn spawn(bin: &Path, input: &Path, output: &Path, checkpoint: &Path) -> Child {
     Command::new(bin)
@@ -113,56 +76,29 @@ impl Writer {
     }
 }
 
-/// The counts of the newest batch directory that has every worker's part.
+/// The counts of the newest batch every worker wrote.
 fn newest(out: &Path) -> Option<BTreeMap<String, u64>> {
-    let mut batches: Vec<(u64, PathBuf)> = std::fs::read_dir(out)
-        .ok()?
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            Some((name.strip_prefix("batch-")?.parse().ok()?, e.path()))
-        })
-        .collect();
-    batches.sort();
-    for (_, dir) in batches.iter().rev() {
-        let parts: Vec<PathBuf> = (0..WORKERS)
-            .map(|w| dir.join(format!("part-{w:05}")))
-            .collect();
-        if !parts.iter().all(|p| p.exists()) {
-            continue;
+    let (_, parts) = newest_complete_batch(out, WORKERS)?;
+    let mut counts = BTreeMap::new();
+    for p in parts {
+        for line in std::fs::read_to_string(p).unwrap().lines() {
+            let (level, n): (String, u64) = serde_json::from_str(line).unwrap();
+            assert!(
+                counts.insert(level, n).is_none(),
+                "a level twice in one batch"
+            );
         }
-        let mut counts = BTreeMap::new();
-        for p in parts {
-            for line in std::fs::read_to_string(p).unwrap().lines() {
-                let (level, n): (String, u64) = serde_json::from_str(line).unwrap();
-                assert!(
-                    counts.insert(level, n).is_none(),
-                    "a level twice in one batch"
-                );
-            }
-        }
-        return Some(counts);
     }
-    None
+    Some(counts)
 }
 
 fn wait_for(out: &Path, expected: &BTreeMap<String, u64>, child: &mut Child) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if newest(out).as_ref() == Some(expected) {
-            return true;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the example exited early: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+    wait_for_output(|| newest(out), expected, child, Duration::from_secs(60))
 }
 
 #[test]
 fn killed_at_random_moments_it_counts_every_line_exactly_once() {
-    let bin = example();
+    let bin = example_binary("freshet-connectors", "tail_levels");
     let root = tempfile::tempdir().unwrap();
     let (input, output, checkpoint) = (
         root.path().join("logs"),

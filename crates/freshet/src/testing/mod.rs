@@ -6,6 +6,8 @@
 //! - [`laws`] holds the checks every connector must pass: replaying a logged range yields the
 //!   same records, offsets round-trip through the checkpoint encoding, `stop` returns, a dropped
 //!   connection is retryable, and a sink written twice equals a sink written once.
+//! - [`crash`] holds the pieces of a crash test: a pipeline killed with SIGKILL at random
+//!   moments and compared with an uninterrupted run.
 //!
 //! ```
 //! use freshet::testing::BatchStepper;
@@ -25,6 +27,7 @@
 //! # Ok::<(), freshet::Error>(())
 //! ```
 
+pub mod crash;
 pub mod laws;
 mod stepper;
 

@@ -1,7 +1,7 @@
 //! What a running pipeline measures: per batch, per operator, per source, per output.
 //!
 //! Operators record the records they emit and the time they spend, per batch, into a
-//! worker-local buffer ([`local`]) that the worker loop moves into the run's [`MetricsStore`]
+//! worker-local buffer (`local`) that the worker loop moves into the run's `MetricsStore`
 //! after every step, so the hot path takes no lock. The store keeps figures for the most recent
 //! batches; [`StreamingContext`](crate::StreamingContext) exposes them as plain snapshots
 //! (`pipeline_graph`, `batch_detail`, `sources_status`, `published_outputs`) for the web UI,

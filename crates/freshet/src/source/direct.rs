@@ -35,7 +35,7 @@ pub enum BadRecordPolicy {
 }
 
 /// A source whose batches are ranges of offsets that can be read again. See the
-/// [module documentation](self).
+/// [module documentation](crate::source).
 ///
 /// Plug one in with [`StreamingContext::direct_stream`](crate::StreamingContext::direct_stream).
 pub trait DirectSource: Send + 'static {

@@ -9,7 +9,7 @@
 //! By default only files that appear after the context starts are read (as Spark does);
 //! [`FileStreamOptions::include_existing`] also reads the files already there. A file that
 //! vanishes or cannot be read before a worker reads it is skipped, counted and logged (or fails
-//! the job, by [`BadRecordPolicy`](super::BadRecordPolicy)).
+//! the job, by [`BadRecordPolicy`]).
 //!
 //! The stream is a [`DirectSource`] whose offset is the set of file names taken, *relative to
 //! the directory*, so a replayed batch reads exactly the same files, and a directory moved or

@@ -1,9 +1,9 @@
 //! Lines of text over TCP.
 //!
-//! - [`StreamingContext::socket_text_stream`](crate::StreamingContext::socket_text_stream)
+//! - [`StreamingContext::socket_text_stream`](crate::StreamingContext::socket_text_stream)(crate::StreamingContext::socket_text_stream)
 //!   connects to a server (as Spark's `socketTextStream`) and reconnects, with back-off, when the
 //!   connection fails or ends;
-//! - [`StreamingContext::socket_text_listener`](crate::StreamingContext::socket_text_listener)
+//! - [`StreamingContext::socket_text_listener`](crate::StreamingContext::socket_text_listener)(crate::StreamingContext::socket_text_listener)
 //!   listens on an address and accepts any number of senders.
 //!
 //! A line ends at `\n` (a trailing `\r` is removed). A line that is not valid UTF-8 follows the
@@ -113,7 +113,7 @@ fn push_line(
     }
 }
 
-/// Connects to a server and receives its lines (see [`StreamingContext::socket_text_stream`]).
+/// Connects to a server and receives its lines (see [`StreamingContext::socket_text_stream`](crate::StreamingContext::socket_text_stream)).
 pub struct SocketTextReceiver {
     addr: String,
     policy: BadRecordPolicy,
@@ -159,7 +159,7 @@ impl Receiver for SocketTextReceiver {
 }
 
 /// Listens on an address and receives the lines of every connection (see
-/// [`StreamingContext::socket_text_listener`]).
+/// [`StreamingContext::socket_text_listener`](crate::StreamingContext::socket_text_listener)).
 pub struct SocketTextListener {
     addr: String,
     policy: BadRecordPolicy,

@@ -155,7 +155,11 @@ impl StreamingConfig {
         self.keep_checkpoints
     }
 
-    /// Whether Ctrl-C (SIGINT) stops the context gracefully (default `true`).
+    /// Whether a termination signal stops the context gracefully (default `true`): Ctrl-C
+    /// (SIGINT), SIGTERM (what `docker stop`, systemd and Kubernetes send) and SIGHUP. Receiving
+    /// stops, the batches already received are finished, a last checkpoint is written, and
+    /// `await_termination` returns `Ok`. A second signal stops at once (in-flight batches are
+    /// abandoned; with a checkpoint directory the next run replays them).
     pub fn stop_on_ctrl_c(mut self, yes: bool) -> Self {
         self.stop_on_ctrl_c = yes;
         self
@@ -176,7 +180,7 @@ impl StreamingConfig {
         self.max_in_flight_batches
     }
 
-    /// Whether Ctrl-C stops the context gracefully.
+    /// Whether a termination signal (SIGINT, SIGTERM, SIGHUP) stops the context gracefully.
     pub fn stops_on_ctrl_c(&self) -> bool {
         self.stop_on_ctrl_c
     }

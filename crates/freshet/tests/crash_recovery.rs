@@ -364,3 +364,47 @@ fn a_reliable_receiver_killed_at_random_moments_counts_every_acknowledged_record
     }
     eprintln!("{resent} of {TOTAL} records were resent after a crash");
 }
+
+/// The batch time of the newest complete checkpoint in `checkpoint`.
+fn newest_checkpoint_time(checkpoint: &Path) -> Option<u64> {
+    freshet_durable::describe(checkpoint.join("checkpoints"))
+        .ok()?
+        .into_iter()
+        .filter(|c| c.status == freshet_durable::CheckpointStatus::Complete)
+        .filter_map(|c| c.manifest.map(|m| m.batch_time))
+        .max()
+}
+
+#[test]
+fn sigterm_stops_gracefully_with_a_last_checkpoint_and_exit_status_0() {
+    let bin = example_binary();
+    let root = tempfile::tempdir().unwrap();
+    let (input, output, checkpoint) = (
+        root.path().join("in"),
+        root.path().join("out"),
+        root.path().join("ck"),
+    );
+    std::fs::create_dir_all(&input).unwrap();
+    let mut rng = Rng(0x7E57_0000_0000_0015);
+    let files: Vec<Vec<String>> = (0..4).map(|i| write_file(&input, i, &mut rng)).collect();
+    let mut child = spawn(&bin, &input, &output, &checkpoint);
+    assert!(
+        wait_for(&output, &counts(&files), &mut child),
+        "the job did not count the files"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(0), "a SIGTERM ends the job with status 0");
+    // The last checkpoint covers every batch: the batch log holds nothing to replay.
+    let log = freshet_durable::BatchLog::read(checkpoint.join("batches")).unwrap();
+    assert!(
+        log.entries.values().all(|e| e.completed),
+        "batches left to replay after a graceful stop"
+    );
+    let newest_batch = log.entries.keys().max().copied();
+    assert!(newest_checkpoint_time(&checkpoint) >= newest_batch);
+}

@@ -429,7 +429,7 @@ fn install_ctrl_c(inner: &Arc<ContextInner>) {
             for ctx in running.iter().filter_map(Weak::upgrade) {
                 let already = ctx.run.get().is_some_and(RunHandle::stop_asked);
                 tracing::info!(
-                    "interrupted: stopping {}",
+                    "signal received: stopping {}",
                     if already { "now" } else { "gracefully" }
                 );
                 ctx.request_stop(if already {

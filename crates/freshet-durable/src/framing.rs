@@ -41,12 +41,11 @@ pub const HEADER_LEN: usize = 8;
 pub const FRAME_HEADER_LEN: usize = 8;
 /// Largest payload a frame may carry (256 MiB).
 pub const MAX_FRAME_LEN: usize = 256 << 20;
-/// Format version of manifests and checkpoint parts written by this build.
-pub const FORMAT_VERSION: u8 = 1;
-/// Format version of log segments (WAL and batch log) written by this build: version 2 frames
-/// start with the record's 8-byte offset, so records after a damaged one keep their numbers.
-/// Version 1 segments (offsets by position) are still read.
-pub const SEGMENT_FORMAT_VERSION: u8 = 2;
+/// Format version of every file this build writes and reads. Version 2: log frames start with
+/// the record's 8-byte offset, and encoded values are tagged postcard ([`crate::codec`]).
+/// Version 1 files (bincode, positional offsets) are refused with
+/// [`DurableError::UnsupportedVersion`].
+pub const FORMAT_VERSION: u8 = 2;
 
 const MAGIC: &[u8; 4] = b"FRSH";
 
@@ -73,14 +72,6 @@ impl FileKind {
         }
     }
 
-    /// The format version this build writes for files of this kind.
-    pub fn version(self) -> u8 {
-        match self {
-            FileKind::Wal | FileKind::BatchLog => SEGMENT_FORMAT_VERSION,
-            FileKind::Manifest | FileKind::Part => FORMAT_VERSION,
-        }
-    }
-
     /// Human-readable name used in errors.
     pub fn name(self) -> &'static str {
         match self {
@@ -97,15 +88,15 @@ pub fn header(kind: FileKind) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[..4].copy_from_slice(MAGIC);
     h[4..7].copy_from_slice(kind.code());
-    h[7] = kind.version();
+    h[7] = FORMAT_VERSION;
     h
 }
 
-/// Checks that `buf` starts with the header of `kind` and returns the file's format version
-/// (from 1 to the version this build writes); `path` is only used in the error.
+/// Checks that `buf` starts with the header of `kind` in this build's format version; `path` is
+/// only used in the error.
 ///
 /// A buffer shorter than the header is reported as [`DurableError::Truncated`] at offset 0.
-pub fn check_header(buf: &[u8], kind: FileKind, path: &Path) -> Result<u8> {
+pub fn check_header(buf: &[u8], kind: FileKind, path: &Path) -> Result<()> {
     if buf.len() < HEADER_LEN {
         if buf
             .iter()
@@ -129,13 +120,13 @@ pub fn check_header(buf: &[u8], kind: FileKind, path: &Path) -> Result<u8> {
             expected: kind.name(),
         });
     }
-    if buf[7] == 0 || buf[7] > kind.version() {
+    if buf[7] != FORMAT_VERSION {
         return Err(DurableError::UnsupportedVersion {
             path: path.to_path_buf(),
             version: buf[7],
         });
     }
-    Ok(buf[7])
+    Ok(())
 }
 
 fn frame_crc(len_bytes: &[u8; 4], payload: &[u8]) -> u32 {

@@ -39,7 +39,7 @@ pub fn wal_reader(data: &[u8]) {
                 assert!(pair[0].bytes.end <= pair[1].bytes.start);
             }
             assert!(scan.end_offset(LogOffset(7)).0 >= 7);
-            if scan.lost.is_empty() && scan.torn_tail.is_none() && scan.version == kind.version() {
+            if scan.lost.is_empty() && scan.torn_tail.is_none() {
                 let mut rebuilt = crate::framing::header(kind).to_vec();
                 for r in &scan.records {
                     crate::wal::encode_record(&mut rebuilt, r.offset, r.data).expect("fits");

@@ -1,7 +1,7 @@
 //! The checkpoint manifest and its file encoding.
 //!
 //! A manifest file is the 8-byte header of kind `MAN` followed by exactly one frame whose
-//! payload is the [`Manifest`] encoded with bincode (varint integers, at most
+//! payload is the [`Manifest`] encoded with [`crate::codec`] (tagged postcard, at most
 //! [`MAX_MANIFEST_LEN`] bytes). Anything else — a second frame, trailing bytes, a bad checksum,
 //! a cut — makes the manifest invalid.
 
@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bincode::Options;
 use serde::{Deserialize, Serialize};
 
 use super::CheckpointId;
@@ -55,12 +54,6 @@ pub struct Manifest {
     pub created_at_ms: u64,
 }
 
-fn options() -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_limit(MAX_MANIFEST_LEN)
-        .reject_trailing_bytes()
-}
-
 impl Manifest {
     /// A manifest with the given identity, empty collections and `created_at_ms` = now.
     pub fn new(id: CheckpointId, fingerprint: impl Into<String>, batch_time: u64) -> Self {
@@ -82,12 +75,10 @@ impl Manifest {
 
     /// Encodes the manifest as a complete manifest file (header + one frame).
     pub fn encode(&self) -> Result<Vec<u8>> {
-        let payload = options()
-            .serialize(self)
-            .map_err(|e| DurableError::Encode {
-                what: "manifest",
-                reason: e.to_string(),
-            })?;
+        let payload = crate::codec::encode(self).map_err(|e| DurableError::Encode {
+            what: "manifest",
+            reason: e.0,
+        })?;
         let mut out = framing::header(FileKind::Manifest).to_vec();
         framing::encode_frame(&mut out, &payload)?;
         Ok(out)
@@ -128,9 +119,12 @@ impl Manifest {
         }
     }
 
-    /// Decodes the bincode payload alone (no header, no frame). Never panics.
+    /// Decodes the payload alone (no header, no frame). Never panics.
     pub fn decode_payload(payload: &[u8]) -> Result<Manifest, String> {
-        options().deserialize(payload).map_err(|e| e.to_string())
+        if payload.len() as u64 > MAX_MANIFEST_LEN {
+            return Err(format!("{} bytes is too large for a manifest", payload.len()));
+        }
+        crate::codec::decode(payload).map_err(|e| e.0)
     }
 }
 

@@ -83,8 +83,6 @@ pub struct LostRecords {
 /// The decoded content of one segment file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentScan<'a> {
-    /// The segment's format version.
-    pub version: u8,
     /// Intact records in order.
     pub records: Vec<ScannedRecord<'a>>,
     /// Damaged stretches, in order, with the records they held.
@@ -126,7 +124,7 @@ pub fn decode_segment<'a>(
     first: LogOffset,
     next: Option<LogOffset>,
 ) -> Result<SegmentScan<'a>> {
-    let version = framing::check_header(buf, kind, path)?;
+    framing::check_header(buf, kind, path)?;
     let found = framing::scan(&buf[HEADER_LEN..]);
     let at = |p: usize| (p + HEADER_LEN) as u64;
     let mut records = Vec::with_capacity(found.frames.len());
@@ -141,13 +139,9 @@ pub fn decode_segment<'a>(
             reason: d.reason,
         };
     for (pos, payload) in found.frames {
-        let head = if version >= 2 {
-            payload
-                .split_first_chunk::<8>()
-                .map(|(h, _)| u64::from_le_bytes(*h))
-        } else {
-            Some(expected)
-        };
+        let head = payload
+            .split_first_chunk::<8>()
+            .map(|(h, _)| u64::from_le_bytes(*h));
         while let Some(d) = damaged.next_if(|d| d.start < pos) {
             lost.push(close_damage(d, expected, head));
             expected = lost.last().map_or(expected, |l| l.offsets.end);
@@ -171,11 +165,7 @@ pub fn decode_segment<'a>(
                 ),
             });
         }
-        if version < 2 && !lost.is_empty() {
-            // Version 1 numbers records by position: after damage, numbers are unknown.
-            break;
-        }
-        let data = if version >= 2 { &payload[8..] } else { payload };
+        let data = &payload[8..];
         records.push(ScannedRecord {
             position: at(pos),
             offset: LogOffset(offset),
@@ -198,7 +188,6 @@ pub fn decode_segment<'a>(
         torn_tail = None;
     }
     Ok(SegmentScan {
-        version,
         records,
         lost,
         torn_tail,

@@ -58,16 +58,11 @@ impl WalWriter {
             Some(last) => recover_segment(&last.path, kind, last.first)?,
         };
         let first = segments.last().map(|s| s.first).unwrap_or_default();
-        let (file, active_len, active_records, next, old_format) = match file {
-            Recovered::Continue {
-                file,
-                len,
-                next,
-                old_format,
-            } => (file, len, 1, next, old_format),
-            Recovered::Empty { file } => (file, HEADER_LEN as u64, 0, first, false),
+        let (file, active_len, active_records, next) = match file {
+            Recovered::Continue { file, len, next } => (file, len, 1, next),
+            Recovered::Empty { file } => (file, HEADER_LEN as u64, 0, first),
         };
-        let mut writer = WalWriter {
+        Ok(WalWriter {
             dir: dir.to_path_buf(),
             config,
             kind,
@@ -79,12 +74,7 @@ impl WalWriter {
             buf: Vec::new(),
             last_sync: Instant::now(),
             unsynced: false,
-        };
-        if old_format {
-            // New records go to a segment of the current format.
-            writer.roll()?;
-        }
-        Ok(writer)
+        })
     }
 
     /// The directory of this log.
@@ -203,12 +193,7 @@ fn create_segment(path: &Path, kind: FileKind) -> Result<File> {
 /// The newest segment of a log, opened for appending.
 enum Recovered {
     /// It holds records (or lost ones): append after them, at offset `next`.
-    Continue {
-        file: File,
-        len: u64,
-        next: LogOffset,
-        old_format: bool,
-    },
+    Continue { file: File, len: u64, next: LogOffset },
     /// It holds nothing yet.
     Empty { file: File },
 }
@@ -249,7 +234,7 @@ fn recover_segment(path: &Path, kind: FileKind, first: LogOffset) -> Result<Reco
     }
     let next = scan.end_offset(first);
     if next == first {
-        // Nothing written (in either format): start the segment again in the current one.
+        // Nothing written: start the segment again.
         file.set_len(0).at(path)?;
         file.write_all(&framing::header(kind)).at(path)?;
         file.sync_all().at(path)?;
@@ -260,6 +245,5 @@ fn recover_segment(path: &Path, kind: FileKind, first: LogOffset) -> Result<Reco
         file,
         len: valid as u64,
         next,
-        old_format: scan.version < kind.version(),
     })
 }

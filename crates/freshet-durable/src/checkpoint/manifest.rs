@@ -122,7 +122,10 @@ impl Manifest {
     /// Decodes the payload alone (no header, no frame). Never panics.
     pub fn decode_payload(payload: &[u8]) -> Result<Manifest, String> {
         if payload.len() as u64 > MAX_MANIFEST_LEN {
-            return Err(format!("{} bytes is too large for a manifest", payload.len()));
+            return Err(format!(
+                "{} bytes is too large for a manifest",
+                payload.len()
+            ));
         }
         crate::codec::decode(payload).map_err(|e| e.0)
     }

@@ -193,7 +193,11 @@ fn create_segment(path: &Path, kind: FileKind) -> Result<File> {
 /// The newest segment of a log, opened for appending.
 enum Recovered {
     /// It holds records (or lost ones): append after them, at offset `next`.
-    Continue { file: File, len: u64, next: LogOffset },
+    Continue {
+        file: File,
+        len: u64,
+        next: LogOffset,
+    },
     /// It holds nothing yet.
     Empty { file: File },
 }

@@ -1,6 +1,8 @@
 //! The figures a running pipeline exposes: graph, per-batch operator figures, sources, outputs,
 //! and listener events.
 
+mod common;
+
 use freshet::metrics::{NodeKind, ReceiverState};
 use freshet::{
     BatchInfo, BatchTime, ManualClock, OutputOperationInfo, StreamingConfig, StreamingContext,
@@ -213,4 +215,21 @@ fn state_sizes_and_checkpoints_are_reported() {
     let last = last.unwrap();
     assert!(last.bytes > 0);
     assert!(last.time >= BatchTime(200));
+}
+
+#[test]
+fn the_detail_of_an_old_batch_keeps_its_source_figures() {
+    let (ctx, clock) = common::context(1);
+    // 15 batches: batch k holds k records.
+    let batches: Vec<Vec<u64>> = (1..=15u64).map(|k| (0..k).collect()).collect();
+    ctx.queue_stream(batches).count().collect_batches();
+    common::run_batches(&ctx, &clock, 15);
+    for k in [1u64, 2, 15] {
+        let detail = ctx.batch_detail(BatchTime(common::I * k)).unwrap();
+        assert_eq!(
+            detail.sources,
+            vec![("queue_stream-0".to_string(), k)],
+            "batch {k}"
+        );
+    }
 }

@@ -133,7 +133,8 @@ impl MetricsStore {
                 Some((t, n)) if *t == time => *n += records,
                 _ => {
                     s.recent.push_back((time, records));
-                    if s.recent.len() > RATE_BATCHES {
+                    // Kept as long as the batch list, so a batch's detail has its sources.
+                    if s.recent.len() > KEPT_BATCHES {
                         s.recent.pop_front();
                     }
                 }
@@ -285,8 +286,9 @@ impl MetricsStore {
             .sources
             .iter()
             .map(|(id, s)| {
-                let recent: u64 = s.recent.iter().map(|(_, n)| n).sum();
-                let span = interval.as_secs_f64() * s.recent.len().max(1) as f64;
+                let window = s.recent.len().min(RATE_BATCHES);
+                let recent: u64 = s.recent.iter().rev().take(window).map(|(_, n)| n).sum();
+                let span = interval.as_secs_f64() * window.max(1) as f64;
                 SourceStatus {
                     id: *id,
                     name: s.name.clone(),

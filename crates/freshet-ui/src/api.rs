@@ -47,6 +47,7 @@ fn status_json(ctx: &StreamingContext) -> Value {
         "active_batches": active.len(),
                 "skipped_records": ctx.skipped_records(),
         "lost_records": ctx.lost_records(),
+        "backlog": backlog_json(&ctx.backlog()),
         "disk_full_waits": ctx.disk_full_waits(),
         "state": ctx.state_sizes().iter().map(|s| json!({
             "node": s.node,
@@ -243,4 +244,13 @@ pub(crate) async fn output(State(s): State<AppState>, Path(name): Path<String>) 
 /// Anything else.
 pub(crate) async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such page or endpoint".into())
+}
+
+/// How far the job is behind its clock.
+pub(crate) fn backlog_json(b: &freshet::Backlog) -> Value {
+    json!({
+        "batches": b.batches,
+        "oldest": b.oldest.map(|t| t.0),
+        "falling_behind": b.falling_behind,
+    })
 }

@@ -105,6 +105,7 @@ pub(crate) fn snapshot(s: &AppState) -> Value {
         "running": ctx.is_running(),
         "batches_completed": ctx.batches_completed(),
                 "skipped_records": ctx.skipped_records(),
+        "backlog": api::backlog_json(&ctx.backlog()),
         "state_keys": ctx.state_sizes().iter().map(|s| s.keys).sum::<u64>(),
         "checkpoints_written": ctx.checkpoints_written().1,
         "last_checkpoint": ctx.checkpoints_written().0.map(|c| json!({

@@ -166,6 +166,21 @@ impl Collector for Snapshot {
             None,
             ctx.active_batches().len() as f64,
         )?;
+        let backlog = ctx.backlog();
+        gauge(
+            &mut e,
+            "backlog_batches",
+            "Batches whose time has come and that have not completed",
+            None,
+            backlog.batches as f64,
+        )?;
+        gauge(
+            &mut e,
+            "falling_behind",
+            "1 when batches wait that could not even start: processing is slower than the batch interval",
+            None,
+            if backlog.falling_behind { 1.0 } else { 0.0 },
+        )?;
         counter(
             &mut e,
             "skipped_records",

@@ -226,6 +226,12 @@
       $("s-checkpoint").title = c ? (s.checkpoints_written + " written; last at " + fmtTime(c.time)) : "no checkpoint directory, or none written yet";
       $("s-since").textContent = fmtTime(s.first_batch_time);
       state.textContent = s.running ? "running" : "stopped";
+      const behind = s.backlog && s.backlog.falling_behind;
+      $("behind").hidden = !behind;
+      if (behind) {
+        $("behind-text").textContent = s.backlog.batches + " batches due and not done, the oldest since " +
+          fmtTime(s.backlog.oldest) + ": processing takes longer than the batch interval";
+      }
       state.className = "pill " + (s.running ? "pill-run" : "pill-stop");
     }
     $("s-records").textContent = fmtNum(st.sources.reduce((a, x) => a + x.records_total, 0));
@@ -425,6 +431,7 @@
       st.status.batches_completed = s.batches_completed;
             st.status.skipped_records = s.skipped_records;
       st.status.state_keys = s.state_keys;
+      st.status.backlog = s.backlog;
       st.status.checkpoints_written = s.checkpoints_written;
       st.status.last_checkpoint = s.last_checkpoint;
     }
@@ -449,7 +456,7 @@
       st.status = status;
       st.batches = [];
       batches.forEach(addBatch);
-      applySnapshot({ running: status.running, batches_completed: status.batches_completed, skipped_records: status.skipped_records, active, graph, sources, outputs });
+      applySnapshot({ running: status.running, batches_completed: status.batches_completed, skipped_records: status.skipped_records, backlog: status.backlog, active, graph, sources, outputs });
     } catch (e) {
       setConn("error", "pill-stop");
     }
@@ -476,7 +483,7 @@
           getJson("/api/v1/sources"), getJson("/api/v1/outputs"), getJson("/api/v1/batches/active")]);
         batches.forEach(addBatch);
         st.status = status;
-        applySnapshot({ running: status.running, batches_completed: status.batches_completed, skipped_records: status.skipped_records, active, graph, sources, outputs });
+        applySnapshot({ running: status.running, batches_completed: status.batches_completed, skipped_records: status.skipped_records, backlog: status.backlog, active, graph, sources, outputs });
         setConn("polling", "pill-run");
       } catch (e) {
         setConn("unreachable", "pill-stop");

@@ -95,6 +95,7 @@ fn json_api_events_and_metrics() {
     assert_eq!(status["skipped_records"], json!(0));
     assert_eq!(status["lost_records"], json!(0));
     assert_eq!(status["disk_full_waits"], json!(0));
+    assert_eq!(status["backlog"]["falling_behind"], json!(false));
 
     // Completed batches, oldest first; `limit` keeps the newest.
     let batches = get(addr, "/api/v1/batches").json();
@@ -211,6 +212,7 @@ fn json_api_events_and_metrics() {
         "freshet_skipped_records_total 0".to_string(),
         "freshet_lost_records_total 0".to_string(),
         "freshet_disk_full_waits_total 0".to_string(),
+        "freshet_falling_behind 0".to_string(),
         "freshet_last_batch_records 2".to_string(),
         "freshet_batch_processing_seconds_count 3".to_string(),
         "freshet_batch_scheduling_delay_seconds_count 3".to_string(),

@@ -73,6 +73,7 @@ pub use event_time::{
 pub use listener::{
     BatchInfo, CheckpointInfo, OutputOperationInfo, ReceiverEvent, StreamingListener,
 };
+pub use metrics::Backlog;
 pub use pipeline::Output;
 pub use state::{MapWithStateStream, State, StateSpec};
 pub use time::{current_batch_time, BatchTime};

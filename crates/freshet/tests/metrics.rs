@@ -233,3 +233,29 @@ fn the_detail_of_an_old_batch_keeps_its_source_figures() {
         );
     }
 }
+
+#[test]
+fn a_job_behind_its_clock_shows_its_backlog_and_is_flagged() {
+    let (ctx, clock) = common::context(1);
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = Mutex::new(gate);
+    ctx.queue_stream(vec![vec![1u64]])
+        .foreach_batch(move |t, _| {
+            if t == BatchTime(100) {
+                // A slow output: batch 100 takes as long as the test says.
+                let _ = gate.lock().unwrap().recv();
+            }
+        });
+    ctx.start().unwrap();
+    assert_eq!(ctx.backlog(), freshet::Backlog::default());
+    // Five intervals pass while batch 100 is stuck.
+    clock.advance(Duration::from_millis(5 * common::I));
+    let backlog = ctx.backlog();
+    assert_eq!(backlog.batches, 5);
+    assert_eq!(backlog.oldest, Some(BatchTime(100)));
+    assert!(backlog.falling_behind);
+    release.send(()).unwrap();
+    ctx.await_batch(BatchTime(500), common::TIMEOUT).unwrap();
+    assert_eq!(ctx.backlog(), freshet::Backlog::default(), "caught up");
+    ctx.stop(true).unwrap();
+}

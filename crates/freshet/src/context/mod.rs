@@ -25,7 +25,7 @@ use crate::durability::CheckpointSettings;
 use crate::error::{Error, Result};
 use crate::listener::{BatchInfo, CheckpointInfo, StreamingListener};
 use crate::metrics::{
-    ActiveBatch, BatchDetail, PipelineGraph, PublishedOutput, SourceStatus, StateSize,
+    ActiveBatch, Backlog, BatchDetail, PipelineGraph, PublishedOutput, SourceStatus, StateSize,
 };
 use crate::pipeline::Pipeline;
 use crate::run::{Phase, StatusCell, StopKind};
@@ -370,6 +370,30 @@ impl StreamingContext {
         self.shared()
             .map(|s| s.metrics.outputs())
             .unwrap_or_default()
+    }
+
+    /// How far the job is behind its clock: the batches that are due and not completed, and
+    /// whether some of them could not even start (more than `max_in_flight_batches`), which
+    /// means processing takes longer than the batch interval. Zero when not running.
+    pub fn backlog(&self) -> Backlog {
+        let st = self.inner.status.lock();
+        let (Some(first), true) = (st.first_time, st.phase == Phase::Running) else {
+            return Backlog::default();
+        };
+        let interval = (self.batch_interval().as_millis() as u64).max(1);
+        let next = st
+            .completed_through
+            .map_or(first, |c| c.saturating_add(interval));
+        let now = self.inner.clock.now().0;
+        if now < next {
+            return Backlog::default();
+        }
+        let batches = (now - next) / interval + 1;
+        Backlog {
+            batches,
+            oldest: Some(BatchTime(next)),
+            falling_behind: batches > self.inner.pipeline.config.max_in_flight() as u64,
+        }
     }
 
     /// The batches planned and not yet completed, oldest first.

@@ -156,6 +156,18 @@ pub struct StateSize {
     pub keys: u64,
 }
 
+/// How far a running job is behind its clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Batches whose time has come and that have not completed (the one processing included).
+    pub batches: u64,
+    /// The oldest of them, if any.
+    pub oldest: Option<BatchTime>,
+    /// Whether batches wait that could not even start: processing takes longer than the batch
+    /// interval, and the delay grows.
+    pub falling_behind: bool,
+}
+
 /// A batch that has been planned and not completed yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActiveBatch {

@@ -13,23 +13,23 @@ use std::time::Duration;
 /// Options of `freshet demo`.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// The batch interval in milliseconds.
-    #[arg(long, default_value_t = 1000)]
+    /// The batch interval in milliseconds (1 ..= 3600000, one hour).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     batch_ms: u64,
-    /// Worker threads.
-    #[arg(long, default_value_t = 2)]
+    /// Worker threads (1 ..= 256).
+    #[arg(long, default_value_t = 2, value_parser = crate::ranges::workers)]
     workers: usize,
-    /// Stop gracefully after this many batches (default: run until Ctrl-C).
-    #[arg(long)]
+    /// Stop gracefully after this many batches (1 ..= 1000000000; default: run until Ctrl-C).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     batches: Option<u64>,
-    /// Click events generated per second.
-    #[arg(long, default_value_t = 100_000)]
+    /// Click events generated per second (1 ..= 5000000).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=5_000_000))]
     rate: u64,
-    /// The length of the sliding window, in batches.
-    #[arg(long, default_value_t = 10)]
+    /// The length of the sliding window, in batches (1 ..= 10000).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     window_batches: u64,
-    /// How many pages each batch line shows.
-    #[arg(long, default_value_t = 3)]
+    /// How many pages each batch line shows (1 ..= 100000).
+    #[arg(long, default_value_t = 3, value_parser = crate::ranges::top)]
     top: usize,
     #[command(flatten)]
     ui: UiArgs,
@@ -101,13 +101,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let windowed = views.reduce_by_key_and_window_inv(
         |a, b| a + b,
         |a, b| a - b,
-        interval * args.window_batches.max(1) as u32,
+        interval * args.window_batches as u32,
         interval,
         Some(|kv: &(String, u64)| kv.1 > 0),
     )?;
     windowed.publish("page views, sliding window", 20);
     let sink = reporter.clone();
-    let label = format!("last {} batches", args.window_batches.max(1));
+    let label = format!("last {} batches", args.window_batches);
     windowed.foreach_batch(move |time, counts| {
         sink.add_results(
             time,
@@ -126,10 +126,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     match (args.batches, ctx.first_batch_time()) {
         (Some(n), Some(first)) => {
-            let last = BatchTime(first.0 + (n.max(1) - 1) * args.batch_ms);
+            // In range by the options' bounds: at most 10^9 batches of at most an hour.
+            let last = BatchTime(first.0 + (n - 1) * args.batch_ms);
             let wait = Duration::from_millis(args.batch_ms * (n + 1)) + Duration::from_secs(30);
-            ctx.await_batch(last, wait)?;
-            ctx.stop(true)?;
+            match ctx.await_batch(last, wait) {
+                Ok(()) => ctx.stop(true)?,
+                // Stopped before the last batch by a signal (a graceful stop): not an error.
+                Err(freshet::Error::Stopped) => ctx.await_termination()?,
+                Err(e) => return Err(e.into()),
+            }
         }
         _ => ctx.await_termination()?,
     }

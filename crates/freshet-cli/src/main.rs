@@ -2,6 +2,7 @@
 
 mod checkpoint;
 mod demo;
+mod ranges;
 mod report;
 mod wordcount;
 

@@ -17,14 +17,14 @@ pub struct WordcountArgs {
     /// Keep running and count the words of each new file per batch (a stream).
     #[arg(long)]
     watch: bool,
-    /// The batch interval in milliseconds (with `--watch`).
-    #[arg(long, default_value_t = 1000)]
+    /// The batch interval in milliseconds, with `--watch` (1 ..= 3600000, one hour).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     batch_ms: u64,
-    /// Worker threads.
-    #[arg(long, default_value_t = 2)]
+    /// Worker threads (1 ..= 256).
+    #[arg(long, default_value_t = 2, value_parser = crate::ranges::workers)]
     workers: usize,
-    /// How many words to show.
-    #[arg(long, default_value_t = 10)]
+    /// How many words to show (1 ..= 100000).
+    #[arg(long, default_value_t = 10, value_parser = crate::ranges::top)]
     top: usize,
 }
 

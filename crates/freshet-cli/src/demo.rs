@@ -53,12 +53,18 @@ impl UiArgs {
         if self.ui_addr.eq_ignore_ascii_case("off") {
             return Ok(None);
         }
-        let addr = self
-            .ui_addr
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .with_context(|| format!("--ui-addr {:?} is not HOST:PORT or off", self.ui_addr))?;
+        let addr = match self.ui_addr.to_socket_addrs() {
+            Ok(mut found) => found.next().with_context(|| {
+                format!(
+                    "--ui-addr {}: the name resolves to no address",
+                    self.ui_addr
+                )
+            })?,
+            Err(e) => anyhow::bail!(
+                "--ui-addr {:?}: {e} (expected HOST:PORT, or off)",
+                self.ui_addr
+            ),
+        };
         let mut config = UiConfig::new(addr);
         config.token = self.ui_token.clone();
         let ui = UiServer::start(ctx, config).context("cannot start the web UI")?;

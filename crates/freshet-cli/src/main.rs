@@ -63,7 +63,27 @@ enum Command {
     Checkpoint(checkpoint::CheckpointCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+/// The error and those of its causes that it does not already say, on one line.
+fn report(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {}", report(&e));
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     // Like other command-line tools, end quietly when the reader of our output goes away
     // (`freshet demo | head`) instead of failing on the broken pipe.
     // SAFETY: called first thing in `main`, before any other thread exists; SIG_DFL is a valid

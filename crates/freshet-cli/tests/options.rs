@@ -122,3 +122,41 @@ fn a_signal_during_demo_batches_is_a_graceful_stop_with_status_0() {
         "{rest:?}"
     );
 }
+
+#[test]
+fn an_unresolvable_ui_host_says_why() {
+    let (code, err) = freshet(&[
+        "demo",
+        "--batches",
+        "1",
+        "--ui-addr",
+        "no-such-host.invalid:4040",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("--ui-addr"), "{err}");
+    assert!(!err.contains("is not HOST:PORT"), "{err}");
+}
+
+#[test]
+fn a_missing_watch_directory_is_said_to_not_exist_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let (code, err) = freshet(&["wordcount", "--watch", missing.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(err.matches("does not exist").count(), 1, "{err}");
+}
+
+#[test]
+fn a_binary_file_logs_a_summary_not_a_line_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = Vec::new();
+    for _ in 0..5000 {
+        bytes.extend_from_slice(b"\xff\xfe\x00binary\n");
+    }
+    std::fs::write(dir.path().join("blob.bin"), bytes).unwrap();
+    let (code, err) = freshet(&["wordcount", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let warnings = err.lines().filter(|l| l.contains("WARN")).count();
+    assert!(warnings <= 20, "{warnings} warning lines");
+    assert!(err.contains("5000 inputs skipped so far"), "{err}");
+}

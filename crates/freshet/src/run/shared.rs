@@ -41,6 +41,9 @@ pub(crate) enum RuntimeEvent {
     Finished(Option<Error>),
 }
 
+/// How many skipped inputs are logged one by one.
+const SKIPS_LOGGED: u64 = 10;
+
 /// State shared by the driver and every worker of one run.
 #[derive(Default)]
 pub(crate) struct Shared {
@@ -75,9 +78,10 @@ impl Shared {
         }
     }
 
-    /// Records a failure (the first one wins) and ends the run.
+    /// Records a failure (the first one wins) and ends the run. It is not logged here: the
+    /// caller of `start`, `await_termination` or the batch job's action receives it.
     pub fn fail(&self, e: Error) {
-        tracing::error!("{e}");
+        tracing::debug!("the run fails: {e}");
         let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
         if f.is_none() {
             *f = Some(e);
@@ -124,10 +128,19 @@ impl Shared {
             .unwrap_or(0)
     }
 
-    /// Counts a malformed or unreadable input that was skipped.
+    /// Counts a malformed or unreadable input that was skipped. The first ten are logged one
+    /// by one, then one line in a thousand, with the count (a binary file would otherwise log a
+    /// line per line).
     pub fn skip(&self, source: &str, what: &str) {
-        self.skipped.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(source, "skipped: {what}");
+        let n = self.skipped.fetch_add(1, Ordering::Relaxed) + 1;
+        if n <= SKIPS_LOGGED {
+            tracing::warn!(source, "skipped: {what}");
+        } else if n == SKIPS_LOGGED + 1 || n.is_multiple_of(1000) {
+            tracing::warn!(
+                source,
+                "{n} inputs skipped so far (only some are logged); the latest: {what}"
+            );
+        }
     }
 
     /// Marks batch `t` as the last one of a graceful end of the input (set before the batch is

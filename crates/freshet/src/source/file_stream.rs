@@ -279,10 +279,16 @@ impl DirectSource for FileStreamSource {
     }
 
     fn start(&mut self, ctx: &StartContext) -> Result<FilesTaken, SourceError> {
+        if !self.dir.exists() {
+            return Err(SourceError::io(
+                self.dir.display(),
+                std::io::Error::new(ErrorKind::NotFound, "the directory does not exist"),
+            ));
+        }
         if !self.dir.is_dir() {
             return Err(SourceError::io(
                 self.dir.display(),
-                std::io::Error::new(ErrorKind::NotFound, "not a directory"),
+                std::io::Error::new(ErrorKind::NotADirectory, "not a directory"),
             ));
         }
         let age = self.options.file_age_ms();

@@ -259,3 +259,24 @@ fn a_job_behind_its_clock_shows_its_backlog_and_is_flagged() {
     assert_eq!(ctx.backlog(), freshet::Backlog::default(), "caught up");
     ctx.stop(true).unwrap();
 }
+
+#[test]
+fn sources_and_narrow_operators_have_busy_time() {
+    let (ctx, clock) = common::context(1);
+    let records: Vec<u64> = (0..200_000).collect();
+    ctx.queue_stream(vec![records])
+        .map(|x| x.wrapping_mul(2_654_435_761) % 1000)
+        .filter(|x| x % 3 == 0)
+        .count()
+        .collect_batches();
+    common::run_batches(&ctx, &clock, 1);
+    let detail = ctx.batch_detail(BatchTime(common::I)).unwrap();
+    for name in ["queue_stream", "map", "filter"] {
+        let op = detail
+            .operators
+            .iter()
+            .find(|o| o.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {:?}", detail.operators));
+        assert!(op.busy > Duration::ZERO, "{name} has no busy time: {op:?}");
+    }
+}

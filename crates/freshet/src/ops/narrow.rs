@@ -2,6 +2,7 @@
 
 use super::route;
 use crate::data::{Data, Key};
+use crate::metrics::local::{self, OpTimer};
 use crate::plan::TStream;
 use crate::time::with_batch_time;
 use std::sync::Arc;
@@ -16,11 +17,14 @@ where
     U: 'static,
     F: FnMut(&mut Vec<T>, &mut Vec<U>) + 'static,
 {
+    let node = local::installing();
     stream.unary::<CapacityContainerBuilder<Vec<U>>, _, _, _>(Pipeline, name, move |_cap, _info| {
         let mut buf: Vec<U> = Vec::new();
         move |input, output| {
+            let mut timer = OpTimer::start(node);
             input.for_each(|cap, data| {
                 let Some(&t) = cap.least() else { return };
+                timer.batch(t);
                 buf.clear();
                 with_batch_time(t, || f(data, &mut buf));
                 if !buf.is_empty() {

@@ -142,6 +142,9 @@ pub(crate) type MakePartition<T> = Arc<dyn Fn(usize, usize, &WorkerEnv) -> Vec<T
 
 struct SourceInput<T: Data> {
     id: SourceId,
+    /// Its plan node (reading is charged to it as busy time), and the batch being read.
+    node: u64,
+    time: u64,
     handle: Option<Handle<T>>,
     read: ReadSplit<T>,
     /// The part of this batch's split not read yet.
@@ -208,6 +211,7 @@ impl<T: Data> WorkerInput for SourceInput<T> {
             return;
         };
         handle.advance_to(time);
+        self.time = time;
         self.unread = Some(split);
     }
 
@@ -215,7 +219,11 @@ impl<T: Data> WorkerInput for SourceInput<T> {
         if self.pending.records.is_empty() {
             if let Some(split) = self.unread.as_mut() {
                 let mut records = Vec::new();
-                if !(self.read)(split, &mut records, env) {
+                let mut timer = local::OpTimer::start(self.node);
+                timer.batch(self.time);
+                let more = (self.read)(split, &mut records, env);
+                drop(timer);
+                if !more {
                     self.unread = None;
                 }
                 self.pending.hold(records);
@@ -368,8 +376,11 @@ impl<'s> Builder<'s> {
     pub fn source_input<T: Data>(&mut self, id: SourceId, read: ReadSplit<T>) -> TStream<'s, T> {
         let mut handle: Handle<T> = InputHandle::new();
         let stream = handle.to_stream(self.scope);
+        let node = self.current_node();
         self.inputs.push(Box::new(SourceInput {
             id,
+            node,
+            time: 0,
             handle: Some(handle),
             read,
             unread: None,

@@ -14,22 +14,22 @@ use std::time::Duration;
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// The batch interval in milliseconds (1 ..= 3600000, one hour).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    #[arg(long, env = "FRESHET_BATCH_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     batch_ms: u64,
     /// Worker threads (1 ..= 256).
-    #[arg(long, default_value_t = 2, value_parser = crate::ranges::workers)]
+    #[arg(long, env = "FRESHET_WORKERS", default_value_t = 2, value_parser = crate::ranges::workers)]
     workers: usize,
     /// Stop gracefully after this many batches (1 ..= 1000000000; default: run until Ctrl-C).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    #[arg(long, env = "FRESHET_BATCHES", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     batches: Option<u64>,
     /// Click events generated per second (1 ..= 5000000).
-    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=5_000_000))]
+    #[arg(long, env = "FRESHET_RATE", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=5_000_000))]
     rate: u64,
     /// The length of the sliding window, in batches (1 ..= 10000).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    #[arg(long, env = "FRESHET_WINDOW_BATCHES", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     window_batches: u64,
     /// How many pages each batch line shows (1 ..= 100000).
-    #[arg(long, default_value_t = 3, value_parser = crate::ranges::top)]
+    #[arg(long, env = "FRESHET_TOP", default_value_t = 3, value_parser = crate::ranges::top)]
     top: usize,
     #[command(flatten)]
     ui: UiArgs,
@@ -40,10 +40,10 @@ pub struct DemoArgs {
 pub struct UiArgs {
     /// Where the web UI listens (`HOST:PORT`), or `off`. An address other than loopback
     /// requires --ui-token.
-    #[arg(long, value_name = "ADDR|off", default_value = freshet_ui::DEFAULT_ADDR)]
+    #[arg(long, env = "FRESHET_UI_ADDR", value_name = "ADDR|off", default_value = freshet_ui::DEFAULT_ADDR)]
     ui_addr: String,
     /// A token every UI request must carry (`Authorization: Bearer TOKEN` or `?token=TOKEN`).
-    #[arg(long, value_name = "TOKEN")]
+    #[arg(long, env = "FRESHET_UI_TOKEN", value_name = "TOKEN")]
     ui_token: Option<String>,
 }
 

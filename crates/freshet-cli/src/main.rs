@@ -1,12 +1,13 @@
 //! The `freshet` command.
 
 mod checkpoint;
+mod config;
 mod demo;
 mod ranges;
 mod report;
 mod wordcount;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -14,7 +15,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Freshet: micro-batch stream processing.
 #[derive(Parser, Debug)]
 #[command(name = "freshet", version, about, long_about = None)]
+#[command(args_override_self = true)]
 struct Cli {
+    /// A TOML file with settings, a table per command (`[demo]`, `[wordcount]`); the command
+    /// line and the environment (`FRESHET_<OPTION>`) override it. See docs/operations.md.
+    #[arg(long, global = true, value_name = "FILE", env = "FRESHET_CONFIG")]
+    config: Option<std::path::PathBuf>,
     /// How log lines are written to standard error: `text` (with colours only when standard
     /// error is a terminal) or `json` (one object per line, for log collectors). The level is
     /// set by `RUST_LOG` (default `warn`).
@@ -92,7 +98,8 @@ fn run() -> anyhow::Result<()> {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let args = config::with_file_settings(std::env::args_os().collect(), &Cli::command())?;
+    let cli = Cli::parse_from(args);
     init_logs(cli.log_format);
     match cli.command {
         Command::Demo(args) => demo::run(args),

@@ -18,13 +18,13 @@ pub struct WordcountArgs {
     #[arg(long)]
     watch: bool,
     /// The batch interval in milliseconds, with `--watch` (1 ..= 3600000, one hour).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    #[arg(long, env = "FRESHET_BATCH_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     batch_ms: u64,
     /// Worker threads (1 ..= 256).
-    #[arg(long, default_value_t = 2, value_parser = crate::ranges::workers)]
+    #[arg(long, env = "FRESHET_WORKERS", default_value_t = 2, value_parser = crate::ranges::workers)]
     workers: usize,
     /// How many words to show (1 ..= 100000).
-    #[arg(long, default_value_t = 10, value_parser = crate::ranges::top)]
+    #[arg(long, env = "FRESHET_TOP", default_value_t = 10, value_parser = crate::ranges::top)]
     top: usize,
 }
 

@@ -28,7 +28,10 @@ fn the_file_then_the_environment_then_the_command_line() {
     // The demo's first line says its rate, batch interval and workers.
     let (code, out, err) = demo(FILE, &[], &[]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(out.contains("100 click events/s, 10 ms batches, 2 workers"), "{out}");
+    assert!(
+        out.contains("100 click events/s, 10 ms batches, 2 workers"),
+        "{out}"
+    );
 
     let (code, out, err) = demo(FILE, &[("FRESHET_WORKERS", "3")], &[]);
     assert_eq!(code, Some(0), "{err}");

@@ -6,7 +6,7 @@
 
 use crate::server::AppState;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use freshet::metrics::ReceiverState;
 use freshet::{BatchInfo, StreamingContext};
@@ -100,10 +100,25 @@ impl Prometheus {
     }
 }
 
-/// `GET /metrics`
-pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
+/// The content type a browser shows as text (the same body).
+const BROWSER_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// `GET /metrics`: OpenMetrics text, labelled as such for a scraper that asks for it
+/// (Prometheus does), and as plain text otherwise, so that a browser shows it instead of
+/// downloading it.
+pub(crate) async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let wants_openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let content_type = if wants_openmetrics {
+        CONTENT_TYPE
+    } else {
+        BROWSER_CONTENT_TYPE
+    };
     match s.prometheus.encode() {
-        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        Ok(text) => ([(header::CONTENT_TYPE, content_type)], text).into_response(),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics\n").into_response(),
     }
 }

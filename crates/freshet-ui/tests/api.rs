@@ -188,13 +188,23 @@ fn json_api_events_and_metrics() {
     assert_eq!(get(addr, "/api/v1/outputs/nope").status, 404);
     assert_eq!(get(addr, "/api/v1/nothing").status, 404);
 
-    // Prometheus text.
-    let metrics = get(addr, "/metrics");
+    // Prometheus text: OpenMetrics for a scraper that asks for it, plain text for a browser.
+    let metrics = get_with(
+        addr,
+        "/metrics",
+        "Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5\r\n",
+    );
     assert_eq!(metrics.status, 200);
     assert!(metrics
         .header("content-type")
         .unwrap()
         .starts_with("application/openmetrics-text"));
+    let shown = get_with(addr, "/metrics", "Accept: text/html,*/*;q=0.8\r\n");
+    assert_eq!(
+        shown.header("content-type").unwrap(),
+        "text/plain; charset=utf-8"
+    );
+    assert!(shown.body.contains("freshet_batches_completed"));
     let text = &metrics.body;
     let source_id = sources[0]["id"].as_u64().unwrap();
     let reduce_id = graph["nodes"]

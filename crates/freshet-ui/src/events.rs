@@ -6,7 +6,7 @@
 //! when the stream opens and every second after, and `lagged` when a slow client missed
 //! events (it should then reload `/api/v1/batches`).
 
-use crate::api;
+use crate::json;
 use crate::prom::Histograms;
 use crate::server::AppState;
 use axum::extract::State;
@@ -78,10 +78,15 @@ fn event_json(e: &UiEvent, interval: Duration) -> (&'static str, Value) {
     match e {
         UiEvent::Submitted(t) => ("batch_submitted", json!({ "time": t.0 })),
         UiEvent::Started(t) => ("batch_started", json!({ "time": t.0 })),
-        UiEvent::Completed(b) => ("batch_completed", api::batch_json(b, interval)),
+        UiEvent::Completed(b) => ("batch_completed", json::batch_json(b, interval)),
         UiEvent::Output(o) => (
             "output_completed",
-            json!({ "name": o.name, "time": o.time.0, "duration_ms": api::ms(o.duration) }),
+            json!({
+                "name": o.name,
+                "id": o.id,
+                "time": o.time.0,
+                "duration_ms": json::ms(o.duration),
+            }),
         ),
         UiEvent::Receiver(name, ev) => {
             let (state, error) = match ev {
@@ -96,33 +101,6 @@ fn event_json(e: &UiEvent, interval: Duration) -> (&'static str, Value) {
         }
         UiEvent::Stopped(error) => ("stopped", json!({ "error": error })),
     }
-}
-
-/// Everything the page shows besides the batch series.
-pub(crate) fn snapshot(s: &AppState) -> Value {
-    let ctx = &s.ctx;
-    json!({
-        "running": ctx.is_running(),
-        "batches_completed": ctx.batches_completed(),
-                "skipped_records": ctx.skipped_records(),
-        "backlog": api::backlog_json(&ctx.backlog()),
-        "state_keys": ctx.state_sizes().iter().map(|s| s.keys).sum::<u64>(),
-        "checkpoints_written": ctx.checkpoints_written().1,
-        "last_checkpoint": ctx.checkpoints_written().0.map(|c| json!({
-            "id": c.id,
-            "time": c.time.0,
-            "duration_ms": api::ms(c.duration),
-            "bytes": c.bytes,
-        })),
-        "active": ctx.active_batches().iter().map(|a| json!({
-            "time": a.time.0,
-            "processing": a.processing,
-            "elapsed_ms": api::ms(a.elapsed),
-        })).collect::<Vec<_>>(),
-        "graph": api::graph_json(&ctx.pipeline_graph()),
-        "sources": ctx.sources_status().iter().map(api::source_json).collect::<Vec<_>>(),
-        "outputs": ctx.published_outputs().iter().map(api::output_json).collect::<Vec<_>>(),
-    })
 }
 
 struct Feed {
@@ -143,7 +121,11 @@ pub(crate) async fn stream(
         tick,
     };
     let events = stream::unfold(feed, |mut f| async move {
-        let interval = f.state.ctx.batch_interval();
+        let interval = f
+            .state
+            .view
+            .context()
+            .map_or(Duration::ZERO, |c| c.batch_interval());
         let mut shutdown = f.state.shutdown.clone();
         let event = tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return None,
@@ -156,7 +138,7 @@ pub(crate) async fn stream(
                 Err(RecvError::Closed) => return None,
             },
             _ = f.tick.tick() => {
-                Event::default().event("snapshot").data(snapshot(&f.state).to_string())
+                Event::default().event("snapshot").data(f.state.view.snapshot().to_string())
             }
         };
         Some((Ok(event), f))

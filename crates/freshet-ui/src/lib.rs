@@ -46,6 +46,13 @@
 //! streams and joins the UI thread. The context keeps running; the UI may also outlive it and
 //! then shows the final figures.
 //!
+//! # After the job
+//!
+//! An [`EventLog`] records what a job did as it runs (JSON lines next to the checkpoint, or in
+//! a chosen directory); [`UiServer::start_history`] serves the same page and API, read-only,
+//! for a run that has finished or crashed (`freshet history DIR`), as Spark's history server
+//! does.
+//!
 //! The endpoints are documented in `docs/monitoring.md`.
 
 #![deny(missing_docs)]
@@ -53,10 +60,17 @@
 mod api;
 mod assets;
 mod auth;
+mod event_log;
 mod events;
+mod history;
+mod json;
 mod prom;
+mod prom_health;
 mod server;
+mod view;
 
+pub use event_log::{EventLog, EventLogConfig, EventLogError, EVENT_LOG_FORMAT};
+pub use history::{runs as recorded_runs, HistoryError};
 pub use server::{
     UiConfig, UiError, UiServer, DEFAULT_ADDR, DEFAULT_HEADER_READ_TIMEOUT,
     DEFAULT_MAX_HEADER_BYTES,

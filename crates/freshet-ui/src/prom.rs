@@ -117,7 +117,14 @@ pub(crate) async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Re
     } else {
         BROWSER_CONTENT_TYPE
     };
-    match s.prometheus.encode() {
+    let Some(prometheus) = &s.prometheus else {
+        return (
+            StatusCode::NOT_FOUND,
+            "a recorded run has no metrics: they are scraped from the running job\n",
+        )
+            .into_response();
+    };
+    match prometheus.encode() {
         Ok(text) => ([(header::CONTENT_TYPE, content_type)], text).into_response(),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics\n").into_response(),
     }
@@ -134,12 +141,17 @@ impl std::fmt::Debug for Snapshot {
     }
 }
 
-fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> Result<(), FmtError> {
+pub(crate) fn counter(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    v: u64,
+) -> Result<(), FmtError> {
     let c = ConstCounter::new(v);
     c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)
 }
 
-fn gauge(
+pub(crate) fn gauge(
     e: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -366,6 +378,7 @@ impl Collector for Snapshot {
                 c.bytes as f64,
             )?;
         }
+        crate::prom_health::encode(ctx, &mut e)?;
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::events::UiListener;
 use crate::prom::Prometheus;
+use crate::view::{LiveView, View};
 use crate::{api, assets, auth, events};
 use axum::routing::get;
 use axum::Router;
@@ -12,6 +13,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::net::{SocketAddr, TcpListener};
 use std::ops::RangeInclusive;
+use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -139,6 +141,9 @@ pub enum UiError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The event log of a recorded run could not be read.
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
     /// The UI's runtime or thread could not be created.
     #[error("cannot start the UI runtime: {0}")]
     Runtime(#[source] std::io::Error),
@@ -147,9 +152,11 @@ pub enum UiError {
 /// What every request handler can reach.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    pub ctx: StreamingContext,
+    /// What is shown: a running context or a recorded run.
+    pub view: Arc<dyn View>,
     pub events: broadcast::Sender<events::UiEvent>,
-    pub prometheus: Arc<Prometheus>,
+    /// The metrics registry (a recorded run has none).
+    pub prometheus: Option<Arc<Prometheus>>,
     pub token: Option<Arc<str>>,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -179,6 +186,36 @@ impl UiServer {
     /// range and [`UiError::AddrInUse`] when the address is taken.
     pub fn start(ctx: &StreamingContext, config: UiConfig) -> Result<UiServer, UiError> {
         config.validate()?;
+        let (events, _) = broadcast::channel(1024);
+        let prometheus = Arc::new(Prometheus::new(ctx.clone()));
+        let listener = Arc::new(UiListener::new(events.clone(), prometheus.histograms()));
+        let view = Arc::new(LiveView { ctx: ctx.clone() });
+        let server = Self::serve_view(view, events, Some(prometheus), config)?;
+        ctx.add_listener(listener);
+        Ok(server)
+    }
+
+    /// Serves the UI of a recorded run read-only (`freshet history`): the newest run of the
+    /// event log in `dir`, or run `run` (see [`EventLog`](crate::EventLog)). The page, the
+    /// JSON API and the event stream answer as for a running job that has stopped; `/metrics`
+    /// answers `404`. Fails with [`UiError::History`] when the log cannot be read.
+    pub fn start_history(
+        dir: &Path,
+        run: Option<&str>,
+        config: UiConfig,
+    ) -> Result<UiServer, UiError> {
+        config.validate()?;
+        let recorded = crate::history::load(dir, run)?;
+        let (events, _) = broadcast::channel(1);
+        Self::serve_view(Arc::new(recorded), events, None, config)
+    }
+
+    fn serve_view(
+        view: Arc<dyn View>,
+        events: broadcast::Sender<events::UiEvent>,
+        prometheus: Option<Arc<Prometheus>>,
+        config: UiConfig,
+    ) -> Result<UiServer, UiError> {
         if let Some(t) = &config.token {
             if t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(UiError::InvalidToken);
@@ -211,15 +248,9 @@ impl UiServer {
             .build()
             .map_err(UiError::Runtime)?;
 
-        let (events, _) = broadcast::channel(1024);
-        let prometheus = Arc::new(Prometheus::new(ctx.clone()));
-        ctx.add_listener(Arc::new(UiListener::new(
-            events.clone(),
-            prometheus.histograms(),
-        )));
         let (stop, shutdown) = watch::channel(false);
         let state = AppState {
-            ctx: ctx.clone(),
+            view,
             events,
             prometheus,
             token: config.token.as_deref().map(Arc::from),
@@ -333,6 +364,7 @@ fn router(state: AppState) -> Router {
         .route("/api/v1/sources", get(api::sources))
         .route("/api/v1/outputs", get(api::outputs))
         .route("/api/v1/outputs/{name}", get(api::output))
+        .route("/api/v1/health", get(api::health))
         .route("/api/v1/events", get(events::stream))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -37,6 +37,25 @@ pub enum DiskFullPolicy {
 
 /// The smallest batch interval Freshet accepts.
 pub const MIN_BATCH_INTERVAL: Duration = Duration::from_millis(1);
+/// The largest batch interval Freshet accepts (one day).
+pub const MAX_BATCH_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
+/// Checks that `value` of setting `name` is within `range`.
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    name: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<()> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "{name} must be between {} and {}, not {value}",
+            range.start(),
+            range.end()
+        )))
+    }
+}
 
 /// Configuration of a streaming context.
 ///
@@ -58,6 +77,7 @@ pub struct StreamingConfig {
     wal_fsync: FsyncPolicy,
     on_damage: DamagePolicy,
     on_disk_full: DiskFullPolicy,
+    tolerable_checkpoint_failures: u32,
 }
 
 impl StreamingConfig {
@@ -77,10 +97,11 @@ impl StreamingConfig {
             wal_fsync: FsyncPolicy::EveryRecord,
             on_damage: DamagePolicy::Fail,
             on_disk_full: DiskFullPolicy::Fail,
+            tolerable_checkpoint_failures: 3,
         }
     }
 
-    /// Sets the number of worker threads.
+    /// Sets the number of worker threads (1 ..= 1024).
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = n;
         self
@@ -89,6 +110,7 @@ impl StreamingConfig {
     /// Sets how many batches may be processed at the same time. With `1` (the default, as in
     /// Spark) a batch starts only when the previous one has completed, so a job that cannot keep
     /// up shows a growing scheduling delay rather than a growing pile of half-done batches.
+    /// Range: 1 ..= 1000.
     pub fn max_in_flight_batches(mut self, n: usize) -> Self {
         self.max_in_flight_batches = n;
         self
@@ -96,16 +118,31 @@ impl StreamingConfig {
 
     /// Checkpoint every `n` batches (default 10) when the context has a checkpoint directory
     /// ([`StreamingContext::checkpoint`](crate::StreamingContext::checkpoint)). After a crash,
-    /// at most `n` batches are replayed.
+    /// at most `n` batches are replayed. Range: 1 ..= 1,000,000.
     pub fn checkpoint_interval(mut self, n: u64) -> Self {
-        self.checkpoint_interval = n.max(1);
+        self.checkpoint_interval = n;
         self
     }
 
-    /// How many checkpoints to keep (default 3; at least 1).
+    /// How many checkpoints to keep (default 3; 1 ..= 1000).
     pub fn keep_checkpoints(mut self, n: usize) -> Self {
-        self.keep_checkpoints = n.max(1);
+        self.keep_checkpoints = n;
         self
+    }
+
+    /// How many checkpoints in a row may fail before the job stops (default 3; 0 ..= 1000).
+    /// A failed checkpoint is counted, reported to listeners and in the web UI, and logged; the
+    /// job goes on, and after a crash replays from the last checkpoint that was written (the
+    /// batch log and the write-ahead logs keep everything since). With `0`, the first failure
+    /// stops the job.
+    pub fn tolerable_checkpoint_failures(mut self, n: u32) -> Self {
+        self.tolerable_checkpoint_failures = n;
+        self
+    }
+
+    /// How many checkpoints in a row may fail before the job stops.
+    pub fn checkpoint_failures_tolerated(&self) -> u32 {
+        self.tolerable_checkpoint_failures
     }
 
     /// The number of batches between checkpoints.
@@ -195,9 +232,9 @@ impl StreamingConfig {
                 )));
             }
         }
-        if self.batch_interval < MIN_BATCH_INTERVAL {
+        if !(MIN_BATCH_INTERVAL..=MAX_BATCH_INTERVAL).contains(&self.batch_interval) {
             return Err(Error::Config(format!(
-                "the batch interval must be at least {MIN_BATCH_INTERVAL:?}, got {:?}",
+                "the batch interval must be between {MIN_BATCH_INTERVAL:?} and {MAX_BATCH_INTERVAL:?}, got {:?}",
                 self.batch_interval
             )));
         }
@@ -207,20 +244,23 @@ impl StreamingConfig {
                 self.batch_interval
             )));
         }
-        if self.workers == 0 {
-            return Err(Error::Config("at least one worker is needed".into()));
-        }
-        if self.workers > 1024 {
-            return Err(Error::Config(format!(
-                "{} workers is more than the 1024 supported",
-                self.workers
-            )));
-        }
-        if self.max_in_flight_batches == 0 {
-            return Err(Error::Config(
-                "max_in_flight_batches must be at least 1".into(),
-            ));
-        }
+        in_range("workers", self.workers, 1..=1024)?;
+        in_range(
+            "max_in_flight_batches",
+            self.max_in_flight_batches,
+            1..=1000,
+        )?;
+        in_range(
+            "checkpoint_interval",
+            self.checkpoint_interval,
+            1..=1_000_000,
+        )?;
+        in_range("keep_checkpoints", self.keep_checkpoints, 1..=1000)?;
+        in_range(
+            "tolerable_checkpoint_failures",
+            self.tolerable_checkpoint_failures,
+            0..=1000,
+        )?;
         Ok(())
     }
 }
@@ -239,5 +279,42 @@ mod tests {
     fn zero_workers_is_rejected() {
         let c = StreamingConfig::new(Duration::from_millis(10)).workers(0);
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn every_number_has_a_range_named_in_its_error() {
+        let base = || StreamingConfig::new(Duration::from_millis(10));
+        let cases = [
+            (
+                base().workers(1025),
+                "workers must be between 1 and 1024, not 1025",
+            ),
+            (
+                base().max_in_flight_batches(0),
+                "max_in_flight_batches must be between 1 and 1000",
+            ),
+            (
+                base().checkpoint_interval(0),
+                "checkpoint_interval must be between 1 and 1000000",
+            ),
+            (
+                base().keep_checkpoints(0),
+                "keep_checkpoints must be between 1 and 1000",
+            ),
+            (
+                base().tolerable_checkpoint_failures(1001),
+                "tolerable_checkpoint_failures must be between 0 and 1000",
+            ),
+            (
+                StreamingConfig::new(Duration::from_secs(24 * 3600 + 1)),
+                "the batch interval must be between 1ms and 86400s",
+            ),
+        ];
+        for (config, expected) in cases {
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+        assert!(base().checkpoint_interval(1_000_000).validate().is_ok());
+        assert!(base().tolerable_checkpoint_failures(0).validate().is_ok());
     }
 }

@@ -111,9 +111,10 @@ impl<T: Data> Dataset<T> {
             Arc::new(move |b: &mut Builder<'_>| {
                 let s = plan.stream(b);
                 let sink = Arc::clone(&sink);
-                let done = ops::output::gather_each(s, &b.env, "collect", move |_t, records| {
-                    *sink.lock().unwrap_or_else(|p| p.into_inner()) = records;
-                });
+                let done =
+                    ops::output::gather_each(s, &b.env, "collect", None, move |_t, records| {
+                        *sink.lock().unwrap_or_else(|p| p.into_inner()) = records;
+                    });
                 b.probe(done);
             }),
         )?;

@@ -56,12 +56,26 @@ impl<T: Data> DStream<T> {
     /// fails and says so.
     pub fn uid(self, id: impl Into<String>) -> Self {
         match self.source {
-            Some(source) => self.ctx.set_source_uid(source, id.into()),
+            Some(source) => {
+                let id = id.into();
+                if self.plan.label().is_none() {
+                    self.plan.set_label(id.clone());
+                }
+                self.ctx.set_source_uid(source, id)
+            }
             None => self.ctx.problem(format!(
                 "uid(\"{}\") names a source, but its stream is not one: call it on the stream a source constructor returned",
                 id.into()
             )),
         }
+        self
+    }
+
+    /// Names this stream's operator in the pipeline graph of the web UI and in its metrics
+    /// (`map "parse clicks"`). The name is for people only: it does not identify the operator
+    /// in checkpoints (that is [`uid`](Self::uid)'s job, for sources and outputs).
+    pub fn name(self, name: impl Into<String>) -> Self {
+        self.plan.set_label(name.into());
         self
     }
 
@@ -160,15 +174,18 @@ impl<T: Data> DStream<T> {
     {
         let f = Arc::new(f);
         let plan = self.plan.clone();
-        self.output("foreach_batch", false, move |id, _| {
+        self.output("foreach_batch", false, move |id, output| {
             Arc::new(move |b: &mut Builder<'_>| {
                 b.output(id, "foreach_batch", |b| {
                     let s = plan.stream(b);
                     let f = f.clone();
-                    let done =
-                        ops::output::gather_each(s, &b.env, "foreach_batch", move |t, records| {
-                            f(BatchTime(t), records)
-                        });
+                    let done = ops::output::gather_each(
+                        s,
+                        &b.env,
+                        "foreach_batch",
+                        Some(Arc::clone(&output)),
+                        move |t, records| f(BatchTime(t), records),
+                    );
                     b.probe(done);
                 });
             })
@@ -182,14 +199,18 @@ impl<T: Data> DStream<T> {
         T: Debug,
     {
         let plan = self.plan.clone();
-        self.output("print", false, move |id, _| {
+        self.output("print", false, move |id, output| {
             Arc::new(move |b: &mut Builder<'_>| {
                 b.output(id, "print", |b| {
                     let s = plan.stream(b);
                     let first = ops::output::take_local(s, &b.env, n + 1);
                     let shared = b.env.shared.clone();
-                    let done =
-                        ops::output::gather_each(first, &b.env, "print", move |t, records| {
+                    let done = ops::output::gather_each(
+                        first,
+                        &b.env,
+                        "print",
+                        Some(Arc::clone(&output)),
+                        move |t, records| {
                             print!("{}", ops::output::format_print(t, &records, n));
                             shared.metrics.publish(PublishedOutput::of(
                                 "print",
@@ -197,7 +218,8 @@ impl<T: Data> DStream<T> {
                                 &records[..records.len().min(n)],
                                 n,
                             ));
-                        });
+                        },
+                    );
                     b.probe(done);
                 });
             })
@@ -213,21 +235,30 @@ impl<T: Data> DStream<T> {
     {
         let name: String = name.into();
         let plan = self.plan.clone();
-        self.output("publish", false, move |id, _| {
+        let label = name.clone();
+        let output = self.output("publish", false, move |id, output| {
             Arc::new(move |b: &mut Builder<'_>| {
                 let name = name.clone();
                 b.output(id, "publish", |b| {
                     let s = plan.stream(b);
                     let shared = b.env.shared.clone();
-                    let done = ops::output::gather_each(s, &b.env, "publish", move |t, records| {
-                        shared
-                            .metrics
-                            .publish(PublishedOutput::of(&name, t, &records, keep));
-                    });
+                    let done = ops::output::gather_each(
+                        s,
+                        &b.env,
+                        "publish",
+                        Some(Arc::clone(&output)),
+                        move |t, records| {
+                            shared
+                                .metrics
+                                .publish(PublishedOutput::of(&name, t, &records, keep));
+                        },
+                    );
                     b.probe(done);
                 });
             })
-        })
+        });
+        self.ctx.set_output_label(output.node, label);
+        output
     }
 
     /// Writes every batch as text files, one line per record: directory

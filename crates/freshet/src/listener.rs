@@ -24,6 +24,8 @@ pub struct BatchInfo {
 pub struct OutputOperationInfo {
     /// The output operation (`foreach_batch`, `print`, ...).
     pub name: String,
+    /// The output's stable id (see [`Output::uid`](crate::Output::uid)).
+    pub id: String,
     /// The batch.
     pub time: BatchTime,
     /// How long the output operation's own work took.
@@ -74,6 +76,9 @@ pub trait StreamingListener: Send + Sync {
     fn on_receiver_event(&self, _receiver: &str, _event: &ReceiverEvent) {}
     /// A checkpoint was written.
     fn on_checkpoint_written(&self, _info: &CheckpointInfo) {}
+    /// The checkpoint of batch `time` could not be written (see
+    /// [`StreamingConfig::tolerable_checkpoint_failures`](crate::StreamingConfig::tolerable_checkpoint_failures)).
+    fn on_checkpoint_failed(&self, _time: BatchTime, _error: &str) {}
     /// Every output operation has finished batch `info.time`.
     fn on_batch_completed(&self, _info: &BatchInfo) {}
     /// The context has stopped, with the error that stopped it, if any.

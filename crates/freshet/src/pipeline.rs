@@ -25,6 +25,8 @@ pub(crate) struct OutputEntry {
     pub kind: &'static str,
     /// The id the user set, if any.
     pub uid: Option<String>,
+    /// The name shown in the pipeline graph (a `publish` name), if any.
+    pub label: Option<String>,
     /// The id it runs under, set when the run starts (the install closure reads it).
     pub resolved: Arc<OnceLock<String>>,
     pub install: InstallOutput,
@@ -99,6 +101,7 @@ impl Pipeline {
             node,
             kind,
             uid: None,
+            label: None,
             resolved,
             install,
             at_least_once,
@@ -118,6 +121,13 @@ impl Pipeline {
             None => r.problems.push(format!(
                 "uid(\"{uid}\") names a source, but its stream is not one: call it on the stream a source constructor returned"
             )),
+        }
+    }
+
+    /// Sets the name the pipeline graph shows for the output at plan node `node`.
+    pub fn set_output_label(&self, node: u64, label: String) {
+        if let Some(o) = self.registry().outputs.iter_mut().find(|o| o.node == node) {
+            o.label = Some(label);
         }
     }
 

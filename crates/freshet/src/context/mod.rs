@@ -17,23 +17,21 @@
 //!
 //! A context runs once: after it has stopped, build a new one.
 
+mod figures;
 mod inputs;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::StreamingConfig;
 use crate::durability::CheckpointSettings;
 use crate::error::{Error, Result};
-use crate::listener::{BatchInfo, CheckpointInfo, StreamingListener};
-use crate::metrics::{
-    ActiveBatch, Backlog, BatchDetail, PipelineGraph, PublishedOutput, SourceStatus, StateSize,
-};
+use crate::listener::StreamingListener;
 use crate::pipeline::Pipeline;
 use crate::run::{Phase, StatusCell, StopKind};
 use crate::runtime::{launch, LaunchSpec, RunHandle};
 use crate::time::BatchTime;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The entry point of a streaming job.
 ///
@@ -292,150 +290,6 @@ impl StreamingContext {
             Some(st) => st.outcome().and(Err(Error::Stopped)),
             None => Err(Error::Timeout(timeout)),
         }
-    }
-
-    /// The time of the first batch, once the context has started.
-    pub fn first_batch_time(&self) -> Option<BatchTime> {
-        self.inner.status.lock().first_time.map(BatchTime)
-    }
-
-    /// The number of batches completed so far.
-    pub fn batches_completed(&self) -> u64 {
-        self.inner.status.lock().completed
-    }
-
-    /// The figures of the most recent completed batches (up to 1000), oldest first.
-    pub fn recent_batches(&self) -> Vec<BatchInfo> {
-        self.inner.status.lock().recent.iter().cloned().collect()
-    }
-
-    fn shared(&self) -> Option<&crate::run::Shared> {
-        self.inner.run.get().map(|r| &*r.shared)
-    }
-
-    /// Whether the context is running (started and not yet stopped).
-    pub fn is_running(&self) -> bool {
-        self.inner.status.lock().phase == Phase::Running
-    }
-
-    /// The operators of the running pipeline, how records flow between them, and how many
-    /// records each emitted (empty before `start`).
-    pub fn pipeline_graph(&self) -> PipelineGraph {
-        self.shared().map(|s| s.metrics.graph()).unwrap_or_default()
-    }
-
-    /// The figures of completed batch `time` with each operator's figures, while the batch is
-    /// among the most recent 1000.
-    pub fn batch_detail(&self, time: BatchTime) -> Option<BatchDetail> {
-        let info = self
-            .inner
-            .status
-            .lock()
-            .recent
-            .iter()
-            .find(|b| b.time == time)
-            .cloned()?;
-        let shared = self.shared()?;
-        Some(BatchDetail {
-            info,
-            operators: shared.metrics.operators(time.0),
-            sources: shared.metrics.source_records(time.0),
-        })
-    }
-
-    /// The figures of every source: records, rate, lag, receiver state.
-    pub fn sources_status(&self) -> Vec<SourceStatus> {
-        self.shared()
-            .map(|s| s.metrics.sources(self.batch_interval()))
-            .unwrap_or_default()
-    }
-
-    /// The keys held by each stateful operator (`update_state_by_key`, `map_with_state`),
-    /// summed over the workers, as of the latest batch.
-    pub fn state_sizes(&self) -> Vec<StateSize> {
-        self.shared()
-            .map(|s| s.metrics.state_sizes())
-            .unwrap_or_default()
-    }
-
-    /// The last checkpoint written in this run, and how many were written.
-    pub fn checkpoints_written(&self) -> (Option<CheckpointInfo>, u64) {
-        self.shared()
-            .map(|s| s.metrics.checkpoints())
-            .unwrap_or((None, 0))
-    }
-
-    /// The latest batch of every output that publishes (`publish`, `print`).
-    pub fn published_outputs(&self) -> Vec<PublishedOutput> {
-        self.shared()
-            .map(|s| s.metrics.outputs())
-            .unwrap_or_default()
-    }
-
-    /// How far the job is behind its clock: the batches that are due and not completed, and
-    /// whether some of them could not even start (more than `max_in_flight_batches`), which
-    /// means processing takes longer than the batch interval. Zero when not running.
-    pub fn backlog(&self) -> Backlog {
-        let st = self.inner.status.lock();
-        let (Some(first), true) = (st.first_time, st.phase == Phase::Running) else {
-            return Backlog::default();
-        };
-        let interval = (self.batch_interval().as_millis() as u64).max(1);
-        let next = st
-            .completed_through
-            .map_or(first, |c| c.saturating_add(interval));
-        let now = self.inner.clock.now().0;
-        if now < next {
-            return Backlog::default();
-        }
-        let batches = (now - next) / interval + 1;
-        Backlog {
-            batches,
-            oldest: Some(BatchTime(next)),
-            falling_behind: batches > self.inner.pipeline.config.max_in_flight() as u64,
-        }
-    }
-
-    /// The batches planned and not yet completed, oldest first.
-    pub fn active_batches(&self) -> Vec<ActiveBatch> {
-        let st = self.inner.status.lock();
-        let now = Instant::now();
-        let mut active: Vec<ActiveBatch> = st
-            .in_flight
-            .iter()
-            .map(|(t, p)| ActiveBatch {
-                time: BatchTime(*t),
-                processing: true,
-                elapsed: now.saturating_duration_since(p.submitted_at),
-            })
-            .collect();
-        if let Some((t, _)) = st.waiting {
-            active.push(ActiveBatch {
-                time: BatchTime(t),
-                processing: false,
-                elapsed: Duration::ZERO,
-            });
-        }
-        active
-    }
-
-    /// How many records of the write-ahead or batch log were lost to damage and skipped under
-    /// [`DamagePolicy::SkipLost`](crate::DamagePolicy::SkipLost) (each is logged): for a
-    /// receiver, the blocks it stored (one `store`/`store_reliably` call each); for the batch
-    /// log, its records.
-    pub fn lost_records(&self) -> u64 {
-        self.shared().map_or(0, |s| s.lost())
-    }
-
-    /// How many times a write to the checkpoint directory waited for disk space under
-    /// [`DiskFullPolicy::Wait`](crate::DiskFullPolicy::Wait).
-    pub fn disk_full_waits(&self) -> u64 {
-        self.shared().map_or(0, |s| s.disk_full_waits())
-    }
-
-    /// How many malformed or unreadable inputs the sources skipped (each is logged).
-    pub fn skipped_records(&self) -> u64 {
-        self.shared().map_or(0, |s| s.skipped())
     }
 }
 

@@ -66,12 +66,12 @@ impl Drop for OpTimer {
     }
 }
 
-/// Moves this thread's buffered figures into `store`.
-pub(crate) fn flush(store: &MetricsStore) {
+/// Moves this thread's buffered figures (of worker `worker`) into `store`.
+pub(crate) fn flush(store: &MetricsStore, worker: usize) {
     BUFFER.with(|b| {
         let mut b = b.borrow_mut();
         if !b.is_empty() {
-            store.add_operator_figures(&b);
+            store.add_operator_figures(worker, &b);
             b.clear();
         }
     });

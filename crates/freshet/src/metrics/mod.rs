@@ -7,8 +7,14 @@
 //! (`pipeline_graph`, `batch_detail`, `sources_status`, `published_outputs`) for the web UI,
 //! the JSON API and Prometheus.
 
+mod health;
+mod health_log;
 pub(crate) mod local;
 mod store;
+
+pub use health::{
+    CheckpointFailure, CheckpointHistory, EventTimeStatus, Incident, IncidentKind, OutputStatus,
+};
 
 pub(crate) use store::MetricsStore;
 
@@ -45,6 +51,9 @@ pub struct GraphNode {
     pub id: u64,
     /// The operator's name (`map`, `reduce_by_key`, `queue_stream`, ...).
     pub name: String,
+    /// The name the user gave the node ([`DStream::name`](crate::DStream::name), a source's or
+    /// output's [`uid`](crate::DStream::uid), a [`publish`](crate::DStream::publish) name).
+    pub label: Option<String>,
     /// What the node is.
     pub kind: NodeKind,
     /// Records the node has emitted since the start.
@@ -95,6 +104,8 @@ pub struct BatchDetail {
     pub operators: Vec<OperatorFigures>,
     /// The records each source fed into the batch: `(source name, records)`.
     pub sources: Vec<(String, u64)>,
+    /// The time each worker's operators ran for the batch, by worker index.
+    pub workers: Vec<Duration>,
 }
 
 /// The state of a source's receiver.
@@ -129,6 +140,10 @@ pub struct SourceStatus {
     pub state: ReceiverState,
     /// The receiver's last error, if any.
     pub last_error: Option<String>,
+    /// How often the receiver failed since the start.
+    pub errors: u64,
+    /// How often the receiver was restarted after a failure.
+    pub restarts: u64,
 }
 
 /// The latest batch an output operation published (see

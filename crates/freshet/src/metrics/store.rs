@@ -1,11 +1,11 @@
 //! The figures of one run, shared by the workers, the driver and readers.
 
+use super::health_log::HealthLog;
 use super::StateSize;
 use super::{
     GraphEdge, GraphNode, NodeKind, OperatorFigures, PipelineGraph, PublishedOutput, ReceiverState,
     SourceStatus,
 };
-use crate::listener::CheckpointInfo;
 use crate::time::BatchTime;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
@@ -35,6 +35,8 @@ struct SourceEntry {
     recent: VecDeque<(u64, u64)>,
     state: ReceiverState,
     last_error: Option<String>,
+    errors: u64,
+    restarts: u64,
     lag: Option<u64>,
 }
 
@@ -43,19 +45,25 @@ struct Inner {
     nodes: BTreeMap<u64, NodeEntry>,
     edges: BTreeSet<GraphEdge>,
     per_batch: BTreeMap<u64, BTreeMap<u64, Figures>>,
+    /// Per batch, the nanoseconds each worker's operators ran.
+    worker_busy: BTreeMap<u64, Vec<u64>>,
+    /// Per worker, the nanoseconds its operators ran since the start.
+    worker_busy_total: Vec<u64>,
+    /// The names users gave nodes.
+    labels: BTreeMap<u64, String>,
     last_completed: Option<u64>,
     sources: BTreeMap<u64, SourceEntry>,
     outputs: BTreeMap<String, PublishedOutput>,
     /// Keys held per (stateful operator node, worker).
     state: BTreeMap<(u64, usize), u64>,
-    last_checkpoint: Option<CheckpointInfo>,
-    checkpoints: u64,
 }
 
 /// The figures of one run.
 #[derive(Default)]
 pub(crate) struct MetricsStore {
     inner: Mutex<Inner>,
+    /// Checkpoints, incidents, output durations and watermarks.
+    pub health: HealthLog,
 }
 
 impl MetricsStore {
@@ -63,13 +71,32 @@ impl MetricsStore {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a node of the pipeline graph.
-    pub fn add_node(&self, id: u64, name: &str, kind: NodeKind) {
-        self.lock().nodes.entry(id).or_insert_with(|| NodeEntry {
+    /// Records a node of the pipeline graph, with the name the user gave it, if any.
+    pub fn add_node(&self, id: u64, name: &str, label: Option<String>, kind: NodeKind) {
+        let mut inner = self.lock();
+        inner.nodes.entry(id).or_insert_with(|| NodeEntry {
             name: name.to_string(),
             kind,
             records_total: 0,
         });
+        if let Some(label) = label {
+            inner.labels.entry(id).or_insert(label);
+        }
+    }
+
+    /// Names node `id` (an output's id or publish name, set when the run starts).
+    pub fn set_label(&self, id: u64, label: String) {
+        self.lock().labels.insert(id, label);
+    }
+
+    /// A node's display name: its operator name, with the user's label if there is one.
+    pub fn display_name(&self, id: u64) -> String {
+        let inner = self.lock();
+        let name = inner.nodes.get(&id).map_or("", |n| n.name.as_str());
+        match inner.labels.get(&id) {
+            Some(label) => format!("{name} \"{label}\""),
+            None => name.to_string(),
+        }
     }
 
     /// Records an edge of the pipeline graph.
@@ -95,13 +122,18 @@ impl MetricsStore {
                     ReceiverState::NotAReceiver
                 },
                 last_error: None,
+                errors: 0,
+                restarts: 0,
                 lag: None,
             });
     }
 
-    /// Adds worker-local operator figures: `(node, time, records, busy ns)`.
-    pub fn add_operator_figures(&self, entries: &[(u64, u64, u64, u64)]) {
+    /// Adds worker `worker`'s operator figures: `(node, time, records, busy ns)`.
+    pub fn add_operator_figures(&self, worker: usize, entries: &[(u64, u64, u64, u64)]) {
         let mut inner = self.lock();
+        if inner.worker_busy_total.len() <= worker {
+            inner.worker_busy_total.resize(worker + 1, 0);
+        }
         for &(node, time, records, busy_ns) in entries {
             if inner.last_completed.is_some_and(|c| time <= c)
                 && !inner.per_batch.contains_key(&time)
@@ -115,7 +147,16 @@ impl MetricsStore {
                 .entry(node)
                 .or_default();
             f.records += records;
-            f.busy_ns += busy_ns;
+            f.busy_ns = f.busy_ns.saturating_add(busy_ns);
+            if busy_ns > 0 {
+                let per_worker = inner.worker_busy.entry(time).or_default();
+                if per_worker.len() <= worker {
+                    per_worker.resize(worker + 1, 0);
+                }
+                per_worker[worker] = per_worker[worker].saturating_add(busy_ns);
+                let total = &mut inner.worker_busy_total[worker];
+                *total = total.saturating_add(busy_ns);
+            }
             if records > 0 {
                 if let Some(n) = inner.nodes.get_mut(&node) {
                     n.records_total += records;
@@ -142,15 +183,28 @@ impl MetricsStore {
         }
     }
 
-    /// Sets a receiver's state and last error.
-    pub fn set_receiver_state(&self, source: u64, state: ReceiverState, error: Option<String>) {
+    /// Sets a receiver's state and last error, counting errors and restarts (a receiver that
+    /// runs again after a failure); returns whether this was a restart.
+    pub fn set_receiver_state(
+        &self,
+        source: u64,
+        state: ReceiverState,
+        error: Option<String>,
+    ) -> bool {
         let mut inner = self.lock();
-        if let Some(s) = inner.sources.get_mut(&source) {
-            s.state = state;
-            if error.is_some() {
-                s.last_error = error;
-            }
+        let Some(s) = inner.sources.get_mut(&source) else {
+            return false;
+        };
+        let restart = state == ReceiverState::Running && s.state == ReceiverState::Restarting;
+        if restart {
+            s.restarts += 1;
         }
+        s.state = state;
+        if error.is_some() {
+            s.errors += 1;
+            s.last_error = error;
+        }
+        restart
     }
 
     /// Sets how far a source is behind its input.
@@ -187,19 +241,6 @@ impl MetricsStore {
             .collect()
     }
 
-    /// Records a written checkpoint.
-    pub fn checkpoint_written(&self, info: &CheckpointInfo) {
-        let mut inner = self.lock();
-        inner.last_checkpoint = Some(info.clone());
-        inner.checkpoints += 1;
-    }
-
-    /// The last checkpoint written and how many were written in this run.
-    pub fn checkpoints(&self) -> (Option<CheckpointInfo>, u64) {
-        let inner = self.lock();
-        (inner.last_checkpoint.clone(), inner.checkpoints)
-    }
-
     /// Stores the latest batch of an output.
     pub fn publish(&self, output: PublishedOutput) {
         self.lock().outputs.insert(output.name.clone(), output);
@@ -212,6 +253,27 @@ impl MetricsStore {
         while inner.per_batch.len() > KEPT_BATCHES {
             inner.per_batch.pop_first();
         }
+        while inner.worker_busy.len() > KEPT_BATCHES {
+            inner.worker_busy.pop_first();
+        }
+    }
+
+    /// The time each worker's operators ran for batch `time`.
+    pub fn worker_busy(&self, time: u64) -> Vec<Duration> {
+        self.lock()
+            .worker_busy
+            .get(&time)
+            .map(|w| w.iter().map(|ns| Duration::from_nanos(*ns)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The time each worker's operators ran since the start.
+    pub fn worker_busy_total(&self) -> Vec<Duration> {
+        self.lock()
+            .worker_busy_total
+            .iter()
+            .map(|ns| Duration::from_nanos(*ns))
+            .collect()
     }
 
     /// The pipeline graph with record counts.
@@ -224,6 +286,7 @@ impl MetricsStore {
             .map(|(id, n)| GraphNode {
                 id: *id,
                 name: n.name.clone(),
+                label: inner.labels.get(id).cloned(),
                 kind: n.kind,
                 records_total: n.records_total,
                 records_last_batch: last.and_then(|b| b.get(id)).map_or(0, |f| f.records),
@@ -306,6 +369,8 @@ impl MetricsStore {
                         ReceiverState::NotAReceiver
                     },
                     last_error: s.last_error.clone(),
+                    errors: s.errors,
+                    restarts: s.restarts,
                 }
             })
             .collect()

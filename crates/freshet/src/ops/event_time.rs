@@ -562,6 +562,14 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
     };
     let state = Rc::new(RefCell::new(EventState { windows, mark }));
     let (index, peers) = (env.index, env.peers);
+    // Every worker computes the same watermark: worker 0 reports it.
+    let node = crate::metrics::local::installing();
+    if index == 0 {
+        env.shared
+            .metrics
+            .health
+            .add_event_time(node, o.late_count.clone());
+    }
     let snap = Rc::clone(&state);
     let late = o.late_count.clone();
     let parts: Vec<EventSnapshot> = checkpointed(env, move || {
@@ -644,6 +652,9 @@ pub(crate) fn windows_by_key<'s, K: Key, V: Data, A: Data>(
             }
             mark.advance(t);
             published.set((mark.current, t));
+            if index == 0 {
+                shared.metrics.health.set_watermark(node, t, mark.current);
+            }
             let upto = if shared.is_final_batch(t) {
                 Some(u64::MAX)
             } else {

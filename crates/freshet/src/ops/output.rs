@@ -10,7 +10,7 @@ use std::fmt::Debug;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 
 /// Gathers every batch on worker 0 (worker 0's records first, then worker 1's, ...) and calls
@@ -19,6 +19,7 @@ pub(crate) fn gather_each<'s, T, F>(
     s: TStream<'s, T>,
     env: &Rc<WorkerEnv>,
     name: &str,
+    output: Option<Arc<OnceLock<String>>>,
     mut f: F,
 ) -> TStream<'s, ()>
 where
@@ -56,8 +57,14 @@ where
                 records.append(&mut part);
             }
             f(t, records);
+            let id = output
+                .as_ref()
+                .and_then(|o| o.get())
+                .unwrap_or(&output_name)
+                .clone();
             shared.event(RuntimeEvent::OutputCompleted {
                 name: output_name.clone(),
+                id,
                 time: t,
                 duration: started.elapsed(),
             });

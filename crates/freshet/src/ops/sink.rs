@@ -4,13 +4,14 @@
 use super::{local, per_time, EmitEmpty};
 use crate::data::Data;
 use crate::error::{Error, SinkError};
+use crate::metrics::IncidentKind;
 use crate::plan::{TStream, WorkerEnv};
 use crate::run::Shared;
 use crate::sink::{Sink, SinkContext, SinkWriter};
 use crate::time::BatchTime;
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Attempts of a retryable write (or open, or commit) before the job fails.
 const ATTEMPTS: u32 = 6;
@@ -35,6 +36,11 @@ fn with_retries<R>(
                 tracing::warn!(
                     output,
                     "{what} failed (attempt {attempt} of {ATTEMPTS}), retrying in {backoff:?}: {e}"
+                );
+                shared.metrics.health.incident(
+                    IncidentKind::SinkRetry,
+                    output,
+                    &format!("{what} failed (attempt {attempt} of {ATTEMPTS}): {e}"),
                 );
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -70,6 +76,7 @@ pub(crate) fn write_to_sink<'s, T: Data, S: Sink<T>>(
             }
             let id = output.get().map_or("sink", String::as_str);
             let time = BatchTime(t);
+            let started = Instant::now();
             let result = (|| {
                 if writer.is_none() {
                     let ctx = SinkContext {
@@ -85,13 +92,19 @@ pub(crate) fn write_to_sink<'s, T: Data, S: Sink<T>>(
                 with_retries(shared, id, "write", || w.write(time, &records))?;
                 with_retries(shared, id, "commit", || w.commit(time))
             })();
-            if let Err(error) = result {
-                // A writer that failed may be in any state: the next batch opens a new one.
-                writer = None;
-                shared.fail(Error::Sink {
-                    output: id.to_string(),
-                    error,
-                });
+            match result {
+                Ok(()) => shared
+                    .metrics
+                    .health
+                    .output_completed(id, "sink", t, started.elapsed()),
+                Err(error) => {
+                    // A writer that failed may be in any state: the next batch opens a new one.
+                    writer = None;
+                    shared.fail(Error::Sink {
+                        output: id.to_string(),
+                        error,
+                    });
+                }
             }
         },
     )

@@ -337,9 +337,9 @@ impl<'s> Builder<'s> {
 
     /// Starts installing plan node `id`: the operators built until [`end_node`](Self::end_node)
     /// belong to it. Worker 0 records the node in the pipeline graph.
-    pub fn begin_node(&mut self, id: u64, name: &str, kind: NodeKind) {
+    pub fn begin_node(&mut self, id: u64, name: &str, label: Option<String>, kind: NodeKind) {
         if self.env.index == 0 {
-            self.env.shared.metrics.add_node(id, name, kind);
+            self.env.shared.metrics.add_node(id, name, label, kind);
         }
         self.nodes.push(id);
         self.env.installing.borrow_mut().push(name.to_string());
@@ -367,7 +367,7 @@ impl<'s> Builder<'s> {
 
     /// Installs the output operation `id` named `name` with `install`.
     pub fn output(&mut self, id: u64, name: &str, install: impl FnOnce(&mut Self)) {
-        self.begin_node(id, name, NodeKind::Output);
+        self.begin_node(id, name, None, NodeKind::Output);
         install(self);
         self.end_node();
     }

@@ -15,7 +15,7 @@ pub(crate) use builder::{Builder, ReadSplit, SourceId, Split, WorkerEnv};
 use crate::data::Data;
 use crate::metrics::NodeKind;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A timely stream of Freshet records, timestamped with batch times in milliseconds.
 pub(crate) type TStream<'s, T> = timely::dataflow::Stream<'s, u64, Vec<T>>;
@@ -56,6 +56,8 @@ struct Node<T> {
     id: u64,
     name: String,
     kind: NodeKind,
+    /// The name the user gave the node, shown in the pipeline graph.
+    label: Mutex<Option<String>>,
     lineage: Lineage,
     install: Box<InstallFn<T>>,
 }
@@ -92,6 +94,7 @@ impl<T: Data> Plan<T> {
                 id: next_id(),
                 name: name.into(),
                 kind,
+                label: Mutex::new(None),
                 lineage,
                 install: Box::new(install),
             }),
@@ -153,7 +156,7 @@ impl<T: Data> Plan<T> {
         let s = match b.memo().get::<T>(self.node.id) {
             Some(s) => s,
             None => {
-                b.begin_node(self.node.id, &self.node.name, self.node.kind);
+                b.begin_node(self.node.id, &self.node.name, self.label(), self.node.kind);
                 let s = (self.node.install)(b);
                 let s = count::count_records(s, self.node.id);
                 b.end_node();
@@ -173,5 +176,19 @@ impl<T: Data> Plan<T> {
     /// The node's operator name.
     pub fn name(&self) -> &str {
         &self.node.name
+    }
+
+    /// Gives the node a name to show in the pipeline graph.
+    pub fn set_label(&self, label: String) {
+        *self.node.label.lock().unwrap_or_else(|p| p.into_inner()) = Some(label);
+    }
+
+    /// The name the user gave the node, if any.
+    pub fn label(&self) -> Option<String> {
+        self.node
+            .label
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }

@@ -30,6 +30,7 @@ pub(crate) enum RuntimeEvent {
     /// An output operation finished batch `time`.
     OutputCompleted {
         name: String,
+        id: String,
         time: u64,
         duration: Duration,
     },
@@ -37,6 +38,8 @@ pub(crate) enum RuntimeEvent {
     Receiver { name: String, event: ReceiverEvent },
     /// A checkpoint was committed.
     CheckpointWritten(CheckpointInfo),
+    /// The checkpoint of batch `time` failed.
+    CheckpointFailed { time: u64, error: String },
     /// The run is over (with the error that ended it): the owner records it and stops.
     Finished(Option<Error>),
 }

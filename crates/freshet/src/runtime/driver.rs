@@ -112,7 +112,7 @@ pub(super) struct Driver {
     pub available_now: bool,
     pub flush_at_end: bool,
     pub coordinator: Option<Coordinator>,
-    pub parts: Receiver<std::result::Result<PartInfo, String>>,
+    pub parts: Receiver<(u64, std::result::Result<PartInfo, String>)>,
     /// Batches submitted and not yet marked completed in the batch log.
     pub submitted: Vec<u64>,
     /// Batches submitted and not yet known to be complete.
@@ -360,9 +360,34 @@ impl Driver {
             return;
         };
         if let Err(e) = self.write_checkpoint(&mut c, time) {
-            self.shared.fail(e);
+            self.checkpoint_failed(&c, time, e);
         }
         self.coordinator = Some(c);
+    }
+
+    /// Counts a failed checkpoint; fails the job when too many failed in a row.
+    fn checkpoint_failed(&self, c: &Coordinator, time: u64, e: Error) {
+        if self.shared.stopping_now() {
+            return;
+        }
+        let directory = c.settings.dir.display().to_string();
+        let in_a_row =
+            self.shared
+                .metrics
+                .health
+                .checkpoint_failed(time, &e.to_string(), &directory);
+        let tolerated = u64::from(self.config.checkpoint_failures_tolerated());
+        self.shared.event(RuntimeEvent::CheckpointFailed {
+            time,
+            error: e.to_string(),
+        });
+        if in_a_row > tolerated {
+            self.shared.fail(e);
+        } else {
+            tracing::warn!(
+                "checkpoint of batch {time} failed ({in_a_row} in a row, {tolerated} tolerated): {e}"
+            );
+        }
     }
 
     fn write_checkpoint(&mut self, c: &mut Coordinator, time: u64) -> Result<()> {
@@ -375,12 +400,20 @@ impl Driver {
         let mut parts = Vec::with_capacity(self.senders.len());
         let deadline = Instant::now() + SNAPSHOT_DEADLINE;
         while parts.len() < self.senders.len() {
-            if self.shared.stopping_now() || Instant::now() > deadline {
+            if self.shared.stopping_now() {
                 return Ok(());
             }
+            if Instant::now() > deadline {
+                return Err(Error::Runtime(format!(
+                    "the workers did not store their snapshots of checkpoint {} within {SNAPSHOT_DEADLINE:?}",
+                    id.0
+                )));
+            }
             match self.parts.recv_timeout(POLL) {
-                Ok(Ok(part)) => parts.push(part),
-                Ok(Err(e)) => {
+                // A part of an earlier checkpoint that failed.
+                Ok((of, _)) if of != id.0 => {}
+                Ok((_, Ok(part))) => parts.push(part),
+                Ok((_, Err(e))) => {
                     return Err(Error::Runtime(format!(
                         "a worker could not store its snapshot of checkpoint {}: {e}",
                         id.0
@@ -419,7 +452,7 @@ impl Driver {
             bytes,
             directory: c.settings.dir.clone(),
         };
-        self.shared.metrics.checkpoint_written(&info);
+        self.shared.metrics.health.checkpoint_written(&info);
         self.shared.event(RuntimeEvent::CheckpointWritten(info));
         Ok(())
     }

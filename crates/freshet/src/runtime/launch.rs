@@ -37,7 +37,7 @@ pub(super) struct Workers {
     pub senders: Vec<Sender<ToWorker>>,
     pub threads: Vec<Thread>,
     pub guards: timely::communication::WorkerGuards<()>,
-    pub parts: Receiver<std::result::Result<freshet_durable::PartInfo, String>>,
+    pub parts: Receiver<(u64, std::result::Result<freshet_durable::PartInfo, String>)>,
 }
 
 impl Workers {
@@ -66,6 +66,11 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
     };
     let (events_tx, events_rx) = unbounded::<RuntimeEvent>();
     let shared = Arc::new(Shared::with_events(events_tx.clone()));
+    for o in &outputs {
+        if let Some(label) = o.label.clone().or_else(|| o.uid.clone()) {
+            shared.metrics.set_label(o.node, label);
+        }
+    }
     if let Some(lost) = recovery.as_ref().map(|r| r.lost).filter(|n| *n > 0) {
         shared.lose("records of the batch log are lost to damage", lost);
     }

@@ -3,6 +3,7 @@
 //! tells the listeners (in the order the events happened) and wakes whoever waits.
 
 use crate::listener::{BatchInfo, OutputOperationInfo, StreamingListener};
+use crate::metrics::IncidentKind;
 use crate::run::{Phase, RuntimeEvent, Shared, StatusCell, StopKind};
 use crate::time::BatchTime;
 use crossbeam_channel::Receiver;
@@ -81,11 +82,17 @@ pub(super) fn run_monitor(
             }
             RuntimeEvent::OutputCompleted {
                 name,
+                id,
                 time,
                 duration,
             } => {
+                shared
+                    .metrics
+                    .health
+                    .output_completed(&id, &name, time, duration);
                 let info = OutputOperationInfo {
                     name,
+                    id,
                     time: BatchTime(time),
                     duration,
                 };
@@ -103,7 +110,18 @@ pub(super) fn run_monitor(
                     l.on_checkpoint_written(&info);
                 }
             }
+            RuntimeEvent::CheckpointFailed { time, error } => {
+                for l in listeners() {
+                    l.on_checkpoint_failed(BatchTime(time), &error);
+                }
+            }
             RuntimeEvent::Finished(error) => {
+                if let Some(e) = &error {
+                    shared
+                        .metrics
+                        .health
+                        .incident(IncidentKind::JobFailure, "job", &e.to_string());
+                }
                 status.update(|st| {
                     st.phase = Phase::Stopped;
                     st.error = error.clone();

@@ -54,7 +54,7 @@ pub(crate) struct WorkerSetup {
     /// What to do when the disk is full.
     pub disk_full: crate::config::DiskFullPolicy,
     /// Where each worker reports its stored snapshot.
-    pub parts: Sender<std::result::Result<PartInfo, String>>,
+    pub parts: Sender<(u64, std::result::Result<PartInfo, String>)>,
 }
 
 /// Runs worker `worker.index()` until its inputs close and its batches are done, or the run stops.
@@ -151,7 +151,7 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
                         (_, Err(e)) => Err(e.to_string()),
                         (None, _) => Err("the context has no checkpoint directory".to_string()),
                     };
-                    let _ = setup.parts.send(stored);
+                    let _ = setup.parts.send((id.0, stored));
                 }
                 Ok(ToWorker::End) | Err(TryRecvError::Disconnected) => {
                     for input in inputs.iter_mut() {
@@ -184,7 +184,7 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
         } else {
             worker.step_or_park(Some(PARK));
         }
-        local::flush(&shared.metrics);
+        local::flush(&shared.metrics, index);
         if index == 0 {
             let through = probe.with_frontier(|f| f.iter().copied().min().unwrap_or(u64::MAX));
             if through > reported {

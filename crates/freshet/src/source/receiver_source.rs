@@ -8,7 +8,7 @@ use super::receiver_wal::ReceiverWal;
 use crate::codec;
 use crate::error::{Error, Result, SourceError};
 use crate::listener::ReceiverEvent;
-use crate::metrics::ReceiverState;
+use crate::metrics::{IncidentKind, ReceiverState};
 use crate::plan::{SourceId, Split};
 use crate::run::RuntimeEvent;
 use freshet_durable::FsyncPolicy;
@@ -171,7 +171,19 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
                 ReceiverEvent::Error(e) => Some(e.clone()),
                 _ => None,
             };
-            shared.metrics.set_receiver_state(id, state, error);
+            if let Some(e) = &error {
+                shared
+                    .metrics
+                    .health
+                    .incident(IncidentKind::ReceiverError, &name, e);
+            }
+            if shared.metrics.set_receiver_state(id, state, error) {
+                shared.metrics.health.incident(
+                    IncidentKind::ReceiverRestart,
+                    &name,
+                    "restarted after a failure",
+                );
+            }
             shared.event(RuntimeEvent::Receiver {
                 name: name.clone(),
                 event,

@@ -7,6 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 const INDEX: &str = include_str!("../static/index.html");
 const APP_JS: &str = include_str!("../static/app.js");
+const HEALTH_JS: &str = include_str!("../static/health.js");
 const STYLE_CSS: &str = include_str!("../static/style.css");
 
 /// The placeholder in `index.html` replaced by `?token=...` (or nothing).
@@ -42,6 +43,11 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// `GET /static/app.js`
 pub(crate) async fn app_js() -> Response {
     asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+/// `GET /static/health.js`
+pub(crate) async fn health_js() -> Response {
+    asset("text/javascript; charset=utf-8", HEALTH_JS)
 }
 
 /// `GET /static/style.css`

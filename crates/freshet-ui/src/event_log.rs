@@ -34,7 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// The format of the event log's lines (the `format` of each `start` line).
 pub const EVENT_LOG_FORMAT: u64 = 1;
 
-const MAX_FILE_BYTES_RANGE: RangeInclusive<u64> = 1024 * 1024..=1024 * 1024 * 1024;
+const MAX_FILE_BYTES_RANGE: RangeInclusive<u64> = 64 * 1024..=1024 * 1024 * 1024;
 const MAX_FILES_RANGE: RangeInclusive<usize> = 1..=10_000;
 const SNAPSHOT_EVERY_RANGE: RangeInclusive<Duration> =
     Duration::from_secs(1)..=Duration::from_secs(3600);
@@ -44,7 +44,7 @@ const SNAPSHOT_EVERY_RANGE: RangeInclusive<Duration> =
 pub struct EventLogConfig {
     /// The directory (created if missing). Several runs may share it.
     pub dir: PathBuf,
-    /// The size at which a part is closed and the next begun: 1 MiB to 1 GiB, 64 MiB by
+    /// The size at which a part is closed and the next begun: 64 KiB to 1 GiB, 64 MiB by
     /// default.
     pub max_file_bytes: u64,
     /// How many parts of one run are kept (the oldest are deleted): 1 to 10,000, 16 by
@@ -77,7 +77,7 @@ impl EventLogConfig {
             return out(
                 "max_file_bytes",
                 self.max_file_bytes.to_string(),
-                "1 MiB to 1 GiB",
+                "64 KiB to 1 GiB",
             );
         }
         if !MAX_FILES_RANGE.contains(&self.max_files) {

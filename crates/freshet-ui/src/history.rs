@@ -160,10 +160,8 @@ impl Recorded {
     fn apply(&mut self, v: Value) {
         let at = v["at_ms"].as_u64();
         match v["event"].as_str() {
-            Some("start") => {
-                if self.started_ms.is_none() && v["part"].as_u64() == Some(1) {
-                    self.started_ms = at;
-                }
+            Some("start") if self.started_ms.is_none() && v["part"].as_u64() == Some(1) => {
+                self.started_ms = at;
             }
             Some("snapshot") => {
                 self.snapshot = v["snapshot"].clone();

@@ -353,6 +353,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(assets::index))
         .route("/static/app.js", get(assets::app_js))
+        .route("/static/health.js", get(assets::health_js))
         .route("/static/style.css", get(assets::style_css))
         .route("/favicon.ico", get(assets::favicon))
         .route("/metrics", get(crate::prom::metrics))

@@ -16,8 +16,10 @@
     sources: [],
     rateHistory: new Map(), // source id -> [rate per second], one per snapshot
     outputs: [],
+    health: null,
+    chosenNode: null,
     chosenOutput: null,
-    dirty: { charts: true, tables: true, graph: true, sources: true, results: true, summary: true },
+    dirty: { charts: true, tables: true, graph: true, sources: true, results: true, summary: true, health: true },
   };
 
   // ---------- helpers ----------
@@ -66,7 +68,8 @@
     if (ms >= 60000) return (ms / 60000).toFixed(1) + " min";
     if (ms >= 1000) return (ms / 1000).toFixed(2) + " s";
     if (ms >= 10) return ms.toFixed(0) + " ms";
-    return ms.toFixed(1) + " ms";
+    if (ms >= 1 || ms === 0) return ms.toFixed(1) + " ms";
+    return (ms * 1000).toFixed(0) + " µs";
   }
 
   // Batch times are milliseconds of the job's clock: wall-clock times show as a time of day.
@@ -142,6 +145,17 @@
     } else {
       s.append(svg("text", { x: W / 2, y: H / 2, class: "axis", "text-anchor": "middle" }, "waiting for batches…"));
     }
+    // A click opens the batch nearest to where it lands.
+    if (pts.length) {
+      s.classList.add("clickable");
+      s.addEventListener("click", (ev) => {
+        const box = s.getBoundingClientRect();
+        const t = t0 + ((((ev.clientX - box.left) / box.width) * W - L) / (W - L - R)) * (t1 - t0);
+        let best = pts[0];
+        for (const p of pts) if (Math.abs(p[0] - t) < Math.abs(best[0] - t)) best = p;
+        location.hash = "#/batch/" + best[0];
+      });
+    }
     host.replaceChildren(s);
     host.setAttribute("data-points", String(pts.length));
   }
@@ -204,7 +218,7 @@
     done.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "6", class: "muted", text: "no batch completed yet" }))]));
   }
 
-    function fmtBytes(n) {
+  function fmtBytes(n) {
     if (n >= 1 << 30) return (n / (1 << 30)).toFixed(1) + " GiB";
     if (n >= 1 << 20) return (n / (1 << 20)).toFixed(1) + " MiB";
     if (n >= 1 << 10) return (n / (1 << 10)).toFixed(1) + " KiB";
@@ -219,13 +233,26 @@
       $("s-workers").textContent = s.workers;
       $("s-completed").textContent = fmtNum(s.batches_completed);
       $("s-active").textContent = st.active.length;
-            $("s-skipped").textContent = fmtNum(s.skipped_records);
+      $("s-skipped").textContent = fmtNum(s.skipped_records);
       $("s-state").textContent = fmtNum(s.state_keys || 0);
       const c = s.last_checkpoint;
       $("s-checkpoint").textContent = c ? fmtMs(c.duration_ms) + " · " + fmtBytes(c.bytes) : "none";
       $("s-checkpoint").title = c ? (s.checkpoints_written + " written; last at " + fmtTime(c.time)) : "no checkpoint directory, or none written yet";
       $("s-since").textContent = fmtTime(s.first_batch_time);
-      state.textContent = s.running ? "running" : "stopped";
+      const h = st.health;
+      const failed = h ? h.checkpoints.failed : 0;
+      const problems = h ? h.incidents.length : 0;
+      $("s-problems").textContent = problems ? problems + (failed ? " · " + failed + " checkpoint failures" : "") : "none";
+      $("s-problems").className = "value" + (problems ? " err" : "");
+      state.textContent = s.running ? "running" : (s.history ? "recorded · " + s.history.ended : "stopped");
+      const rec = s.history;
+      $("recorded").hidden = !rec;
+      if (rec) {
+        $("recorded-text").textContent = "run " + rec.run + ", " + rec.ended +
+          (rec.ended_at_ms ? " at " + new Date(rec.ended_at_ms).toLocaleString() : "") +
+          (rec.error ? ": " + rec.error : "") +
+          (rec.damaged_lines ? " · " + rec.damaged_lines + " damaged lines of the event log were skipped" : "");
+      }
       const behind = s.backlog && s.backlog.falling_behind;
       $("behind").hidden = !behind;
       if (behind) {
@@ -259,7 +286,13 @@
     }
     const cols = [];
     for (const n of nodes) (cols[layer.get(n.id)] = cols[layer.get(n.id)] || []).push(n);
-    const NW = 168, NH = 58, GX = 64, GY = 22, P = 16;
+    // Boxes as wide as the longest name (up to a limit; longer names are cut with an ellipsis
+    // and shown whole on hover and in the node's detail).
+    const title = (n) => n.label || n.name;
+    const MAXC = 30;
+    const longest = Math.max(...nodes.map((n) => Math.min(title(n).length, MAXC)));
+    const NW = Math.max(150, Math.min(14 + longest * 7.6 + 12, 260)), NH = 58, GX = 64, GY = 22, P = 16;
+    const cut = (t) => (t.length > MAXC ? t.slice(0, MAXC - 1) + "…" : t);
     const rowsMax = Math.max(...cols.map((c) => (c ? c.length : 0)));
     const W = P * 2 + cols.length * NW + (cols.length - 1) * GX;
     const H = P * 2 + rowsMax * NH + (rowsMax - 1) * GY;
@@ -282,17 +315,48 @@
     }
     for (const n of nodes) {
       const p = pos.get(n.id);
-      const g = svg("g", { class: "node node-" + n.kind, transform: `translate(${p.x},${p.y})`, "data-id": n.id, "data-records": n.records_total });
+      const g = svg("g", { class: "node node-" + n.kind + (st.chosenNode === n.id ? " chosen" : ""), transform: `translate(${p.x},${p.y})`, "data-id": n.id, "data-records": n.records_total, tabindex: "0" });
       g.append(svg("rect", { width: NW, height: NH, rx: 8 }));
       g.append(svg("rect", { width: 5, height: NH, rx: 2, class: "kind-bar" }));
-      g.append(svg("text", { x: 14, y: 22, class: "node-name" }, n.name));
-      g.append(svg("text", { x: NW - 8, y: 44, class: "node-kind", "text-anchor": "end" }, n.kind));
+      g.append(svg("text", { x: 14, y: 22, class: "node-name" }, cut(title(n))));
+      g.append(svg("text", { x: NW - 8, y: 44, class: "node-kind", "text-anchor": "end" }, n.label ? n.name : n.kind));
       g.append(svg("text", { x: 14, y: 44, class: "node-count" }, fmtNum(n.records_total) + " · " + fmtNum(n.records_last_batch)));
-      g.append(svg("title", {}, `${n.name} (#${n.id}): ${n.records_total} records emitted, ${n.records_last_batch} in the last batch`));
+      g.append(svg("title", {}, `${title(n)}${n.label ? " (" + n.name + ")" : ""} #${n.id}: ${n.records_total} records emitted, ${n.records_last_batch} in the last batch`));
+      const open = () => { st.chosenNode = n.id; mark("graph"); render(); showNode(n.id); };
+      g.addEventListener("click", open);
+      g.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
       s.append(g);
     }
     host.replaceChildren(s);
     host.setAttribute("data-nodes", String(nodes.length));
+  }
+
+  // A node's detail: its figures, and what it did in the newest completed batch.
+  async function showNode(id) {
+    const host = $("node-detail");
+    const n = st.graph.nodes.find((x) => x.id === id);
+    if (!n) { host.hidden = true; return; }
+    host.hidden = false;
+    const rows = [["Operator", n.name], ["Name", n.label || "—"], ["Kind", n.kind], ["Node", "#" + n.id],
+      ["Records emitted", fmtNum(n.records_total)], ["In the last batch", fmtNum(n.records_last_batch)]];
+    const h = st.health;
+    const et = h && h.event_time.find((e) => e.node === id);
+    if (et) rows.push(["Watermark", et.watermark === null ? "—" : fmtTime(et.watermark)], ["Late records", fmtNum(et.late_records)]);
+    const keys = st.status && st.status.state ? st.status.state.find((x) => x.node === id) : null;
+    if (keys) rows.push(["State keys", fmtNum(keys.keys)]);
+    const last = st.batches[st.batches.length - 1];
+    const figs = () => el("div", { class: "figures" }, ...rows.map(([k, v]) => el("div", {}, el("span", { class: "label", text: k }), el("span", { class: "value", text: v }))));
+    host.replaceChildren(el("h3", { text: n.label || n.name }), figs());
+    if (!last) return;
+    try {
+      const d = await getJson("/api/v1/batches/" + last.time);
+      const o = d.operators.find((x) => x.node === id);
+      if (o) {
+        rows.push(["Busy in batch " + fmtTime(d.time), fmtMs(o.busy_ms)], ["Records in · out", fmtNum(o.records_in) + " · " + fmtNum(o.records_out)]);
+        host.replaceChildren(el("h3", { text: n.label || n.name }), figs(),
+          el("p", {}, el("a", { href: "#/batch/" + d.time, text: "Open batch " + fmtTime(d.time) })));
+      }
+    } catch (e) { /* the batch left the recent list: the figures above stand */ }
   }
 
   // ---------- sources ----------
@@ -324,9 +388,10 @@
         el("td", { class: "num", text: fmtNum(s.rate_per_sec) + "/s" }),
         el("td", {}, sparkline(s.id, st.rateHistory.get(s.id) || [])),
         el("td", { class: "num", text: s.lag === null ? "—" : fmtNum(s.lag) }),
+        el("td", { class: "num", text: (s.errors || 0) + " · " + (s.restarts || 0) }),
         el("td", { class: "err", text: s.last_error || "" }));
     });
-    body.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "8", class: "muted", text: "no sources yet" }))]));
+    body.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "9", class: "muted", text: "no sources yet" }))]));
   }
 
   // ---------- live results ----------
@@ -387,12 +452,20 @@
       el("thead", {}, el("tr", {}, el("th", { text: "Operator" }), el("th", { class: "num", text: "Node" }), el("th", { class: "num", text: "Records in" }), el("th", { class: "num", text: "Records out" }), el("th", { class: "num", text: "Busy (all workers)" }), el("th", { text: "" }))),
       el("tbody", {}, ...d.operators.map((o) => el("tr", {},
         el("td", { text: o.name }), el("td", { class: "num", text: "#" + o.node }),
-                el("td", { class: "num", text: fmtNum(o.records_in) }), el("td", { class: "num", text: fmtNum(o.records_out) }), el("td", { class: "num", text: fmtMs(o.busy_ms) }),
+        el("td", { class: "num", text: fmtNum(o.records_in) }), el("td", { class: "num", text: fmtNum(o.records_out) }), el("td", { class: "num", text: fmtMs(o.busy_ms) }),
         el("td", { class: "wide" }, el("span", { class: "bar-track" }, el("span", { class: "bar-fill", style: `width:${((100 * o.busy_ms) / maxBusy).toFixed(1)}%` })))))));
     const srcs = el("table", { class: "tbl" },
       el("thead", {}, el("tr", {}, el("th", { text: "Source" }), el("th", { class: "num", text: "Records" }))),
       el("tbody", {}, ...d.sources.map((s) => el("tr", {}, el("td", { text: s.name }), el("td", { class: "num", text: fmtNum(s.records) })))));
-    body.replaceChildren(figs, el("h3", { text: "Operators" }), ops, el("h3", { text: "Sources" }), srcs);
+    const workers = d.workers || [];
+    const maxW = Math.max(...workers, 0.001);
+    const wk = el("div", { class: "chart bars", id: "batch-workers", "data-points": String(workers.length) },
+      ...workers.map((w, i) => el("div", { class: "bar-row" },
+        el("span", { class: "bar-key", text: "worker " + i }),
+        el("span", { class: "bar-track" }, el("span", { class: "bar-fill", style: `width:${((100 * w) / maxW).toFixed(1)}%` })),
+        el("span", { class: "bar-val num", text: fmtMs(w) }))));
+    body.replaceChildren(figs, el("h3", { text: "Operators" }), el("div", { class: "scroll" }, ops), el("h3", { text: "Sources" }), srcs,
+      el("h3", { text: "Workers (time their operators ran)" }), wk);
   }
 
   // ---------- routing ----------
@@ -400,7 +473,7 @@
   function route() {
     const h = location.hash.replace(/^#\/?/, "");
     const [page, arg] = h.split("/");
-    const pages = ["streaming", "batch", "pipeline", "sources", "results"];
+    const pages = ["streaming", "batch", "pipeline", "sources", "results", "health"];
     const overview = !pages.includes(page);
     for (const p of pages) {
       $("page-" + p).hidden = overview ? p === "batch" : p !== page;
@@ -429,11 +502,12 @@
     if (st.status) {
       st.status.running = s.running;
       st.status.batches_completed = s.batches_completed;
-            st.status.skipped_records = s.skipped_records;
+      st.status.skipped_records = s.skipped_records;
       st.status.state_keys = s.state_keys;
       st.status.backlog = s.backlog;
       st.status.checkpoints_written = s.checkpoints_written;
       st.status.last_checkpoint = s.last_checkpoint;
+      if (s.state) st.status.state = s.state;
     }
     st.active = s.active;
     st.graph = s.graph;
@@ -445,18 +519,19 @@
       st.rateHistory.set(src.id, h);
     }
     st.outputs = s.outputs;
+    if (s.health) { st.health = s.health; mark("health"); }
     mark("tables", "graph", "sources", "results", "summary");
   }
 
   async function loadAll() {
     try {
-      const [status, batches, graph, sources, outputs, active] = await Promise.all([
+      const [status, batches, graph, sources, outputs, active, health] = await Promise.all([
         getJson("/api/v1/status"), getJson("/api/v1/batches?limit=" + KEEP), getJson("/api/v1/graph"),
-        getJson("/api/v1/sources"), getJson("/api/v1/outputs"), getJson("/api/v1/batches/active")]);
+        getJson("/api/v1/sources"), getJson("/api/v1/outputs"), getJson("/api/v1/batches/active"), getJson("/api/v1/health")]);
       st.status = status;
       st.batches = [];
       batches.forEach(addBatch);
-      applySnapshot({ running: status.running, batches_completed: status.batches_completed, skipped_records: status.skipped_records, backlog: status.backlog, active, graph, sources, outputs });
+      applySnapshot({ running: status.running, batches_completed: status.batches_completed, skipped_records: status.skipped_records, backlog: status.backlog, active, graph, sources, outputs, health });
     } catch (e) {
       setConn("error", "pill-stop");
     }
@@ -478,12 +553,12 @@
       try {
         const last = st.batches.length ? st.batches[st.batches.length - 1].time : null;
         const q = last === null ? "?limit=" + KEEP : "?after=" + last;
-        const [batches, status, graph, sources, outputs, active] = await Promise.all([
+        const [batches, status, graph, sources, outputs, active, health] = await Promise.all([
           getJson("/api/v1/batches" + q), getJson("/api/v1/status"), getJson("/api/v1/graph"),
-          getJson("/api/v1/sources"), getJson("/api/v1/outputs"), getJson("/api/v1/batches/active")]);
+          getJson("/api/v1/sources"), getJson("/api/v1/outputs"), getJson("/api/v1/batches/active"), getJson("/api/v1/health")]);
         batches.forEach(addBatch);
         st.status = status;
-        applySnapshot({ running: status.running, batches_completed: status.batches_completed, skipped_records: status.skipped_records, backlog: status.backlog, active, graph, sources, outputs });
+        applySnapshot({ running: status.running, batches_completed: status.batches_completed, skipped_records: status.skipped_records, backlog: status.backlog, active, graph, sources, outputs, health });
         setConn("polling", "pill-run");
       } catch (e) {
         setConn("unreachable", "pill-stop");
@@ -494,6 +569,11 @@
   }
 
   function connect() {
+    if (st.status && st.status.history) {
+      // A recorded run: everything was loaded, nothing more will come.
+      setConn("recorded", "pill-idle");
+      return;
+    }
     if (!window.EventSource || new URLSearchParams(location.search).get("live") === "poll") {
       poll();
       return;
@@ -520,7 +600,10 @@
     if (d.sources) renderSources();
     if (d.results) renderResults();
     if (d.summary) renderSummary();
+    if (d.health && window.FreshetHealth) window.FreshetHealth.render($("health"), st.health, { el, fmtMs, fmtNum, fmtTime, fmtBytes });
     for (const k of Object.keys(d)) d[k] = false;
+    // Whether the page is wider than the window (it should never be, down to phone width).
+    document.body.setAttribute("data-overflow-x", String(document.documentElement.scrollWidth > window.innerWidth + 1));
   }
 
   buildCharts();

@@ -66,12 +66,16 @@ fn headless_chromium_draws_the_charts() {
             .stop_on_ctrl_c(false),
     )
     .unwrap();
+    let checkpoints = tempfile::tempdir().unwrap();
+    ctx.checkpoint(checkpoints.path()).unwrap();
     let views = ctx
         .click_stream(GeneratorOptions::rate(20_000))
+        .uid("clicks")
         .map(|c| (c.page, 1u64))
+        .name("page of each click, a name too long for its box")
         .reduce_by_key(|a, b| a + b);
     views.publish("page views", 20);
-    views.foreach_batch(|_, _| {});
+    views.foreach_batch(|_, _| {}).uid("audit");
     let ui = UiServer::start(&ctx, UiConfig::new("127.0.0.1:0".parse().unwrap())).unwrap();
     ctx.start().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -80,11 +84,26 @@ fn headless_chromium_draws_the_charts() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let profile = tempfile::tempdir().unwrap();
     // The page streams server-sent events; virtual time only advances while no request is
     // open, so the browser test asks the page to poll (the event stream has its own tests).
     let url = format!("http://{}/?live=poll", ui.local_addr());
-    let out = Command::new(&chrome)
+    let html = dump_dom(&chrome, &url, "1400,2000");
+    // At phone width, nothing is wider than the window.
+    let phone = dump_dom(&chrome, &url, "390,844");
+    let completed = ctx.batches_completed();
+    ctx.stop(true).unwrap();
+    ui.shutdown();
+    assert!(
+        phone.contains("data-overflow-x=\"false\""),
+        "the page is wider than a phone's window"
+    );
+    check_views(&html, completed);
+}
+
+/// The page at `url` as Chromium renders it in a window of `size` ("W,H").
+fn dump_dom(chrome: &std::path::Path, url: &str, size: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chrome)
         .args([
             "--headless",
             "--no-sandbox",
@@ -95,19 +114,15 @@ fn headless_chromium_draws_the_charts() {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--window-size=1400,2000",
             "--virtual-time-budget=5000",
         ])
+        .arg(format!("--window-size={size}"))
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg("--dump-dom")
-        .arg(&url)
+        .arg(url)
         .output()
         .expect("run chromium");
-    let completed = ctx.batches_completed();
-    ctx.stop(true).unwrap();
-    ui.shutdown();
-
-    let html = String::from_utf8_lossy(&out.stdout);
+    let html = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success() && html.contains("</html>"),
         "chromium failed ({}): {}\n{}",
@@ -115,9 +130,13 @@ fn headless_chromium_draws_the_charts() {
         String::from_utf8_lossy(&out.stderr),
         html
     );
+    html
+}
 
+/// Every view of the page drew what the job did.
+fn check_views(html: &str, completed: u64) {
     // Four timelines and four histograms, each with drawn points.
-    let drawn = charts(&html);
+    let drawn = charts(html);
     for metric in [
         "input_rate",
         "scheduling_delay_ms",
@@ -141,7 +160,15 @@ fn headless_chromium_draws_the_charts() {
     assert!(html.matches("<circle").count() >= 4, "no points drawn");
     assert!(html.contains("class=\"line\""));
     // The pipeline drawing: generator -> map -> reduce_by_key -> {publish, foreach_batch}.
-    assert_eq!(numbers(&html, "data-nodes"), vec![5], "pipeline drawing");
+    assert_eq!(numbers(html, "data-nodes"), vec![5], "pipeline drawing");
+    // Names users gave, on the nodes; a long one cut to fit its box.
+    for name in ["clicks", "page views", "audit"] {
+        assert!(
+            html.contains(&format!("class=\"node-name\">{name}<")),
+            "no node named {name}"
+        );
+    }
+    assert!(html.contains("class=\"node-name\">page of each click, a name to…<"));
     assert_eq!(html.matches("class=\"node node-").count(), 5);
     assert_eq!(html.matches("class=\"edge\"").count(), 4);
     // The live results: the 12 pages of the click stream as bars.
@@ -157,4 +184,22 @@ fn headless_chromium_draws_the_charts() {
     );
     // The completed batches table links to batch details.
     assert!(html.contains("href=\"#/batch/"));
+    // The health page: checkpoints written, both outputs with durations, both workers.
+    for card in [
+        "health-incidents",
+        "health-checkpoints",
+        "health-outputs",
+        "health-workers",
+        "health-event-time",
+    ] {
+        assert!(html.contains(&format!("id=\"{card}\"")), "no {card} card");
+    }
+    let points = |id: &str| drawn.iter().find(|(i, _)| i == id).map(|c| c.1);
+    assert_eq!(points("worker-busy"), Some(2), "{drawn:?}");
+    assert_eq!(points("output-durations"), Some(2), "{drawn:?}");
+    assert!(
+        points("checkpoint-durations").is_some_and(|n| n >= 1),
+        "{drawn:?}"
+    );
+    assert!(html.contains("no problems so far"));
 }

@@ -82,5 +82,8 @@ pub trait StreamingListener: Send + Sync {
     /// Every output operation has finished batch `info.time`.
     fn on_batch_completed(&self, _info: &BatchInfo) {}
     /// The context has stopped, with the error that stopped it, if any.
+    /// [`stop`](crate::StreamingContext::stop) and
+    /// [`await_termination`](crate::StreamingContext::await_termination) return once every
+    /// listener's `on_stopped` has returned, so it must not call them.
     fn on_stopped(&self, _error: Option<&Error>) {}
 }

@@ -218,6 +218,7 @@ impl StreamingContext {
                 // The run never started, so the context still owns the status.
                 self.inner.status.update(|st| {
                     st.phase = Phase::Stopped;
+                    st.stop_told = true;
                     st.error = Some(e.clone());
                 });
                 Err(e)
@@ -231,7 +232,9 @@ impl StreamingContext {
             if let Some(st) = self
                 .inner
                 .status
-                .wait_until(Duration::from_secs(3600), |st| st.phase != Phase::Running)
+                .wait_until(Duration::from_secs(3600), |st| {
+                    st.stop_told || st.phase == Phase::Created
+                })
             {
                 return st.outcome();
             }
@@ -243,7 +246,7 @@ impl StreamingContext {
         match self
             .inner
             .status
-            .wait_until(timeout, |st| st.phase != Phase::Running)
+            .wait_until(timeout, |st| st.stop_told || st.phase == Phase::Created)
         {
             Some(st) => st.outcome().map(|()| true),
             None => Ok(false),
@@ -260,6 +263,7 @@ impl StreamingContext {
             let created = st.phase == Phase::Created;
             if created {
                 st.phase = Phase::Stopped;
+                st.stop_told = true;
             }
             created
         });

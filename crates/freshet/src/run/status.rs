@@ -60,6 +60,9 @@ pub(crate) struct RunStatus {
     pub first_time: Option<u64>,
     /// A batch planned and waiting for earlier batches, with when it was planned.
     pub waiting: Option<(u64, Instant)>,
+    /// Whether the run has stopped and every listener's `on_stopped` has returned (or the run
+    /// never started).
+    pub stop_told: bool,
 }
 
 impl RunStatus {
@@ -75,6 +78,7 @@ impl RunStatus {
             error: None,
             first_time: None,
             waiting: None,
+            stop_told: false,
         }
     }
 

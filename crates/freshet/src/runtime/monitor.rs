@@ -131,6 +131,10 @@ pub(super) fn run_monitor(
                 for l in listeners() {
                     l.on_stopped(error.as_ref());
                 }
+                // `stop` and `await_termination` return only now, so that what a listener
+                // writes when the job stops (an event log's last lines) is written before the
+                // program goes on, and perhaps exits.
+                status.update(|st| st.stop_told = true);
                 break;
             }
         }

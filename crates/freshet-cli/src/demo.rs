@@ -33,6 +33,8 @@ pub struct DemoArgs {
     top: usize,
     #[command(flatten)]
     ui: UiArgs,
+    #[command(flatten)]
+    job: crate::job::JobArgs,
 }
 
 /// Options of the web UI, shared by the commands that run a stream.
@@ -50,6 +52,16 @@ pub struct UiArgs {
 impl UiArgs {
     /// Starts the UI of `ctx` as asked and prints its address; `None` when it is off.
     pub fn start(&self, ctx: &StreamingContext) -> anyhow::Result<Option<UiServer>> {
+        let Some(config) = self.config()? else {
+            return Ok(None);
+        };
+        let ui = UiServer::start(ctx, config).context("cannot start the web UI")?;
+        println!("UI at {}", ui.url());
+        Ok(Some(ui))
+    }
+
+    /// The UI's settings; `None` when it is off.
+    pub fn config(&self) -> anyhow::Result<Option<UiConfig>> {
         if self.ui_addr.eq_ignore_ascii_case("off") {
             return Ok(None);
         }
@@ -67,9 +79,7 @@ impl UiArgs {
         };
         let mut config = UiConfig::new(addr);
         config.token = self.ui_token.clone();
-        let ui = UiServer::start(ctx, config).context("cannot start the web UI")?;
-        println!("UI at {}", ui.url());
-        Ok(Some(ui))
+        Ok(Some(config))
     }
 }
 
@@ -124,6 +134,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         )
     });
 
+    let attached = args.job.attach(&ctx)?;
     let ui = args.ui.start(&ctx)?;
     ctx.start().context("cannot start the demo")?;
     println!(
@@ -145,6 +156,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         _ => ctx.await_termination()?,
     }
     println!("stopped after {} batches", ctx.batches_completed());
+    attached.finish();
     if let Some(ui) = ui {
         ui.shutdown();
     }

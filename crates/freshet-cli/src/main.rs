@@ -3,6 +3,8 @@
 mod checkpoint;
 mod config;
 mod demo;
+mod history;
+mod job;
 mod ranges;
 mod report;
 mod wordcount;
@@ -67,6 +69,9 @@ enum Command {
     /// Tools for checkpoint directories.
     #[command(subcommand)]
     Checkpoint(checkpoint::CheckpointCommand),
+    /// Serves the web UI of a finished or crashed job from its event log (read-only), as
+    /// Spark's history server does.
+    History(history::HistoryArgs),
 }
 
 /// The error and those of its causes that it does not already say, on one line.
@@ -105,5 +110,6 @@ fn run() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Wordcount(args) => wordcount::run(args),
         Command::Checkpoint(cmd) => checkpoint::run(cmd),
+        Command::History(args) => history::run(args),
     }
 }

@@ -53,6 +53,12 @@
 //! for a run that has finished or crashed (`freshet history DIR`), as Spark's history server
 //! does.
 //!
+//! # Alerts
+//!
+//! A [`Webhook`] watches the job and POSTs a JSON alert to a URL when it starts falling
+//! behind, a receiver keeps failing, checkpoints fail or the job stops on an error (and when
+//! each is resolved). For Prometheus, `deploy/prometheus` holds alerting rules.
+//!
 //! The endpoints are documented in `docs/monitoring.md`.
 
 #![deny(missing_docs)]
@@ -68,6 +74,7 @@ mod prom;
 mod prom_health;
 mod server;
 mod view;
+mod webhook;
 
 pub use event_log::{EventLog, EventLogConfig, EventLogError, EVENT_LOG_FORMAT};
 pub use history::{runs as recorded_runs, HistoryError};
@@ -75,3 +82,4 @@ pub use server::{
     UiConfig, UiError, UiServer, DEFAULT_ADDR, DEFAULT_HEADER_READ_TIMEOUT,
     DEFAULT_MAX_HEADER_BYTES,
 };
+pub use webhook::{Webhook, WebhookConfig, WebhookError};

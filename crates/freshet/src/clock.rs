@@ -66,7 +66,7 @@ impl ManualClock {
     pub fn advance(&self, d: Duration) {
         let (lock, cvar) = &*self.inner;
         let mut now = lock.lock().unwrap_or_else(|e| e.into_inner());
-        *now += d.as_millis() as u64;
+        *now = now.saturating_add(crate::time::millis(d));
         cvar.notify_all();
     }
 

@@ -60,6 +60,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The longest event-time window size, slide or gap: 100 years of milliseconds.
+pub const MAX_EVENT_TIME_SPAN_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+
 /// What happens to late records (see the [module docs](crate::event_time)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LatePolicy {
@@ -142,7 +145,13 @@ impl WindowSpec {
                     "the event-time window {what} must be a positive whole number of milliseconds, got {d:?}"
                 )));
             }
-            Ok(d.as_millis() as u64)
+            let ms = crate::time::millis(d);
+            if ms > MAX_EVENT_TIME_SPAN_MS {
+                return Err(Error::Plan(format!(
+                    "the event-time window {what} must be at most {MAX_EVENT_TIME_SPAN_MS} ms (100 years), got {d:?}"
+                )));
+            }
+            Ok(ms)
         };
         Ok(match *self {
             WindowSpec::Tumbling(size) => {
@@ -276,15 +285,16 @@ impl<K: Key, V: Data> EventTimeStream<(K, V)> {
     {
         let shape = spec.shape()?;
         let ctx = &self.stream.ctx;
-        let interval = ctx.config.batch_interval().as_millis() as u64;
+        let interval = crate::time::millis(ctx.config.batch_interval());
         let late_count = Arc::new(AtomicU64::new(0));
         let o = &self.options;
+        // Longer than the clock can count: never (no delay wraps around to a short one).
         let options = et::Options {
             shape,
-            delay: o.allowed_delay.as_millis() as u64,
+            delay: crate::time::millis(o.allowed_delay),
             idle: o
                 .idle_timeout
-                .map_or(10 * interval, |d| d.as_millis() as u64),
+                .map_or(interval.saturating_mul(10), crate::time::millis),
             late_to_stream: o.late == LatePolicy::SideOutput,
             late_count: late_count.clone(),
         };

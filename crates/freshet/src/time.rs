@@ -20,15 +20,27 @@ impl BatchTime {
         self.0
     }
 
-    /// The batch time `d` later.
-    pub fn plus(self, d: Duration) -> BatchTime {
-        BatchTime(self.0 + d.as_millis() as u64)
+    /// The batch time `d` later, or `None` past the end of the clock (`u64::MAX` ms).
+    pub fn checked_plus(self, d: Duration) -> Option<BatchTime> {
+        u64::try_from(d.as_millis())
+            .ok()
+            .and_then(|ms| self.0.checked_add(ms))
+            .map(BatchTime)
     }
 
-    /// The smallest multiple of `interval` that is strictly greater than `self`.
+    /// The batch time `d` later; the end of the clock (`u64::MAX` ms) if that is past it.
+    pub fn plus(self, d: Duration) -> BatchTime {
+        self.checked_plus(d).unwrap_or(BatchTime(u64::MAX))
+    }
+
+    /// The smallest multiple of `interval` that is strictly greater than `self` (the largest
+    /// multiple when there is none before the end of the clock).
     pub fn next_aligned(self, interval: Duration) -> BatchTime {
-        let i = interval.as_millis().max(1) as u64;
-        BatchTime((self.0 / i + 1) * i)
+        let i = millis(interval).max(1);
+        match (self.0 / i + 1).checked_mul(i) {
+            Some(t) => BatchTime(t),
+            None => BatchTime(u64::MAX / i * i),
+        }
     }
 }
 
@@ -36,6 +48,12 @@ impl fmt::Display for BatchTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ms", self.0)
     }
+}
+
+/// `d` in whole milliseconds; `u64::MAX` for a duration longer than that (585 million years),
+/// so that no setting wraps around to a small number.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 thread_local! {
@@ -65,6 +83,17 @@ pub(crate) fn with_batch_time<R>(t: u64, f: impl FnOnce() -> R) -> R {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arithmetic_at_the_end_of_the_clock_saturates() {
+        let end = BatchTime(u64::MAX - 5);
+        assert_eq!(end.checked_plus(Duration::from_millis(10)), None);
+        assert_eq!(end.plus(Duration::from_millis(10)), BatchTime(u64::MAX));
+        assert_eq!(BatchTime(1).plus(Duration::MAX), BatchTime(u64::MAX));
+        let i = Duration::from_millis(100);
+        assert_eq!(end.next_aligned(i), BatchTime(u64::MAX / 100 * 100));
+        assert_eq!(millis(Duration::MAX), u64::MAX);
+    }
 
     #[test]
     fn alignment() {

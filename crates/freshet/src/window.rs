@@ -37,15 +37,24 @@ use crate::ops::window as w;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The most batch intervals a window may span (a window keeps a result per batch it spans).
+pub const MAX_WINDOW_BATCHES: u64 = 1_000_000;
+
 /// Checks `len` and `slide` against the batch interval; returns them in milliseconds.
 fn window_millis<T>(s: &DStream<T>, len: Duration, slide: Duration) -> Result<(u64, u64)> {
     let interval = s.ctx.config.batch_interval();
-    let i = interval.as_millis() as u64;
+    let i = crate::time::millis(interval).max(1);
     let check = |what: &str, d: Duration| -> Result<u64> {
-        let ms = d.as_millis() as u64;
+        let ms = crate::time::millis(d);
         if d.is_zero() || !d.subsec_nanos().is_multiple_of(1_000_000) || !ms.is_multiple_of(i) {
             return Err(Error::Plan(format!(
                 "the window {what} ({d:?}) must be a positive multiple of the batch interval ({interval:?})"
+            )));
+        }
+        if ms / i > MAX_WINDOW_BATCHES {
+            return Err(Error::Plan(format!(
+                "the window {what} ({d:?}) spans {} batch intervals; at most {MAX_WINDOW_BATCHES} are allowed",
+                ms / i
             )));
         }
         Ok(ms)

@@ -10,7 +10,9 @@ use crate::dstream::DStream;
 use crate::plan::{next_id, Builder, Lineage, Plan, ReadSplit, SourceId};
 use crate::source::direct_planner::DirectPlanner;
 use crate::source::file_stream::{FileStreamOptions, FileStreamSource};
-use crate::source::generator::{click, Click, GeneratorOptions, GeneratorSource};
+use crate::source::generator::{
+    click, Click, GeneratorOptions, GeneratorSource, MAX_GENERATOR_RATE,
+};
 use crate::source::planner::read_records;
 use crate::source::queue::{queue_source, QueueHandle};
 use crate::source::receiver_source::ReceiverSource;
@@ -120,6 +122,12 @@ impl StreamingContext {
         T: Data,
         F: Fn(u64) -> T + Send + Sync + 'static,
     {
+        if options.rate_per_sec > MAX_GENERATOR_RATE {
+            self.inner.pipeline.problem(format!(
+                "the generator's rate must be between 0 and {MAX_GENERATOR_RATE} records per second, not {}",
+                options.rate_per_sec
+            ));
+        }
         self.direct_stream(GeneratorSource::new(options, Arc::new(make)))
     }
 

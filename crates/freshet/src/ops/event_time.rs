@@ -124,7 +124,7 @@ impl Watermark {
         let seen = self.parts.iter().flatten();
         let active = seen
             .clone()
-            .filter(|(_, last)| t - last < self.idle)
+            .filter(|(_, last)| t.saturating_sub(*last) < self.idle)
             .map(|(m, _)| *m)
             .min();
         let Some(top) = active.or_else(|| seen.map(|(m, _)| *m).max()) else {
@@ -238,7 +238,7 @@ impl<K: Key, V: Data, A: Data> Windows<K, V, A> for Panes<K, V, A> {
                 }
                 let window = EventWindow {
                     start,
-                    end: start + self.size,
+                    end: start.saturating_add(self.size),
                 };
                 out.extend(
                     entry
@@ -250,12 +250,15 @@ impl<K: Key, V: Data, A: Data> Windows<K, V, A> for Panes<K, V, A> {
         } else {
             let mut ends = BTreeSet::new();
             for &p in self.panes.keys() {
-                let mut e = p + self.slide;
-                while e <= p + self.size && e <= wm {
+                // Event times come from the user's function and may be anywhere up to u64::MAX:
+                // window ends past it do not exist (they would never close).
+                let last_end = p.saturating_add(self.size);
+                let mut next = p.checked_add(self.slide);
+                while let Some(e) = next.filter(|e| *e <= last_end && *e <= wm) {
                     if self.closed.is_none_or(|c| e > c) {
                         ends.insert(e);
                     }
-                    e += self.slide;
+                    next = e.checked_add(self.slide);
                 }
             }
             for e in ends {
@@ -337,7 +340,8 @@ impl<K: Key, V: Data, A: Data> Windows<K, V, A> for Sessions<K, V, A> {
             None => self.keys.entry(k).or_default(),
         };
         // [ts, ts + gap) overlaps [start, last + gap)?
-        let overlaps = |s: &Session<A>| ts < s.last + gap && s.start < ts + gap;
+        let overlaps =
+            |s: &Session<A>| ts < s.last.saturating_add(gap) && s.start < ts.saturating_add(gap);
         match list.iter().position(overlaps) {
             None => list.push(Session {
                 start: ts,
@@ -350,10 +354,9 @@ impl<K: Key, V: Data, A: Data> Windows<K, V, A> for Sessions<K, V, A> {
                 s.start = s.start.min(ts);
                 s.last = s.last.max(ts);
                 // The grown session may now touch others: merge them in.
-                while let Some(j) = list
-                    .iter()
-                    .position(|o| o.start < s.last + gap && s.start < o.last + gap)
-                {
+                while let Some(j) = list.iter().position(|o| {
+                    o.start < s.last.saturating_add(gap) && s.start < o.last.saturating_add(gap)
+                }) {
                     let o = list.swap_remove(j);
                     let (first, second) = if o.start <= s.start {
                         (o.acc, s.acc)
@@ -390,7 +393,7 @@ impl<K: Key, V: Data, A: Data> Windows<K, V, A> for Sessions<K, V, A> {
             for s in done {
                 let w = EventWindow {
                     start: s.start,
-                    end: s.last + gap,
+                    end: s.last.saturating_add(gap),
                 };
                 out.push((k.clone(), w, s.acc));
             }

@@ -361,7 +361,8 @@ pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
     timeout: Option<Duration>,
     snapshots: bool,
 ) -> TStream<'s, MapOut<U, K, S>> {
-    let timeout = timeout.map(|d| d.as_millis() as u64);
+    // A timeout longer than the clock can count never fires.
+    let timeout = timeout.map(crate::time::millis);
     let mut snap: Vec<(K, S)> = Vec::new();
     keyed_state(
         s,

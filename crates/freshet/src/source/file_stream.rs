@@ -77,7 +77,7 @@ impl FileStreamOptions {
 
     fn file_age_ms(&self) -> u64 {
         self.max_file_age
-            .map_or(DEFAULT_MAX_FILE_AGE_MS, |d| d.as_millis() as u64)
+            .map_or(DEFAULT_MAX_FILE_AGE_MS, crate::time::millis)
     }
 }
 
@@ -87,7 +87,7 @@ const DEFAULT_MAX_FILE_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
 /// Milliseconds since the Unix epoch of a modification time.
 fn millis(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map_or(0, crate::time::millis)
 }
 
 /// The files of a directory as a direct source.

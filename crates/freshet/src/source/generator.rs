@@ -21,7 +21,8 @@ pub struct GeneratorOptions {
 }
 
 impl GeneratorOptions {
-    /// `rate_per_sec` records per second, without end.
+    /// `rate_per_sec` records per second (0 ..= [`MAX_GENERATOR_RATE`]; a higher rate fails
+    /// `start()`), without end.
     pub fn rate(rate_per_sec: u64) -> Self {
         GeneratorOptions {
             rate_per_sec,
@@ -35,6 +36,9 @@ impl GeneratorOptions {
         self
     }
 }
+
+/// The highest rate a generator accepts, in records per second.
+pub const MAX_GENERATOR_RATE: u64 = 1_000_000_000;
 
 /// The generator as a direct source.
 pub(crate) struct GeneratorSource<T> {

@@ -80,16 +80,27 @@ pub struct StreamingConfig {
     tolerable_checkpoint_failures: u32,
 }
 
+impl Default for StreamingConfig {
+    /// A one-second batch interval and the defaults of [`StreamingConfig::new`]. For
+    /// [`run_available_now`](crate::StreamingContext::run_available_now) the interval only
+    /// spaces the batch times: the batches do not wait for the clock.
+    fn default() -> Self {
+        StreamingConfig::new(Duration::from_secs(1))
+    }
+}
+
 impl StreamingConfig {
-    /// A configuration with the given batch interval, one worker per available core (at most 4),
-    /// one batch in flight at a time, and a graceful stop on Ctrl-C.
+    /// A configuration with the given batch interval, one worker, one batch in flight at a
+    /// time, and a graceful stop on Ctrl-C.
+    ///
+    /// One worker by default, as Flink's default parallelism and Kafka Streams' default thread
+    /// count: a pipeline gives the same partitions (`glom`, `map_partitions`, the order of
+    /// `foreach_batch` records) on every machine until [`workers`](Self::workers) says how many
+    /// cores it should use.
     pub fn new(batch_interval: Duration) -> Self {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
         StreamingConfig {
             batch_interval,
-            workers: cores.clamp(1, 4),
+            workers: 1,
             max_in_flight_batches: 1,
             stop_on_ctrl_c: true,
             checkpoint_interval: 10,

@@ -200,14 +200,41 @@ impl<T: crate::data::Key> Dataset<T> {
 
 impl Dataset<String> {
     /// The lines of the text files at `path`: a file, a directory (its files, hidden ones
-    /// excepted), or a glob pattern (`logs/*.log`). One partition per file.
-    ///
-    /// Fails if nothing matches. A file that cannot be read when the job runs fails the job.
+    /// excepted), or a glob pattern (`logs/*.log`), in as many partitions as the machine has
+    /// cores (at most one per file). See [`text_file_with`](Self::text_file_with).
     pub fn text_file(path: impl AsRef<Path>) -> Result<Dataset<String>> {
-        let files = Arc::new(resolve_files(path.as_ref())?);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::text_file_in(path.as_ref(), cores)
+    }
+
+    /// The lines of the text files at `path` in `partitions` partitions (1 ..= 256; at most one
+    /// per file), as Spark's `textFile(path, minPartitions)`. The files, sorted by name, are
+    /// cut into contiguous runs, one per partition, so `collect` returns the lines in file
+    /// order whatever the partition count.
+    ///
+    /// Fails if nothing matches or `partitions` is out of range. A file that cannot be read when
+    /// the job runs fails the job.
+    pub fn text_file_with(path: impl AsRef<Path>, partitions: usize) -> Result<Dataset<String>> {
+        if !(1..=MAX_BATCH_WORKERS).contains(&partitions) {
+            return Err(Error::Plan(format!(
+                "text_file_with's partitions must be between 1 and {MAX_BATCH_WORKERS}, not {partitions}"
+            )));
+        }
+        Self::text_file_in(path.as_ref(), partitions)
+    }
+
+    fn text_file_in(path: &Path, partitions: usize) -> Result<Dataset<String>> {
+        let files = resolve_files(path)?;
+        let partitions = partitions.clamp(1, files.len().max(1));
+        // Partition p reads files [p * n / parts, (p + 1) * n / parts).
+        let n = files.len();
+        let runs: Vec<Vec<PathBuf>> = (0..partitions)
+            .map(|p| files[p * n / partitions..(p + 1) * n / partitions].to_vec())
+            .collect();
+        let files = Arc::new(runs);
         let lineage = Lineage {
             streaming: false,
-            partitions: files.len(),
+            partitions,
         };
         Ok(Dataset::from_plan(Plan::new(
             "text_file",
@@ -216,8 +243,11 @@ impl Dataset<String> {
                 let files = Arc::clone(&files);
                 b.static_input(Arc::new(move |worker, peers, env| {
                     let mut lines = Vec::new();
-                    for (i, file) in files.iter().enumerate() {
-                        if i % peers == worker {
+                    for (p, run) in files.iter().enumerate() {
+                        if p % peers != worker {
+                            continue;
+                        }
+                        for file in run {
                             if let Err(e) = read_lines(file, &mut lines, &mut |what| {
                                 env.shared
                                     .skip("text_file", &format!("{}: {what}", file.display()))

@@ -257,6 +257,17 @@ pub enum Error {
         #[source]
         error: Arc<DurableError>,
     },
+    /// A `map_with_state` function updated or removed the state of a key during the key's
+    /// timeout call ([`State::is_timing_out`](crate::State::is_timing_out)), where the key is
+    /// removed whatever the function does (Spark: "Cannot update the state that is timing
+    /// out"). It comes wrapped in an [`Error::Operator`] naming the operator.
+    #[error("cannot {action} the state of a key that is timing out (batch {time}): the key is removed after this call; check State::is_timing_out() before calling {action}()")]
+    StateTimingOut {
+        /// What the function did: `"update"` or `"remove"`.
+        action: &'static str,
+        /// The batch in which the key timed out.
+        time: crate::time::BatchTime,
+    },
     /// Data read back from the checkpoint directory passed its checksum but does not decode:
     /// the pipeline's types changed since it was written.
     #[error("checkpoint: {what} does not decode ({reason}); the pipeline's types changed: start with a fresh checkpoint directory")]
@@ -300,9 +311,11 @@ impl Error {
     /// Whose problem the error is.
     pub fn domain(&self) -> ErrorDomain {
         match self {
-            Error::Config(_) | Error::Plan(_) | Error::Pattern { .. } | Error::Decode { .. } => {
-                ErrorDomain::User
-            }
+            Error::Config(_)
+            | Error::Plan(_)
+            | Error::Pattern { .. }
+            | Error::Decode { .. }
+            | Error::StateTimingOut { .. } => ErrorDomain::User,
             Error::Source { error, .. } | Error::Sink { error, .. } => error.domain(),
             Error::Operator { error, .. } => error.domain(),
             Error::Address { .. } | Error::Io { .. } | Error::Durable { .. } => {

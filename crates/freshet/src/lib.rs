@@ -43,6 +43,7 @@ mod dataset;
 mod disk;
 mod dstream;
 mod durability;
+mod each_batch;
 mod error;
 pub mod event_time;
 mod listener;

@@ -94,16 +94,6 @@ fn file_stream_with_existing_files_in_bounded_batches() {
 }
 
 #[test]
-fn file_stream_without_existing_files_has_nothing_to_do() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a"), "a\n").unwrap();
-    let (ctx, _clock) = context(1);
-    let out = ctx.text_file_stream(dir.path()).collect_batches();
-    ctx.run_available_now().unwrap();
-    assert!(out.is_empty());
-}
-
-#[test]
 fn generator_with_a_limit() {
     for workers in WORKERS {
         // 1000 records per second at 100 ms per batch: 100 per batch, 250 in all.
@@ -172,4 +162,15 @@ fn mixed_sources_end_when_all_are_exhausted() {
             strings(&["g2"])
         ]
     );
+}
+
+#[test]
+fn a_file_stream_reads_the_files_already_there_without_being_told() {
+    // What is available now is what is there: `include_existing` is for started streams.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "one\ntwo\n").unwrap();
+    let (ctx, _clock) = context(2);
+    let out = ctx.text_file_stream(dir.path()).collect_batches();
+    ctx.run_available_now().unwrap();
+    assert_eq!(sorted(&out, 1), vec![strings(&["one", "two"])]);
 }

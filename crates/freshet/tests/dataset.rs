@@ -78,13 +78,39 @@ fn text_file_reads_a_directory_one_partition_per_file() {
     write(dir.path(), "_SUCCESS", "");
     std::fs::create_dir(dir.path().join("sub")).unwrap();
     write(&dir.path().join("sub"), "nested.txt", "no\n");
-    let ds = Dataset::text_file(dir.path()).unwrap();
+    let ds = Dataset::text_file_with(dir.path(), 3).unwrap();
     assert_eq!(ds.partitions(), 3);
     // Files in name order, partition 0 first.
     assert_eq!(ds.collect().unwrap(), strings(&["a1", "b1", "b2"]));
     assert_eq!(
         ds.glom().collect().unwrap(),
         vec![strings(&["a1"]), strings(&["b1", "b2"]), vec![]]
+    );
+    // Fewer partitions than files: contiguous runs of files, the same lines in the same order.
+    let two = Dataset::text_file_with(dir.path(), 2).unwrap();
+    assert_eq!(two.partitions(), 2);
+    assert_eq!(two.collect().unwrap(), strings(&["a1", "b1", "b2"]));
+    assert_eq!(
+        two.glom().collect().unwrap(),
+        vec![strings(&["a1"]), strings(&["b1", "b2"])]
+    );
+    // More partitions than files: one per file. The default: at most one per core.
+    assert_eq!(
+        Dataset::text_file_with(dir.path(), 8).unwrap().partitions(),
+        3
+    );
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(
+        Dataset::text_file(dir.path()).unwrap().partitions(),
+        cores.min(3)
+    );
+    let err = Dataset::text_file_with(dir.path(), 0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("partitions must be between 1 and 256, not 0"),
+        "{err}"
     );
 }
 
@@ -95,7 +121,7 @@ fn text_file_reads_a_glob() {
     write(dir.path(), "y.log", "y1\ny2\n");
     write(dir.path(), "z.txt", "z\n");
     let pattern = dir.path().join("*.log");
-    let ds = Dataset::text_file(&pattern).unwrap();
+    let ds = Dataset::text_file_with(&pattern, 2).unwrap();
     assert_eq!(ds.partitions(), 2);
     assert_eq!(ds.collect().unwrap(), strings(&["x", "y1", "y2"]));
     assert_eq!(ds.count().unwrap(), 3);

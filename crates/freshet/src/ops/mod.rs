@@ -11,6 +11,7 @@
 
 pub(crate) mod aggregate;
 pub(crate) mod cogroup;
+pub(crate) mod each_batch;
 pub(crate) mod event_time;
 pub(crate) mod keyed;
 pub(crate) mod narrow;

@@ -69,16 +69,20 @@ impl WorkerEnv {
 
     /// `error`, as raised by the operator being installed.
     pub fn operator_error(&self, error: crate::error::Error) -> crate::error::Error {
-        let operator = self
-            .installing
+        crate::error::Error::Operator {
+            operator: self.operator_name(),
+            error: Box::new(error),
+        }
+    }
+
+    /// The name of the operator being installed, for errors it raises later, while it runs
+    /// (when [`operator_error`](Self::operator_error) no longer knows it).
+    pub fn operator_name(&self) -> String {
+        self.installing
             .borrow()
             .last()
             .cloned()
-            .unwrap_or_else(|| "operator".into());
-        crate::error::Error::Operator {
-            operator,
-            error: Box::new(error),
-        }
+            .unwrap_or_else(|| "operator".into())
     }
 
     /// Registers the state of a stateful operator for checkpoints: `snapshot` serializes this

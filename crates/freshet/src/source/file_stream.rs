@@ -33,7 +33,10 @@ use std::time::SystemTime;
 /// Options of a file stream.
 #[derive(Clone, Debug, Default)]
 pub struct FileStreamOptions {
-    /// Also read the files already in the directory when the context starts.
+    /// Also read the files already in the directory when the context starts (as Spark's
+    /// `newFilesOnly = false`). An available-now run
+    /// ([`run_available_now`](crate::StreamingContext::run_available_now)) always reads them:
+    /// they are what is available now.
     pub include_existing: bool,
     /// At most this many files per batch (the rest wait for later batches).
     pub max_files_per_batch: Option<usize>,
@@ -299,7 +302,7 @@ impl DirectSource for FileStreamSource {
         }
         self.frozen = ctx.available_now;
         self.scan(&FilesTaken::default())?;
-        if self.options.include_existing {
+        if self.options.include_existing || ctx.available_now {
             return Ok(FilesTaken::default());
         }
         // The files already there count as taken.

@@ -1,5 +1,7 @@
 //! A testing kit for pipelines and connectors (behind the `testing` feature).
 //!
+//! - [`run_operation`] (and [`run_operation2`]) is Spark's `testOperation`: queued input
+//!   batches through a pipeline on a manual clock, every output batch returned.
 //! - [`BatchStepper`] drives a context on a [`ManualClock`](crate::ManualClock): each
 //!   [`step`](BatchStepper::step) advances the clock one batch interval and waits until that
 //!   batch has completed, so tests never race the clock.
@@ -29,6 +31,8 @@
 
 pub mod crash;
 pub mod laws;
+mod operation;
 mod stepper;
 
+pub use operation::{run_operation, run_operation2, OperationOutput, OPERATION_INTERVAL};
 pub use stepper::BatchStepper;

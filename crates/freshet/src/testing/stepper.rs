@@ -72,7 +72,7 @@ impl BatchStepper {
             self.clock.advance(Duration::from_millis(t.0 - now));
         }
         self.ctx.await_batch(t, self.timeout)?;
-        self.next = Some(BatchTime(t.0 + interval.as_millis() as u64));
+        self.next = Some(t.plus(interval));
         Ok(t)
     }
 

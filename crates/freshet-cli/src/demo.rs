@@ -114,13 +114,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     // The same counts over a sliding window, kept incrementally: each batch adds the batch that
     // enters and subtracts the one that leaves; pages whose count drops to zero are dropped.
     let interval = Duration::from_millis(args.batch_ms);
-    let windowed = views.reduce_by_key_and_window_inv(
+    let windowed = views.reduce_by_key_and_window_inv_filtered(
         |a, b| a + b,
         |a, b| a - b,
         interval * args.window_batches as u32,
         interval,
-        Some(|kv: &(String, u64)| kv.1 > 0),
-    )?;
+        |kv: &(String, u64)| kv.1 > 0,
+    );
     windowed.publish("page views, sliding window", 20);
     let sink = reporter.clone();
     let label = format!("last {} batches", args.window_batches);

@@ -122,11 +122,11 @@ fn falling_behind_fires_and_catching_up_resolves_it() {
     webhook.join();
 }
 
-/// Fails `failures` times with a retryable error, then stores `0..n`, then waits for the stop;
-/// or fails for good with `fatal`.
+/// Fails `failures` times with a retryable error, then stores a record and waits for the stop;
+/// or, with `fatal`, fails for good once the test opens the gate.
 struct Flaky {
     failures: u32,
-    fatal: bool,
+    fatal: Option<mpsc::Receiver<()>>,
 }
 
 impl Receiver for Flaky {
@@ -141,7 +141,8 @@ impl Receiver for Flaky {
             self.failures -= 1;
             return Err(SourceError::external("connection refused"));
         }
-        if self.fatal {
+        if let Some(gate) = self.fatal.take() {
+            let _ = gate.recv();
             return Err(SourceError::user("no such queue"));
         }
         ctx.store(1);
@@ -166,7 +167,7 @@ fn a_receiver_that_keeps_failing_fires_then_resolves_when_it_runs_cleanly() {
     ctx.receiver_stream_with(
         Flaky {
             failures: 3,
-            fatal: false,
+            fatal: None,
         },
         options(),
     )
@@ -198,10 +199,11 @@ fn a_receiver_that_keeps_failing_fires_then_resolves_when_it_runs_cleanly() {
 fn a_job_that_stops_on_an_error_fires_once_and_bad_settings_are_refused() {
     let hook = Hook::start();
     let (ctx, _clock) = context();
+    let (open, gate) = mpsc::channel();
     ctx.receiver_stream_with(
         Flaky {
             failures: 0,
-            fatal: true,
+            fatal: Some(gate),
         },
         options(),
     )
@@ -209,6 +211,7 @@ fn a_job_that_stops_on_an_error_fires_once_and_bad_settings_are_refused() {
     .foreach_batch(|_, _| {});
     let webhook = Webhook::start(&ctx, hook.config()).unwrap();
     ctx.start().unwrap();
+    open.send(()).unwrap();
     assert!(ctx.await_termination().is_err());
     webhook.join();
     let failed = hook.next();

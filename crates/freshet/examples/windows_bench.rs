@@ -146,17 +146,16 @@ fn sliding(quick: bool) {
                 let len = Duration::from_secs(30);
                 let slide = Duration::from_secs(1);
                 let windows = if incremental {
-                    records.reduce_by_key_and_window_inv(
+                    records.reduce_by_key_and_window_inv_filtered(
                         |a, b| a + b,
                         |a, b| a - b,
                         len,
                         slide,
-                        Some(|kv: &(u64, u64)| kv.1 > 0),
+                        |kv: &(u64, u64)| kv.1 > 0,
                     )
                 } else {
                     records.reduce_by_key_and_window(|a, b| a + b, len, slide)
-                }
-                .expect("window");
+                };
                 let last = Arc::new(Mutex::new(0u64));
                 let seen = last.clone();
                 windows.count().foreach_batch(move |_t, n| {

@@ -66,6 +66,7 @@ impl<T: Data> Dataset<T> {
         let lineage = Lineage {
             streaming: false,
             partitions,
+            slide: 0,
         };
         Dataset::from_plan(Plan::new(
             "parallelize",
@@ -112,7 +113,7 @@ impl<T: Data> Dataset<T> {
                 let s = plan.stream(b);
                 let sink = Arc::clone(&sink);
                 let done =
-                    ops::output::gather_each(s, &b.env, "collect", None, move |_t, records| {
+                    ops::output::gather_each(s, &b.env, "collect", None, 0, move |_t, records| {
                         *sink.lock().unwrap_or_else(|p| p.into_inner()) = records;
                     });
                 b.probe(done);
@@ -182,7 +183,7 @@ impl<T: Data> Dataset<T> {
             workers,
             Arc::new(move |b: &mut Builder<'_>| {
                 let s = plan.stream(b);
-                let done = ops::output::save_as_text(s, &b.env, batch_dir.clone());
+                let done = ops::output::save_as_text(s, &b.env, batch_dir.clone(), 0);
                 b.probe(done);
             }),
         )?;
@@ -235,6 +236,7 @@ impl Dataset<String> {
         let lineage = Lineage {
             streaming: false,
             partitions,
+            slide: 0,
         };
         Ok(Dataset::from_plan(Plan::new(
             "text_file",

@@ -101,12 +101,18 @@ impl<T: Data> DStream<T> {
         let at_least_once = sink.guarantee() == Guarantee::AtLeastOnce;
         let sink = Arc::new(sink);
         let plan = self.plan.clone();
+        let every = self.plan.lineage().slide;
         self.output("sink", at_least_once, move |node, output| {
             Arc::new(move |b: &mut Builder<'_>| {
                 b.output(node, "sink", |b| {
                     let s = plan.stream(b);
-                    let done =
-                        ops::sink::write_to_sink(s, &b.env, Arc::clone(&sink), Arc::clone(&output));
+                    let done = ops::sink::write_to_sink(
+                        s,
+                        &b.env,
+                        Arc::clone(&sink),
+                        Arc::clone(&output),
+                        every,
+                    );
                     b.probe(done);
                 });
             })
@@ -174,6 +180,7 @@ impl<T: Data> DStream<T> {
     {
         let f = Arc::new(f);
         let plan = self.plan.clone();
+        let every = self.plan.lineage().slide;
         self.output("foreach_batch", false, move |id, output| {
             Arc::new(move |b: &mut Builder<'_>| {
                 b.output(id, "foreach_batch", |b| {
@@ -184,6 +191,7 @@ impl<T: Data> DStream<T> {
                         &b.env,
                         "foreach_batch",
                         Some(Arc::clone(&output)),
+                        every,
                         move |t, records| f(BatchTime(t), records),
                     );
                     b.probe(done);
@@ -199,6 +207,7 @@ impl<T: Data> DStream<T> {
         T: Debug,
     {
         let plan = self.plan.clone();
+        let every = self.plan.lineage().slide;
         self.output("print", false, move |id, output| {
             Arc::new(move |b: &mut Builder<'_>| {
                 b.output(id, "print", |b| {
@@ -210,6 +219,7 @@ impl<T: Data> DStream<T> {
                         &b.env,
                         "print",
                         Some(Arc::clone(&output)),
+                        every,
                         move |t, records| {
                             print!("{}", ops::output::format_print(t, &records, n));
                             shared.metrics.publish(PublishedOutput::of(
@@ -236,6 +246,7 @@ impl<T: Data> DStream<T> {
         let name: String = name.into();
         let plan = self.plan.clone();
         let label = name.clone();
+        let every = self.plan.lineage().slide;
         let output = self.output("publish", false, move |id, output| {
             Arc::new(move |b: &mut Builder<'_>| {
                 let name = name.clone();
@@ -247,6 +258,7 @@ impl<T: Data> DStream<T> {
                         &b.env,
                         "publish",
                         Some(Arc::clone(&output)),
+                        every,
                         move |t, records| {
                             shared
                                 .metrics
@@ -276,11 +288,12 @@ impl<T: Data> DStream<T> {
             })
         });
         let plan = self.plan.clone();
+        let every = self.plan.lineage().slide;
         self.output("save_as_text_files", false, move |id, _| {
             Arc::new(move |b: &mut Builder<'_>| {
                 b.output(id, "save_as_text_files", |b| {
                     let s = plan.stream(b);
-                    let done = ops::output::save_as_text(s, &b.env, dir.clone());
+                    let done = ops::output::save_as_text(s, &b.env, dir.clone(), every);
                     b.probe(done);
                 });
             })

@@ -61,8 +61,15 @@ impl<T: Data> DStream<T> {
                 f(BatchTime(t), batch)?.collect()
             })
         });
+        let every = self.plan.lineage().slide;
         let gathered = self.wrap(self.plan.derive("transform_each_batch", move |s, b| {
-            ops::each_batch::each_batch(s, &b.env, "transform_each_batch", Arc::clone(&batch_fn))
+            ops::each_batch::each_batch(
+                s,
+                &b.env,
+                "transform_each_batch",
+                every,
+                Arc::clone(&batch_fn),
+            )
         }));
         gathered.repartition(workers)
     }

@@ -6,7 +6,8 @@ use crate::config::StreamingConfig;
 use crate::error::{Error, Result};
 use crate::plan::{InstallOutput, SourceId};
 use crate::source::planner::SourcePlanner;
-use std::collections::{BTreeMap, HashSet};
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -49,11 +50,26 @@ struct Registry {
     taken: bool,
 }
 
+/// What remembering batches for `slice` needs (`StreamingContext::remember`,
+/// `DStream::remembered`; see the `remember` module). Held apart from the pipeline so that
+/// output operations can keep it without keeping the pipeline.
+#[derive(Default)]
+pub(crate) struct RememberRegistry {
+    /// The duration set by `StreamingContext::remember`, in milliseconds.
+    pub context_ms: Mutex<Option<u64>>,
+    /// The processing-time windows: plan node → (length, slide) in milliseconds.
+    pub windows: Mutex<HashMap<u64, (u64, u64)>>,
+    /// The remembered streams: plan node → its store of batches (an `Arc<Kept<T>>`).
+    pub kept: Mutex<HashMap<u64, Arc<dyn Any + Send + Sync>>>,
+}
+
 /// The pipeline under construction.
 pub(crate) struct Pipeline {
     pub config: StreamingConfig,
     /// Whether a graceful end runs one last batch in which open event-time windows are emitted.
     pub flush_at_end: AtomicBool,
+    /// Remembered streams and what decides how long they remember.
+    pub remember: Arc<RememberRegistry>,
     registry: Mutex<Registry>,
 }
 
@@ -62,8 +78,19 @@ impl Pipeline {
         Pipeline {
             config,
             flush_at_end: AtomicBool::new(false),
+            remember: Arc::default(),
             registry: Mutex::new(Registry::default()),
         }
+    }
+
+    /// Records that plan node `node` is a processing-time window of `len` sliding by `slide`
+    /// (milliseconds): the streams it reads remember `len` more of their batches for `slice`.
+    pub fn note_window(&self, node: u64, len: u64, slide: u64) {
+        self.remember
+            .windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(node, (len, slide));
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {

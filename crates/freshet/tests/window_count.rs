@@ -35,13 +35,13 @@ fn run<T: Data, U: Data>(
 fn tumbling_and_sliding_count_windows_over_the_stream() {
     let batches = vec![vec![1, 2], vec![3, 4, 5], vec![], vec![6, 7]];
     for workers in [1, 4] {
-        let got = run(workers, batches.clone(), |d| d.count_window(3, 3).unwrap());
+        let got = run(workers, batches.clone(), |d| d.count_window(3, 3));
         // The last, partial window [7] is not emitted.
         assert_eq!(
             got,
             vec![vec![], vec![vec![1, 2, 3]], vec![], vec![vec![4, 5, 6]]]
         );
-        let got = run(workers, batches.clone(), |d| d.count_window(3, 1).unwrap());
+        let got = run(workers, batches.clone(), |d| d.count_window(3, 1));
         assert_eq!(
             got,
             vec![
@@ -52,7 +52,7 @@ fn tumbling_and_sliding_count_windows_over_the_stream() {
             ],
             "{workers} workers"
         );
-        let got = run(workers, batches.clone(), |d| d.count_window(4, 2).unwrap());
+        let got = run(workers, batches.clone(), |d| d.count_window(4, 2));
         assert_eq!(
             got,
             vec![
@@ -73,9 +73,7 @@ fn count_windows_per_key() {
         vec![('b', 3)],
     ];
     for workers in [1, 4] {
-        let mut got = run(workers, batches.clone(), |d| {
-            d.count_window_by_key(2, 2).unwrap()
-        });
+        let mut got = run(workers, batches.clone(), |d| d.count_window_by_key(2, 2));
         got.iter_mut().for_each(|b| b.sort());
         assert_eq!(
             got,
@@ -90,12 +88,29 @@ fn count_windows_per_key() {
 }
 
 #[test]
-fn invalid_count_windows_fail_when_built() {
-    let ctx = StreamingContext::new(StreamingConfig::new(Duration::from_millis(100))).unwrap();
-    let d = ctx.queue_stream(vec![vec![('a', 1)]]);
-    assert!(d.count_window(0, 1).is_err());
-    assert!(d.count_window(2, 3).is_err());
-    assert!(d.count_window_by_key(3, 0).is_err());
+fn invalid_count_windows_fail_start() {
+    let start_error = |build: &dyn Fn(DStream<(char, i32)>)| {
+        let ctx = StreamingContext::new(StreamingConfig::new(Duration::from_millis(100))).unwrap();
+        build(ctx.queue_stream(vec![vec![('a', 1)]]));
+        ctx.start()
+            .expect_err("start() reports the mistake")
+            .to_string()
+    };
+    let err = start_error(&|d| {
+        d.count_window(0, 1);
+    });
+    assert!(
+        err.contains("`count_window`: a count window needs"),
+        "{err}"
+    );
+    let err = start_error(&|d| {
+        d.count_window(2, 3);
+    });
+    assert!(err.contains("cannot exceed its size"), "{err}");
+    let err = start_error(&|d| {
+        d.count_window_by_key(3, 0);
+    });
+    assert!(err.contains("`count_window_by_key`"), "{err}");
 }
 
 #[test]

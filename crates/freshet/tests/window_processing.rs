@@ -1,6 +1,7 @@
 //! Golden tests of the processing-time windows, driven by a manual clock: batches at 100, 200,
 //! ... ms with an interval of 100 ms, so the zero time is 0 and a window of slide 200 ms ends at
-//! 200, 400, 600 ms.
+//! 200, 400, 600 ms. As in Spark, a windowed stream has batches only where a window ends: its
+//! output operations are not called at the other batch times.
 
 use freshet::{BatchTime, DStream, Data, Error, ManualClock, StreamingConfig, StreamingContext};
 use std::sync::Arc;
@@ -11,10 +12,12 @@ fn ms(n: u64) -> Duration {
 }
 
 /// Runs `n` batches of 100 ms over `batches` (a queue; later batches are empty) on `workers`
-/// workers; returns every batch's records, sorted.
+/// workers; returns the records of every batch the output saw, sorted, after checking that it
+/// saw exactly the batches at multiples of `every` ms.
 fn run<T: Data, U: Data + Ord>(
     workers: usize,
     n: u64,
+    every: u64,
     batches: Vec<Vec<T>>,
     build: impl FnOnce(DStream<T>) -> DStream<U>,
 ) -> Vec<Vec<U>> {
@@ -34,9 +37,13 @@ fn run<T: Data, U: Data + Ord>(
             .unwrap();
     }
     ctx.stop(true).unwrap();
-    let got = out.sorted_batches();
-    assert_eq!(got.len() as u64, n, "one output batch per batch");
-    got
+    let times: Vec<u64> = out.batches().iter().map(|(t, _)| t.0).collect();
+    let expected: Vec<u64> = (1..=n)
+        .map(|k| 100 * k)
+        .filter(|t| t % every == 0)
+        .collect();
+    assert_eq!(times, expected, "the output's batches");
+    out.sorted_batches()
 }
 
 fn s(k: &str, v: i64) -> (String, i64) {
@@ -49,30 +56,24 @@ fn window_boundaries_first_partial_windows_and_empty_batches() {
         let got = run(
             workers,
             6,
+            200,
             vec![vec![1], vec![2], vec![], vec![4], vec![5], vec![6]],
-            |d| d.window(ms(300), ms(200)).unwrap(),
+            |d| d.window(ms(300), ms(200)),
         );
         // Windows end at 200 (the first, partial), 400, 600 and hold (t - 300, t].
-        let e: Vec<Vec<i32>> = vec![
-            vec![],
-            vec![1, 2],
-            vec![],
-            vec![2, 4],
-            vec![],
-            vec![4, 5, 6],
-        ];
+        let e: Vec<Vec<i32>> = vec![vec![1, 2], vec![2, 4], vec![4, 5, 6]];
         assert_eq!(got, e, "{workers} workers");
     }
 }
 
 #[test]
 fn tumbling_window_and_slide_of_one_batch() {
-    let got = run(2, 4, vec![vec![1, 2], vec![3], vec![4]], |d| {
-        d.window(ms(200), ms(200)).unwrap()
+    let got = run(2, 4, 200, vec![vec![1, 2], vec![3], vec![4]], |d| {
+        d.window(ms(200), ms(200))
     });
-    assert_eq!(got, vec![vec![], vec![1, 2, 3], vec![], vec![4]]);
-    let got = run(2, 4, vec![vec![1, 2], vec![3], vec![4]], |d| {
-        d.window(ms(200), ms(100)).unwrap()
+    assert_eq!(got, vec![vec![1, 2, 3], vec![4]]);
+    let got = run(2, 4, 100, vec![vec![1, 2], vec![3], vec![4]], |d| {
+        d.window(ms(200), ms(100))
     });
     assert_eq!(got, vec![vec![1, 2], vec![1, 2, 3], vec![3, 4], vec![4]]);
 }
@@ -81,21 +82,20 @@ fn tumbling_window_and_slide_of_one_batch() {
 fn count_and_reduce_by_window() {
     for workers in [1, 4] {
         let batches = vec![vec![1, 2], vec![3], vec![], vec![], vec![], vec![7]];
-        let got = run(workers, 6, batches.clone(), |d| {
-            d.count_by_window(ms(200), ms(200)).unwrap()
+        let got = run(workers, 6, 200, batches.clone(), |d| {
+            d.count_by_window(ms(200), ms(200))
         });
-        // One count per window, zero for an empty one, nothing between windows.
-        assert_eq!(got, vec![vec![], vec![3], vec![], vec![0], vec![], vec![1]]);
-        let got = run(workers, 6, batches.clone(), |d| {
-            d.reduce_by_window(|a, b| a + b, ms(300), ms(100)).unwrap()
+        // One count per window, zero for an empty one, no batch between windows.
+        assert_eq!(got, vec![vec![3], vec![0], vec![1]]);
+        let got = run(workers, 6, 100, batches.clone(), |d| {
+            d.reduce_by_window(|a, b| a + b, ms(300), ms(100))
         });
         assert_eq!(
             got,
             vec![vec![3], vec![6], vec![6], vec![3], vec![], vec![7]]
         );
-        let got = run(workers, 6, batches, |d| {
+        let got = run(workers, 6, 100, batches, |d| {
             d.reduce_by_window_inv(|a, b| a + b, |a, b| a - b, ms(300), ms(100))
-                .unwrap()
         });
         assert_eq!(
             got,
@@ -124,20 +124,12 @@ fn keyed_windows_keys_disappear_and_come_back() {
         vec![s("a", 2), s("b", 5)],
     ];
     for workers in [1, 4] {
-        let plain = run(workers, 6, batches.clone(), |d| {
+        let plain = run(workers, 6, 100, batches.clone(), |d| {
             d.reduce_by_key_and_window(|a, b| a + b, ms(200), ms(100))
-                .unwrap()
         });
         assert_eq!(plain, expected, "plain, {workers} workers");
-        let inc = run(workers, 6, batches.clone(), |d| {
-            d.reduce_by_key_and_window_inv(
-                |a, b| a + b,
-                |a, b| a - b,
-                ms(200),
-                ms(100),
-                None::<fn(&(String, i64)) -> bool>,
-            )
-            .unwrap()
+        let inc = run(workers, 6, 100, batches.clone(), |d| {
+            d.reduce_by_key_and_window_inv(|a, b| a + b, |a, b| a - b, ms(200), ms(100))
         });
         assert_eq!(inc, expected, "incremental, {workers} workers");
     }
@@ -147,29 +139,21 @@ fn keyed_windows_keys_disappear_and_come_back() {
 fn incremental_filter_drops_zero_values() {
     // Values that cancel out: the key stays in the window with 0, which the filter drops.
     let batches = vec![vec![s("a", 2)], vec![s("a", -2)], vec![]];
-    let keep_all = run(1, 3, batches.clone(), |d| {
-        d.reduce_by_key_and_window_inv(
-            |a, b| a + b,
-            |a, b| a - b,
-            ms(200),
-            ms(100),
-            None::<fn(&(String, i64)) -> bool>,
-        )
-        .unwrap()
+    let keep_all = run(1, 3, 100, batches.clone(), |d| {
+        d.reduce_by_key_and_window_inv(|a, b| a + b, |a, b| a - b, ms(200), ms(100))
     });
     assert_eq!(
         keep_all,
         vec![vec![s("a", 2)], vec![s("a", 0)], vec![s("a", -2)]]
     );
-    let filtered = run(1, 3, batches, |d| {
-        d.reduce_by_key_and_window_inv(
+    let filtered = run(1, 3, 100, batches, |d| {
+        d.reduce_by_key_and_window_inv_filtered(
             |a, b| a + b,
             |a, b| a - b,
             ms(200),
             ms(100),
-            Some(|kv: &(String, i64)| kv.1 != 0),
+            |kv: &(String, i64)| kv.1 != 0,
         )
-        .unwrap()
     });
     assert_eq!(filtered, vec![vec![s("a", 2)], vec![], vec![s("a", -2)]]);
 }
@@ -178,8 +162,8 @@ fn incremental_filter_drops_zero_values() {
 fn count_by_value_and_group_by_key_and_window() {
     let batches = vec![vec!['x', 'y', 'x'], vec!['y'], vec![], vec![]];
     for workers in [1, 4] {
-        let got = run(workers, 4, batches.clone(), |d| {
-            d.count_by_value_and_window(ms(200), ms(100)).unwrap()
+        let got = run(workers, 4, 100, batches.clone(), |d| {
+            d.count_by_value_and_window(ms(200), ms(100))
         });
         assert_eq!(
             got,
@@ -190,27 +174,43 @@ fn count_by_value_and_group_by_key_and_window() {
                 vec![]
             ]
         );
-        let got = run(workers, 4, batches.clone(), |d| {
+        let got = run(workers, 4, 200, batches.clone(), |d| {
             d.map(|w| (w, 1u8))
                 .group_by_key_and_window(ms(200), ms(200))
-                .unwrap()
                 .map(|(k, vs)| (k, vs.len()))
         });
-        assert_eq!(got, vec![vec![], vec![('x', 2), ('y', 2)], vec![], vec![]]);
+        assert_eq!(got, vec![vec![('x', 2), ('y', 2)], vec![]]);
     }
 }
 
-#[test]
-fn lengths_that_are_not_multiples_of_the_interval_fail_when_built() {
+/// The error `start()` returns for the pipeline `build` makes.
+fn start_error(build: impl FnOnce(DStream<(i32, i32)>)) -> Error {
     let ctx = StreamingContext::new(StreamingConfig::new(ms(100))).unwrap();
-    let d = ctx.queue_stream(vec![vec![(1, 1)]]);
-    let err = d.window(ms(150), ms(100)).err().unwrap();
+    build(ctx.queue_stream(vec![vec![(1, 1)]]));
+    ctx.start().expect_err("start() reports the mistake")
+}
+
+#[test]
+fn lengths_that_are_not_multiples_of_the_interval_fail_start() {
+    let err = start_error(|d| {
+        d.window(ms(150), ms(100)).collect_batches();
+    });
     assert!(matches!(err, Error::Plan(_)), "{err}");
+    assert!(err.to_string().contains("`window`"), "{err}");
     assert!(err.to_string().contains("window length (150ms)"), "{err}");
-    let err = d.count_by_window(ms(200), ms(50)).err().unwrap();
+    let err = start_error(|d| {
+        d.count_by_window(ms(200), ms(50)).collect_batches();
+    });
     assert!(err.to_string().contains("window slide (50ms)"), "{err}");
-    assert!(d
-        .reduce_by_key_and_window(|a, b| a + b, ms(0), ms(100))
-        .is_err());
-    assert!(d.group_by_key_and_window(ms(300), ms(250)).is_err());
+    let err = start_error(|d| {
+        d.reduce_by_key_and_window(|a, b| a + b, ms(0), ms(100));
+    });
+    assert!(
+        err.to_string().contains("`reduce_by_key_and_window`"),
+        "{err}"
+    );
+    let err = start_error(|d| {
+        d.group_by_key_and_window(ms(300), ms(250));
+    });
+    assert!(err.to_string().contains("window slide (250ms)"), "{err}");
 }

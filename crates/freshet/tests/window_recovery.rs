@@ -140,24 +140,15 @@ fn processing_time_windows(ctx: &StreamingContext) -> Vec<CollectedBatches<Strin
     let (len, slide) = (ms(300), ms(200));
     vec![
         pairs
-            .reduce_by_key_and_window_inv(
-                |a, b| a + b,
-                |a, b| a - b,
-                len,
-                slide,
-                None::<fn(&(u64, u64)) -> bool>,
-            )
-            .unwrap()
+            .reduce_by_key_and_window_inv(|a, b| a + b, |a, b| a - b, len, slide)
             .map(|x| render("inv", x))
             .collect_batches(),
         pairs
             .reduce_by_key_and_window(|a, b| a + b, len, slide)
-            .unwrap()
             .map(|x| render("rbkw", x))
             .collect_batches(),
         pairs
             .group_by_key_and_window(len, slide)
-            .unwrap()
             .map(|(k, mut vs)| {
                 vs.sort();
                 render("group", (k, vs))
@@ -165,28 +156,22 @@ fn processing_time_windows(ctx: &StreamingContext) -> Vec<CollectedBatches<Strin
             .collect_batches(),
         nums.map(|i| i % 5)
             .count_by_value_and_window(len, ms(100))
-            .unwrap()
             .map(|x| render("cbv", x))
             .collect_batches(),
         nums.window(len, slide)
-            .unwrap()
             .map(|x| render("window", x))
             .collect_batches(),
         nums.count_by_window(len, slide)
-            .unwrap()
             .map(|x| render("count", x))
             .collect_batches(),
         nums.reduce_by_window(|a, b| a + b, len, slide)
-            .unwrap()
             .map(|x| render("reduce", x))
             .collect_batches(),
         nums.count_window(7, 4)
-            .unwrap()
             .map(|x| render("cw", x))
             .collect_batches(),
         pairs
             .count_window_by_key(3, 2)
-            .unwrap()
             .map(|x| render("cwk", x))
             .collect_batches(),
     ]

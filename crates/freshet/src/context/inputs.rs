@@ -86,6 +86,7 @@ impl StreamingContext {
         let lineage = Lineage {
             streaming: true,
             partitions: 1,
+            slide: 0,
         };
         let plan = Plan::new(kind, lineage, move |b: &mut Builder<'_>| {
             b.source_input::<T>(id, Arc::clone(&read))

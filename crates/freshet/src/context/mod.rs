@@ -17,6 +17,7 @@
 //!
 //! A context runs once: after it has stopped, build a new one.
 
+mod combine;
 mod figures;
 mod inputs;
 

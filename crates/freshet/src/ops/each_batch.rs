@@ -2,6 +2,7 @@
 //! function called with its records, and the records it returns sent on (spread over the
 //! workers by the caller).
 
+use super::cadence::Cadence;
 use super::{narrow, per_time, EmitEmpty};
 use crate::data::Data;
 use crate::error::Error;
@@ -21,10 +22,12 @@ pub(crate) fn each_batch<'s, T: Data, U: Data>(
     s: TStream<'s, T>,
     env: &Rc<WorkerEnv>,
     name: &'static str,
+    every: u64,
     f: BatchFn<T, U>,
 ) -> TStream<'s, U> {
     let index = env.index;
     let shared = env.shared.clone();
+    let cadence = Cadence::new(env, every);
     let tagged = narrow(
         s,
         "each-batch-tag",
@@ -41,7 +44,7 @@ pub(crate) fn each_batch<'s, T: Data, U: Data>(
         Vec::new,
         |acc: &mut Vec<(usize, Vec<T>)>, data: &mut Vec<(usize, Vec<T>)>| acc.append(data),
         move |t, mut parts, out: &mut Vec<U>| {
-            if shared.stopping_now() {
+            if shared.stopping_now() || !cadence.fires(t) {
                 return;
             }
             parts.sort_by_key(|p| p.0);

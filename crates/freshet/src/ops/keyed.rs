@@ -1,13 +1,12 @@
 //! Keyed aggregations: `combine_by_key` (and through it `reduce_by_key`, `count_by_value`) and
 //! `group_by_key`. Records are combined on their worker first, then routed by key.
 
-use super::narrow::exchange_by_key;
-use super::{per_time, EmitEmpty, FastMap};
+use super::{per_time, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
 use crate::plan::{TStream, WorkerEnv};
 use std::rc::Rc;
 use std::sync::Arc;
-use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 
 /// The three functions of `combine_by_key`.
 pub(crate) struct Combiner<V, C> {
@@ -50,12 +49,39 @@ fn drain_map<K, C>(map: FastMap<K, Option<C>>, out: &mut Vec<(K, C)>) {
     out.extend(map.into_iter().filter_map(|(k, c)| c.map(|c| (k, c))));
 }
 
+/// The number of partitions (workers owning keys) a keyed operator uses when `requested` were
+/// asked for: all workers for `None`, else `requested` but at least 1 and at most `peers`.
+pub(crate) fn partitions_of(requested: Option<usize>, peers: usize) -> usize {
+    requested.map_or(peers, |n| n.clamp(1, peers.max(1)))
+}
+
+/// Routes `(key, value)` records to the key's owner among the first `parts` workers:
+/// `route(key) % parts` (with `parts` the worker count, the same as `exchange_by_key`).
+pub(crate) fn exchange_in<K: Key, V: Data>(
+    parts: usize,
+) -> Exchange<(K, V), impl FnMut(&(K, V)) -> u64> {
+    let parts = parts.max(1) as u64;
+    Exchange::new(move |x: &(K, V)| route(&x.0) % parts)
+}
+
 /// `combine_by_key`: per-worker combine, then (with more than one worker) route by key and merge.
 pub(crate) fn combine_by_key<'s, K: Key, V: Data, C: Data>(
     s: TStream<'s, (K, V)>,
     env: &Rc<WorkerEnv>,
     name: &str,
     c: Combiner<V, C>,
+) -> TStream<'s, (K, C)> {
+    combine_by_key_in(s, env, name, c, env.peers)
+}
+
+/// [`combine_by_key`] with the keys owned by the first `parts` workers only (`parts` from
+/// [`partitions_of`]).
+pub(crate) fn combine_by_key_in<'s, K: Key, V: Data, C: Data>(
+    s: TStream<'s, (K, V)>,
+    env: &Rc<WorkerEnv>,
+    name: &str,
+    c: Combiner<V, C>,
+    parts: usize,
 ) -> TStream<'s, (K, C)> {
     let (create, merge_value) = (c.create.clone(), c.merge_value.clone());
     let hint = SizeHint::default();
@@ -86,7 +112,7 @@ pub(crate) fn combine_by_key<'s, K: Key, V: Data, C: Data>(
     let hint2 = hint.clone();
     per_time(
         local,
-        exchange_by_key::<K, C>(),
+        exchange_in::<K, C>(parts),
         name,
         env,
         EmitEmpty::Never,
@@ -109,9 +135,18 @@ pub(crate) fn group_by_key<'s, K: Key, V: Data>(
     s: TStream<'s, (K, V)>,
     env: &Rc<WorkerEnv>,
 ) -> TStream<'s, (K, Vec<V>)> {
+    group_by_key_in(s, env, env.peers)
+}
+
+/// [`group_by_key`] with the keys owned by the first `parts` workers only.
+pub(crate) fn group_by_key_in<'s, K: Key, V: Data>(
+    s: TStream<'s, (K, V)>,
+    env: &Rc<WorkerEnv>,
+    parts: usize,
+) -> TStream<'s, (K, Vec<V>)> {
     per_time(
         s,
-        exchange_by_key::<K, V>(),
+        exchange_in::<K, V>(parts),
         "group_by_key",
         env,
         EmitEmpty::Never,

@@ -10,6 +10,7 @@
 //! hash maps use, so that the keys a worker receives still spread over its map's buckets.
 
 pub(crate) mod aggregate;
+pub(crate) mod cadence;
 pub(crate) mod cogroup;
 pub(crate) mod each_batch;
 pub(crate) mod event_time;
@@ -17,6 +18,7 @@ pub(crate) mod keyed;
 pub(crate) mod narrow;
 pub(crate) mod output;
 pub(crate) mod sink;
+pub(crate) mod sort;
 pub(crate) mod state;
 pub(crate) mod window;
 

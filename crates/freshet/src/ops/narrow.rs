@@ -75,6 +75,13 @@ pub(crate) fn union<'s, T: Data>(a: TStream<'s, T>, b: TStream<'s, T>) -> TStrea
     a.concat(b)
 }
 
+/// The union of any number of streams (at least one), in one operator.
+pub(crate) fn union_all<'s, T: Data>(streams: Vec<TStream<'s, T>>) -> TStream<'s, T> {
+    use timely::dataflow::operators::Concatenate;
+    let scope = streams[0].scope();
+    scope.concatenate(streams)
+}
+
 /// `repartition(n)`: spreads records round-robin over `n` workers (at most all of them).
 pub(crate) fn repartition<'s, T: Data>(
     s: TStream<'s, T>,

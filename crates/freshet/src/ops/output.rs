@@ -1,6 +1,7 @@
 //! Output operators: gathering batches on worker 0 (`foreach_batch`, `print`, `collect`) and
 //! writing partitions to files (`save_as_text_files`).
 
+use super::cadence::Cadence;
 use super::{narrow, per_time, EmitEmpty};
 use crate::data::Data;
 use crate::error::Error;
@@ -14,12 +15,14 @@ use std::sync::{Arc, OnceLock};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 
 /// Gathers every batch on worker 0 (worker 0's records first, then worker 1's, ...) and calls
-/// `f(time, records)` there once per batch, in batch-time order, empty batches included.
+/// `f(time, records)` there once per batch, in batch-time order, empty batches included: every
+/// batch the stream has (a windowed stream has one every `every` ms; see [`Cadence`]).
 pub(crate) fn gather_each<'s, T, F>(
     s: TStream<'s, T>,
     env: &Rc<WorkerEnv>,
     name: &str,
     output: Option<Arc<OnceLock<String>>>,
+    every: u64,
     mut f: F,
 ) -> TStream<'s, ()>
 where
@@ -29,6 +32,7 @@ where
     let index = env.index;
     let shared = env.shared.clone();
     let output_name = name.to_string();
+    let cadence = Cadence::new(env, every);
     let tagged = narrow(
         s,
         "gather-tag",
@@ -45,6 +49,9 @@ where
         Vec::new,
         |acc: &mut Vec<(usize, Vec<T>)>, data: &mut Vec<(usize, Vec<T>)>| acc.append(data),
         move |t, mut parts, _out: &mut Vec<()>| {
+            if !cadence.fires(t) {
+                return;
+            }
             shared.event(RuntimeEvent::OutputStarted {
                 name: output_name.clone(),
                 time: t,
@@ -140,8 +147,10 @@ pub(crate) fn save_as_text<'s, T: Data + std::fmt::Display>(
     s: TStream<'s, T>,
     env: &Rc<WorkerEnv>,
     dir: BatchDir,
+    every: u64,
 ) -> TStream<'s, ()> {
     let worker_env = env.clone();
+    let cadence = Cadence::new(env, every);
     per_time(
         s,
         Pipeline,
@@ -151,6 +160,9 @@ pub(crate) fn save_as_text<'s, T: Data + std::fmt::Display>(
         Vec::new,
         |acc: &mut Vec<T>, data: &mut Vec<T>| acc.append(data),
         move |t, records, _out: &mut Vec<()>| {
+            if !cadence.fires(t) {
+                return;
+            }
             let name = format!("part-{:05}", worker_env.index);
             if let Err(e) = write_lines_atomically(&dir(t), &name, &records) {
                 worker_env.shared.fail(e);

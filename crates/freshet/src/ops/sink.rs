@@ -1,6 +1,7 @@
 //! The sink output operator: each worker opens its own writer and writes its partition of
 //! every batch, with retries of retryable failures.
 
+use super::cadence::Cadence;
 use super::{local, per_time, EmitEmpty};
 use crate::data::Data;
 use crate::error::{Error, SinkError};
@@ -58,8 +59,10 @@ pub(crate) fn write_to_sink<'s, T: Data, S: Sink<T>>(
     env: &Rc<WorkerEnv>,
     sink: Arc<S>,
     output: Arc<OnceLock<String>>,
+    every: u64,
 ) -> TStream<'s, ()> {
     let worker_env = env.clone();
+    let cadence = Cadence::new(env, every);
     let mut writer: Option<S::Writer> = None;
     per_time(
         s,
@@ -71,7 +74,7 @@ pub(crate) fn write_to_sink<'s, T: Data, S: Sink<T>>(
         |acc: &mut Vec<T>, data: &mut Vec<T>| acc.append(data),
         move |t, records, _out: &mut Vec<()>| {
             let shared = &worker_env.shared;
-            if shared.stopping_now() {
+            if shared.stopping_now() || !cadence.fires(t) {
                 return;
             }
             let id = output.get().map_or("sink", String::as_str);

@@ -8,7 +8,9 @@ use super::narrow::narrow;
 use super::{per_time, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
 use crate::durability::{decode_state, encode_state};
+use crate::error::Error;
 use crate::plan::{TStream, WorkerEnv};
+use crate::time::BatchTime;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -17,15 +19,39 @@ use std::time::Duration;
 use timely::dataflow::channels::pact::Exchange;
 
 /// The state of one key, handed to the function of a [`StateSpec`](crate::StateSpec).
+///
+/// ```
+/// use freshet::{State, StateSpec};
+/// // Counts a key's records; emits the count when the key times out.
+/// let spec = StateSpec::function_with(|_t, k: &String, v: Option<u64>, st: &mut State<u64>| {
+///     if st.is_timing_out() {
+///         return Some((k.clone(), st.get().copied().unwrap_or(0))); // no update here
+///     }
+///     st.update(st.get().copied().unwrap_or(0) + v.map_or(0, |_| 1));
+///     None
+/// });
+/// # let _ = spec;
+/// ```
 #[derive(Debug)]
 pub struct State<S> {
     value: Option<S>,
     timing_out: bool,
+    /// What the function tried on a timing-out key (`"update"` or `"remove"`), if anything.
+    misuse: Option<&'static str>,
 }
 
 impl<S> State<S> {
     pub(crate) fn new(value: Option<S>, timing_out: bool) -> Self {
-        State { value, timing_out }
+        State {
+            value,
+            timing_out,
+            misuse: None,
+        }
+    }
+
+    /// What the function tried on a timing-out key, if it tried to change its state.
+    pub(crate) fn misuse(&self) -> Option<&'static str> {
+        self.misuse
     }
 
     pub(crate) fn into_inner(self) -> Option<S> {
@@ -46,14 +72,30 @@ impl<S> State<S> {
         self.value.as_ref()
     }
 
-    /// Sets the key's state. When the key is timing out the key is removed anyway, so the
-    /// update is ignored (Spark throws instead).
+    /// Sets the key's state.
+    ///
+    /// Not allowed in a key's timeout call ([`is_timing_out`](Self::is_timing_out)), where the
+    /// key is removed whatever the function does: the update is not applied, and the job fails
+    /// with [`Error::Operator`](crate::Error::Operator) naming the operator around
+    /// [`Error::StateTimingOut`](crate::Error::StateTimingOut) (Spark throws "Cannot update the
+    /// state that is timing out").
     pub fn update(&mut self, value: S) {
+        if self.timing_out {
+            self.misuse.get_or_insert("update");
+            return;
+        }
         self.value = Some(value);
     }
 
     /// Removes the key's state.
+    ///
+    /// Not allowed in a key's timeout call, like [`update`](Self::update) (Spark: "Cannot
+    /// remove the state that is timing out"); the key is removed after that call anyway.
     pub fn remove(&mut self) {
+        if self.timing_out {
+            self.misuse.get_or_insert("remove");
+            return;
+        }
         self.value = None;
     }
 
@@ -73,6 +115,7 @@ fn keyed_state<'s, K, V, S, U, F>(
     env: &Rc<WorkerEnv>,
     name: &str,
     initial: &[(K, S)],
+    parts: usize,
     mut update: F,
 ) -> TStream<'s, U>
 where
@@ -85,15 +128,15 @@ where
     let store = Rc::new(RefCell::new(StateStore::initial(
         initial,
         env.index,
-        env.peers,
+        parts,
         env.first_time,
     )));
-    checkpointed(env, &store);
+    checkpointed(env, &store, parts);
     let sizes = StateSizes::new(env);
     let peers = env.peers;
     per_time(
         tag_source(s, env.index),
-        exchange_tagged::<K, V>(),
+        exchange_tagged::<K, V>(parts),
         name,
         env,
         EmitEmpty::AllWorkers,
@@ -131,14 +174,19 @@ impl StateSizes {
 }
 
 /// Registers `store` for checkpoints and, when the run recovers from one, replaces its
-/// contents with the checkpointed entries this worker owns (whatever the old worker count).
-fn checkpointed<K: Key, S: Data>(env: &Rc<WorkerEnv>, store: &Rc<RefCell<StateStore<K, S>>>) {
+/// contents with the checkpointed entries this worker owns among the first `owners` workers
+/// (whatever the old worker or partition count).
+fn checkpointed<K: Key, S: Data>(
+    env: &Rc<WorkerEnv>,
+    store: &Rc<RefCell<StateStore<K, S>>>,
+    owners: usize,
+) {
     let snapshot = Rc::clone(store);
     let parts = env.register_state(Rc::new(move || encode_state(&snapshot.borrow().snapshot())));
     if parts.is_empty() {
         return;
     }
-    let (index, peers) = (env.index, env.peers);
+    let (index, peers) = (env.index, owners);
     let mut restored = StateStore::new();
     for part in parts {
         match decode_state::<Vec<(K, S, u64)>>(&part) {
@@ -188,8 +236,8 @@ impl<K: Key, S: Data> StateStore<K, S> {
         }
     }
 
-    /// A store holding the entries of `initial` that `worker` (of `peers`) owns, as if they had
-    /// received data at batch time `seen`.
+    /// A store holding the entries of `initial` that `worker` owns (keys are spread over the
+    /// first `peers` workers), as if they had received data at batch time `seen`.
     pub fn initial(initial: &[(K, S)], worker: usize, peers: usize, seen: u64) -> Self {
         let mut st = StateStore::new();
         st.restore(
@@ -254,9 +302,12 @@ fn tag_source<'s, K: Key, V: Data>(
 /// A record tagged with the worker that read it.
 type Tagged<K, V> = (u32, K, V);
 
-/// Routes tagged records to their key's owner.
-fn exchange_tagged<K: Key, V: Data>() -> Exchange<Tagged<K, V>, impl FnMut(&Tagged<K, V>) -> u64> {
-    Exchange::new(|x: &(u32, K, V)| route(&x.1))
+/// Routes tagged records to their key's owner among the first `parts` workers.
+fn exchange_tagged<K: Key, V: Data>(
+    parts: usize,
+) -> Exchange<Tagged<K, V>, impl FnMut(&Tagged<K, V>) -> u64> {
+    let parts = parts.max(1) as u64;
+    Exchange::new(move |x: &(u32, K, V)| route(&x.1) % parts)
 }
 
 /// One batch's records on a key's owner, in arrival order: by source worker, then in the order
@@ -284,24 +335,29 @@ impl<K, V> BySource<K, V> {
     }
 }
 
-/// The function of `update_state_by_key`.
-pub(crate) type UpdateFn<V, S> = Arc<dyn Fn(Vec<V>, Option<S>) -> Option<S> + Send + Sync>;
+/// The function of `update_state_by_key`: `f(batch time, key, new values, old state)`.
+pub(crate) type UpdateFn<K, V, S> =
+    Arc<dyn Fn(BatchTime, &K, Vec<V>, Option<S>) -> Option<S> + Send + Sync>;
 
-/// `update_state_by_key`: `f(new values, old state)` for every key with new values or state;
-/// `None` removes the key. Every batch writes `(key, state)` for every key. A key's new values
-/// are in arrival order (see [`BySource`]).
+/// `update_state_by_key`: `f(time, key, new values, old state)` for every key with new values
+/// or state; `None` removes the key. Every batch writes `(key, state)` for every key. A key's
+/// new values are in arrival order (see [`BySource`]). Keys are owned by the first `parts`
+/// workers.
 pub(crate) fn update_state_by_key<'s, K: Key, V: Data, S: Data>(
     s: TStream<'s, (K, V)>,
     env: &Rc<WorkerEnv>,
-    f: UpdateFn<V, S>,
+    f: UpdateFn<K, V, S>,
     initial: Arc<Vec<(K, S)>>,
+    parts: usize,
 ) -> TStream<'s, (K, S)> {
     keyed_state(
         s,
         env,
         "update_state_by_key",
         &initial,
+        parts,
         move |t, batch, store: &mut StateStore<K, S>, out| {
+            let time = BatchTime(t);
             let mut new: FastMap<K, Vec<V>> = FastMap::default();
             for (k, v) in batch.into_ordered() {
                 match new.get_mut(&k) {
@@ -319,11 +375,11 @@ pub(crate) fn update_state_by_key<'s, K: Key, V: Data, S: Data>(
                     }
                     None => Vec::new(),
                 };
-                e.state = f(values, e.state.take());
+                e.state = f(time, k, values, e.state.take());
                 e.state.is_some()
             });
             for (k, vs) in new {
-                if let Some(s) = f(vs, None) {
+                if let Some(s) = f(time, &k, vs, None) {
                     store.map.insert(
                         k,
                         Entry {
@@ -348,33 +404,56 @@ pub(crate) enum MapOut<U, K, S> {
     Snapshot(K, S),
 }
 
-/// The function of `map_with_state`.
-pub(crate) type MapFn<K, V, S, U> = Arc<dyn Fn(&K, Option<V>, &mut State<S>) -> U + Send + Sync>;
+/// The function of `map_with_state`: `f(batch time, key, value, state)`; `None` emits nothing.
+pub(crate) type MapFn<K, V, S, U> =
+    Arc<dyn Fn(BatchTime, &K, Option<V>, &mut State<S>) -> Option<U> + Send + Sync>;
 
-/// `map_with_state`: `f(key, Some(value), state)` for every record in arrival order (see
-/// [`BySource`]), and `f(key, None, state)` once for a key that times out, after which it is removed.
+/// How `map_with_state` runs: its function, initial state, timeout, and partitions.
+pub(crate) struct MapWithState<K, V, S, U> {
+    pub func: MapFn<K, V, S, U>,
+    pub initial: Arc<Vec<(K, S)>>,
+    pub timeout: Option<Duration>,
+    /// The number of workers owning keys (from [`partitions_of`](super::keyed::partitions_of)).
+    pub parts: usize,
+    /// Whether to write the state snapshot of every batch.
+    pub snapshots: bool,
+}
+
+/// `map_with_state`: `f(time, key, Some(value), state)` for every record in arrival order (see
+/// [`BySource`]), and `f(time, key, None, state)` once for a key that times out, after which it
+/// is removed. A timeout call that updates or removes the state fails the run with
+/// [`Error::StateTimingOut`] (and the batch writes nothing more on this worker).
 pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
     s: TStream<'s, (K, V)>,
     env: &Rc<WorkerEnv>,
-    f: MapFn<K, V, S, U>,
-    initial: Arc<Vec<(K, S)>>,
-    timeout: Option<Duration>,
-    snapshots: bool,
+    how: MapWithState<K, V, S, U>,
 ) -> TStream<'s, MapOut<U, K, S>> {
+    let MapWithState {
+        func: f,
+        initial,
+        timeout,
+        parts,
+        snapshots,
+    } = how;
     // A timeout longer than the clock can count never fires.
     let timeout = timeout.map(crate::time::millis);
     let mut snap: Vec<(K, S)> = Vec::new();
+    let operator = env.operator_name();
+    let shared = Arc::clone(&env.shared);
     keyed_state(
         s,
         env,
         "map_with_state",
         &initial,
+        parts,
         move |t, records, store: &mut StateStore<K, S>, out| {
+            let time = BatchTime(t);
             for (k, v) in records.into_ordered() {
                 let mut entry = store.map.get_mut(&k);
                 let mut state = State::new(entry.as_mut().and_then(|e| e.state.take()), false);
-                let u = f(&k, Some(v), &mut state);
-                out.push(MapOut::Value(u));
+                if let Some(u) = f(time, &k, Some(v), &mut state) {
+                    out.push(MapOut::Value(u));
+                }
                 match (state.into_inner(), entry) {
                     (Some(s), Some(e)) => {
                         e.state = Some(s);
@@ -405,7 +484,16 @@ pub(crate) fn map_with_state<'s, K: Key, V: Data, S: Data, U: Data>(
                 for k in expired {
                     if let Some(e) = store.map.remove(&k) {
                         let mut state = State::new(e.state, true);
-                        out.push(MapOut::Value(f(&k, None, &mut state)));
+                        let u = f(time, &k, None, &mut state);
+                        if let Some(action) = state.misuse() {
+                            shared.fail(Error::Operator {
+                                operator: operator.clone(),
+                                error: Box::new(Error::StateTimingOut { action, time }),
+                            });
+                            out.clear();
+                            return;
+                        }
+                        out.extend(u.map(MapOut::Value));
                     }
                 }
             }

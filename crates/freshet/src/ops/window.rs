@@ -24,8 +24,8 @@
 //!   combines every worker's partials, so it is unchanged);
 //! - the whole-stream count window's buffer lives on worker 0 and goes back to worker 0.
 
-use super::keyed::{combine_by_key, Combiner};
-use super::narrow::{exchange_by_key, narrow};
+use super::keyed::{combine_by_key, combine_by_key_in, exchange_in, Combiner};
+use super::narrow::narrow;
 use super::state::owner;
 use super::{checkpointed, parts_for, per_time, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
@@ -99,7 +99,8 @@ fn restore_unkeyed<B>(
 }
 
 /// Rebuilds per-key partials from the old workers' `parts`: worker `index` keeps the keys it
-/// owns, per batch time (in old worker order; a key was on one old worker).
+/// owns (keys are owned by the first `peers` workers), per batch time (in old worker order; a
+/// key was on one old worker).
 fn restore_keyed<K: Key, V>(
     parts: Vec<Kept<Vec<(K, V)>>>,
     index: usize,
@@ -303,19 +304,22 @@ fn reduce_combiner<V: Data>(f: &Arc<dyn Fn(V, V) -> V + Send + Sync>) -> Combine
     }
 }
 
-/// `reduce_by_key_and_window`: every window recomputed from the per-batch, per-key partials.
+/// `reduce_by_key_and_window`: every window recomputed from the per-batch, per-key partials,
+/// the keys owned by the first `parts` workers.
 pub(crate) fn reduce_by_key_and_window<'s, K: Key, V: Data>(
     s: TStream<'s, (K, V)>,
     env: &Rc<WorkerEnv>,
     f: Arc<dyn Fn(V, V) -> V + Send + Sync>,
     len: u64,
     slide: u64,
+    parts: usize,
 ) -> TStream<'s, (K, V)> {
-    let per_batch = combine_by_key(
+    let per_batch = combine_by_key_in(
         s,
         env,
         "reduce_by_key_and_window-batch",
         reduce_combiner(&f),
+        parts,
     );
     sliding(
         per_batch,
@@ -338,7 +342,7 @@ pub(crate) fn reduce_by_key_and_window<'s, K: Key, V: Data>(
             }
             out.extend(window);
         },
-        restore_keyed,
+        move |old, index, _peers| restore_keyed(old, index, parts),
     )
 }
 
@@ -469,16 +473,18 @@ pub(crate) fn reduce_by_key_and_window_inv<'s, K: Key, V: Data>(
     )
 }
 
-/// `group_by_key_and_window`: the values of each key in each window, oldest batch first.
+/// `group_by_key_and_window`: the values of each key in each window, oldest batch first, the
+/// keys owned by the first `parts` workers.
 pub(crate) fn group_by_key_and_window<'s, K: Key, V: Data>(
     s: TStream<'s, (K, V)>,
     env: &Rc<WorkerEnv>,
     len: u64,
     slide: u64,
+    parts: usize,
 ) -> TStream<'s, (K, Vec<V>)> {
     sliding(
         s,
-        exchange_by_key::<K, V>(),
+        exchange_in::<K, V>(parts),
         "group_by_key_and_window",
         env,
         len,
@@ -499,7 +505,7 @@ pub(crate) fn group_by_key_and_window<'s, K: Key, V: Data>(
             }
             out.extend(window);
         },
-        restore_keyed,
+        move |old, index, _peers| restore_keyed(old, index, parts),
     )
 }
 

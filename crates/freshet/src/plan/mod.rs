@@ -35,14 +35,24 @@ pub(crate) struct Lineage {
     pub streaming: bool,
     /// The number of partitions a batch job over this plan uses (at least 1).
     pub partitions: usize,
+    /// How often the stream has batches, in milliseconds: a windowed stream has one at every
+    /// slide (where a window ends), as Spark's windowed DStreams generate RDDs only then; 0:
+    /// at every batch. Output operations are not called at the other batch times.
+    pub slide: u64,
 }
 
 impl Lineage {
-    /// The lineage of a node with inputs `a` and `b`.
+    /// The lineage of a node with inputs `a` and `b`: batches when either input has one.
     pub fn merge(&self, other: &Lineage) -> Lineage {
         Lineage {
             streaming: self.streaming || other.streaming,
             partitions: self.partitions.max(other.partitions),
+            slide: match (self.slide, other.slide) {
+                (0, _) | (_, 0) => 0,
+                (a, b) if a == b => a,
+                // Both fire at their common multiples, but each also alone: every batch.
+                _ => 0,
+            },
         }
     }
 }
@@ -127,6 +137,18 @@ impl<T: Data> Plan<T> {
         )
     }
 
+    /// Like [`derive`](Self::derive), for a windowed node that has batches every `slide` ms.
+    pub fn derive_windowed<U: Data, F>(&self, name: &str, slide: u64, f: F) -> Plan<U>
+    where
+        F: for<'s> Fn(TStream<'s, T>, &mut Builder<'s>) -> TStream<'s, U> + Send + Sync + 'static,
+    {
+        let lineage = Lineage {
+            slide,
+            ..self.lineage().clone()
+        };
+        self.derive_with(name, lineage, f)
+    }
+
     /// A node that combines this node's stream and `other`'s with `f`.
     pub fn derive2<U: Data, V: Data, F>(&self, other: &Plan<U>, name: &str, f: F) -> Plan<V>
     where
@@ -148,6 +170,38 @@ impl<T: Data> Plan<T> {
                 f(l, r, b)
             },
         )
+    }
+
+    /// A node that combines the streams of `plans` (at least one) with `f`, which receives
+    /// them in the order of `plans`.
+    pub fn derive_many<U: Data, F>(plans: &[Plan<T>], name: &str, f: F) -> Plan<U>
+    where
+        F: for<'s> Fn(Vec<TStream<'s, T>>, &mut Builder<'s>) -> TStream<'s, U>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let parents: Vec<Plan<T>> = plans.to_vec();
+        let lineage = parents
+            .iter()
+            .skip(1)
+            .fold(parents[0].lineage().clone(), |acc, p| {
+                acc.merge(p.lineage())
+            });
+        Plan::with_kind(
+            name,
+            NodeKind::Operator,
+            lineage,
+            move |b: &mut Builder<'_>| {
+                let inputs = parents.iter().map(|p| p.stream(b)).collect();
+                f(inputs, b)
+            },
+        )
+    }
+
+    /// The node's id (the one the pipeline graph and the metrics use).
+    pub fn id(&self) -> u64 {
+        self.node.id
     }
 
     /// The node's stream in the worker that `b` builds, installing the node on first use.

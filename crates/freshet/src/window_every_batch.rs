@@ -2,10 +2,9 @@
 //! `reduceByKeyAndWindow(f, windowDuration)`, `reduceByKeyAndWindow(f, inv, windowDuration)` and
 //! `groupByKeyAndWindow(windowDuration)`, whose slide is the stream's slide.
 //!
-//! Freshet names them `*_every_batch`: every stream of Freshet produces a batch at every batch
-//! interval, so the slide is always one batch interval, also over a stream that is itself
-//! windowed (Spark would slide by that stream's slide; pass it explicitly to the two-duration
-//! forms to get the same windows). As with the two-duration forms, a length that is not a
+//! Freshet names them `*_every_batch`: they slide by the stream's own slide, as Spark's do: one
+//! batch interval, or over a windowed stream its slide (a windowed stream has batches only where
+//! its windows end). As with the two-duration forms, a length that is not a
 //! positive multiple of the batch interval (or spans more than
 //! [`MAX_WINDOW_BATCHES`](crate::window::MAX_WINDOW_BATCHES) intervals) makes `start()` fail,
 //! naming the operator.
@@ -17,11 +16,12 @@ use crate::window::MAX_WINDOW_BATCHES;
 use std::time::Duration;
 
 impl<T: Data> DStream<T> {
-    /// The batch interval, and `len` checked as the window length of `operator`. An invalid
-    /// `len` is recorded for `start()` to report and replaced by one interval (the stream never
-    /// runs then).
+    /// The stream's slide (the batch interval, or a windowed stream's slide), and `len` checked
+    /// as the window length of `operator`. An invalid `len` is recorded for `start()` to report
+    /// and replaced by one interval (the stream never runs then).
     fn every_batch(&self, operator: &str, len: Duration) -> (Duration, Duration) {
-        let interval = self.ctx.config.batch_interval();
+        let batch = self.ctx.config.batch_interval();
+        let interval = Duration::from_millis(self.plan.lineage().slide).max(batch);
         let i = millis(interval).max(1);
         let ms = millis(len);
         let problem = if len.is_zero()

@@ -540,7 +540,8 @@ impl<K: Key, V: Data> DStream<(K, V)> {
     ///     .group_by_key_and_window(ms(20), ms(20))
     ///     .collect_batches();
     /// ctx.run_available_now()?;
-    /// assert_eq!(out.sorted_batches(), vec![vec![], vec![('a', vec![1, 2]), ('b', vec![5])]]);
+    /// // One window, ending at the second batch: the first batch ends none, so it has no batch.
+    /// assert_eq!(out.sorted_batches(), vec![vec![('a', vec![1, 2]), ('b', vec![5])]]);
     /// # Ok::<(), freshet::Error>(())
     /// ```
     pub fn group_by_key_and_window(&self, len: Duration, slide: Duration) -> DStream<(K, Vec<V>)> {

@@ -15,23 +15,22 @@ use std::sync::{Arc, OnceLock};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 
 /// Gathers every batch on worker 0 (worker 0's records first, then worker 1's, ...) and calls
-/// `f(time, records)` there once per batch, in batch-time order, empty batches included: every
-/// batch the stream has (a windowed stream has one every `every` ms; see [`Cadence`]).
-pub(crate) fn gather_each<'s, T, F>(
+/// `f(time, records, out)` there once per batch, in batch-time order, empty batches included:
+/// every batch the stream has (a windowed stream has one every `every` ms; see [`Cadence`]).
+/// What `f` pushes to `out` is emitted on worker 0.
+pub(crate) fn gather<'s, T, U, F>(
     s: TStream<'s, T>,
     env: &Rc<WorkerEnv>,
     name: &str,
-    output: Option<Arc<OnceLock<String>>>,
     every: u64,
     mut f: F,
-) -> TStream<'s, ()>
+) -> TStream<'s, U>
 where
     T: Data,
-    F: FnMut(u64, Vec<T>) + 'static,
+    U: Data,
+    F: FnMut(u64, Vec<T>, &mut Vec<U>) + 'static,
 {
     let index = env.index;
-    let shared = env.shared.clone();
-    let output_name = name.to_string();
     let cadence = Cadence::new(env, every);
     let tagged = narrow(
         s,
@@ -48,21 +47,48 @@ where
         EmitEmpty::Worker0,
         Vec::new,
         |acc: &mut Vec<(usize, Vec<T>)>, data: &mut Vec<(usize, Vec<T>)>| acc.append(data),
-        move |t, mut parts, _out: &mut Vec<()>| {
+        move |t, mut parts, out: &mut Vec<U>| {
             if !cadence.fires(t) {
                 return;
             }
-            shared.event(RuntimeEvent::OutputStarted {
-                name: output_name.clone(),
-                time: t,
-            });
-            let started = std::time::Instant::now();
             parts.sort_by_key(|p| p.0);
             let total = parts.iter().map(|p| p.1.len()).sum();
             let mut records = Vec::with_capacity(total);
             for (_, mut part) in parts {
                 records.append(&mut part);
             }
+            f(t, records, out);
+        },
+    )
+}
+
+/// An output operation over [`gather`]: calls `f(time, records)` once per batch on worker 0
+/// and tells the run's owner when it starts and finishes (for listeners and the UI).
+pub(crate) fn gather_each<'s, T, F>(
+    s: TStream<'s, T>,
+    env: &Rc<WorkerEnv>,
+    name: &str,
+    output: Option<Arc<OnceLock<String>>>,
+    every: u64,
+    mut f: F,
+) -> TStream<'s, ()>
+where
+    T: Data,
+    F: FnMut(u64, Vec<T>) + 'static,
+{
+    let shared = env.shared.clone();
+    let output_name = name.to_string();
+    gather(
+        s,
+        env,
+        name,
+        every,
+        move |t, records, _out: &mut Vec<()>| {
+            shared.event(RuntimeEvent::OutputStarted {
+                name: output_name.clone(),
+                time: t,
+            });
+            let started = std::time::Instant::now();
             f(t, records);
             let id = output
                 .as_ref()

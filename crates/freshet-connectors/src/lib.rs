@@ -9,6 +9,7 @@
 //! | feature | module | source | sink |
 //! |---|---|---|---|
 //! | `files` (default) | [`files`] | [`files::AppendLogSource`]: lines appended to log files, replayable by byte offset | [`files::JsonLinesSink`]: JSON lines, exactly-once |
+//! | `kafka` (default) | [`kafka`] | [`kafka::KafkaSource::direct`]: Kafka topics, replayable by offset range per partition | — |
 //!
 //! See the [`guide`] for how to write one.
 
@@ -16,6 +17,8 @@
 
 #[cfg(feature = "files")]
 pub mod files;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 
 /// How to write a connector (`docs/connectors.md`; its examples are compiled and run as tests).
 #[doc = include_str!("../../../docs/connectors.md")]

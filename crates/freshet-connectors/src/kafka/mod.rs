@@ -1,0 +1,45 @@
+//! Kafka: topics as a direct (replayable) stream, with exactly-once input across restarts.
+//!
+//! # [`KafkaSource::direct`]
+//!
+//! At each batch boundary the driver asks the brokers for the end (high watermark) of every
+//! partition of the subscribed topics and fixes, per partition, the range of offsets the batch
+//! reads: from where the previous batch ended to that end, by at most
+//! [`max_records_per_partition_per_batch`](KafkaSource::max_records_per_partition_per_batch).
+//! The engine logs the ends in the batch log before the batch runs; each partition's range is
+//! one split, read by one worker with a consumer assigned to it by hand (no consumer group,
+//! no automatic commits), which stops at the end of the range.
+//!
+//! **Offset**: [`KafkaOffset`], per topic and partition the offset of the next record to read.
+//! It is in the batch log and in every checkpoint, so a restart replays the logged ranges
+//! exactly and continues from there: with an exactly-once sink, every record is counted once.
+//!
+//! **Acknowledgement**: none is needed: Kafka keeps the records (until its retention deletes
+//! them; a range deleted before it was read fails the job with a user error). Optionally
+//! ([`commit_offsets_to_group`](KafkaSource::commit_offsets_to_group)) the offsets of each
+//! checkpointed batch are committed to a consumer group, for monitoring tools; they are never
+//! read back.
+//!
+//! **Partitions** added to a topic while the stream runs enter at their oldest offset and are
+//! read from the next batch on; [`partitions`](KafkaSource::partitions) restricts the stream to
+//! a fixed list.
+//!
+//! **Errors**: a missing topic or partition, a refused authorization and a bad setting are the
+//! user's (the job fails); a broker that is down or slow is the outside world's: a batch planned
+//! while no broker answers gets nothing from the source (the next one catches up), a read that
+//! fails is retried with back-off.
+//!
+//! **Records**: [`KafkaRecord`]s, or what a [`KafkaDecoder`] makes of them ([`Utf8`],
+//! [`Bytes`], [`Json`]); a record that does not decode follows the stream's bad-record policy.
+//! [`KafkaRecord::event_time`] is the record's timestamp as an event time.
+
+mod error;
+mod reader;
+mod record;
+mod source;
+
+pub use reader::KafkaReader;
+pub use record::{Bytes, Json, KafkaDecoder, KafkaHeader, KafkaRecord, Records, Utf8};
+pub use source::{
+    KafkaOffset, KafkaSource, PartitionRange, StartingOffsets, MAX_RECORDS_PER_PARTITION_PER_BATCH,
+};

@@ -119,7 +119,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if !args.no_batch_job {
         measure(
             &mut rows,
-            &format!("freshet batch job (Dataset, {} workers)", files.len()),
+            &format!(
+                "freshet batch job (Dataset, {} workers)",
+                files
+                    .len()
+                    .min(std::thread::available_parallelism().map_or(1, |n| n.get()))
+            ),
             args.reps,
             || {
                 // `count()` gives the distinct words, which is checked; the total is the input's.

@@ -130,10 +130,16 @@ impl MetricsStore {
 
     /// Adds worker `worker`'s operator figures: `(node, time, records, busy ns)`.
     pub fn add_operator_figures(&self, worker: usize, entries: &[(u64, u64, u64, u64)]) {
-        let mut inner = self.lock();
-        if inner.worker_busy_total.len() <= worker {
-            inner.worker_busy_total.resize(worker + 1, 0);
+        // The worker's busy time per batch, summed before the lock is taken (a flush holds
+        // entries of one or two batches).
+        let mut busy: Vec<(u64, u64)> = Vec::with_capacity(2);
+        for &(_, time, _, ns) in entries.iter().filter(|e| e.3 > 0) {
+            match busy.iter_mut().find(|(t, _)| *t == time) {
+                Some((_, sum)) => *sum = sum.saturating_add(ns),
+                None => busy.push((time, ns)),
+            }
         }
+        let mut inner = self.lock();
         for &(node, time, records, busy_ns) in entries {
             if inner.last_completed.is_some_and(|c| time <= c)
                 && !inner.per_batch.contains_key(&time)
@@ -148,20 +154,23 @@ impl MetricsStore {
                 .or_default();
             f.records += records;
             f.busy_ns = f.busy_ns.saturating_add(busy_ns);
-            if busy_ns > 0 {
-                let per_worker = inner.worker_busy.entry(time).or_default();
-                if per_worker.len() <= worker {
-                    per_worker.resize(worker + 1, 0);
-                }
-                per_worker[worker] = per_worker[worker].saturating_add(busy_ns);
-                let total = &mut inner.worker_busy_total[worker];
-                *total = total.saturating_add(busy_ns);
-            }
             if records > 0 {
                 if let Some(n) = inner.nodes.get_mut(&node) {
                     n.records_total += records;
                 }
             }
+        }
+        if inner.worker_busy_total.len() <= worker {
+            inner.worker_busy_total.resize(worker + 1, 0);
+        }
+        for (time, ns) in busy {
+            let per_worker = inner.worker_busy.entry(time).or_default();
+            if per_worker.len() <= worker {
+                per_worker.resize(worker + 1, 0);
+            }
+            per_worker[worker] = per_worker[worker].saturating_add(ns);
+            let total = &mut inner.worker_busy_total[worker];
+            *total = total.saturating_add(ns);
         }
     }
 

@@ -1,4 +1,13 @@
-//! Kafka: topics as a direct (replayable) stream, with exactly-once input across restarts.
+//! Kafka: topics as a direct (replayable) stream, with exactly-once input across restarts, or
+//! through a reliable receiver in a consumer group, at-least-once.
+//!
+//! # [`KafkaSource::receiver`]
+//!
+//! A [`KafkaReceiver`] joins a consumer group, stores what it polls in blocks through the
+//! receiver write-ahead log and commits a block's offsets to the group only after the block is
+//! stored: at-least-once with a checkpoint directory (see [`KafkaReceiver`]). Prefer the direct
+//! stream, which is exactly-once and reads partitions in parallel; use the receiver when the
+//! group's committed offsets must be the position (shared with other tools or consumers).
 //!
 //! # [`KafkaSource::direct`]
 //!
@@ -35,10 +44,12 @@
 
 mod error;
 mod reader;
+mod receiver;
 mod record;
 mod source;
 
 pub use reader::KafkaReader;
+pub use receiver::{KafkaReceiver, MAX_BLOCK_SIZE};
 pub use record::{Bytes, Json, KafkaDecoder, KafkaHeader, KafkaRecord, Records, Utf8};
 pub use source::{
     KafkaOffset, KafkaSource, PartitionRange, StartingOffsets, MAX_RECORDS_PER_PARTITION_PER_BATCH,

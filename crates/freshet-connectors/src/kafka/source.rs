@@ -18,8 +18,8 @@ use std::time::Duration;
 /// The largest `max_records_per_partition_per_batch`.
 pub const MAX_RECORDS_PER_PARTITION_PER_BATCH: u64 = 1_000_000_000;
 /// The shortest and longest broker request timeout.
-const MIN_TIMEOUT: Duration = Duration::from_millis(100);
-const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+pub(crate) const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 const MAX_READ_TIMEOUT: Duration = Duration::from_secs(600);
 /// The group librdkafka's manual assignment runs under when no commit group is set.
 const DEFAULT_GROUP: &str = "freshet-direct";
@@ -276,22 +276,7 @@ impl<D: KafkaDecoder> KafkaSource<D> {
         if self.brokers.trim().is_empty() {
             return Err(SourceError::user("kafka: the broker list is empty"));
         }
-        if self.topics.is_empty() {
-            return Err(SourceError::user("kafka: no topic to read"));
-        }
-        for t in &self.topics {
-            let valid = !t.is_empty()
-                && t.len() <= MAX_TOPIC_LEN
-                && t != "."
-                && t != ".."
-                && t.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-            if !valid {
-                return Err(SourceError::user(format!(
-                    "kafka: `{t}` is not a topic name (1 to {MAX_TOPIC_LEN} of a-z A-Z 0-9 . _ -)"
-                )));
-            }
-        }
+        validate_topics(&self.topics)?;
         if let Some(n) = self.max_per_partition {
             if !(1..=MAX_RECORDS_PER_PARTITION_PER_BATCH).contains(&n) {
                 return Err(SourceError::user(format!(
@@ -350,20 +335,17 @@ impl<D: KafkaDecoder> KafkaSource<D> {
             }
             _ => {}
         }
-        for key in [
-            "enable.auto.commit",
-            "enable.partition.eof",
-            "auto.offset.reset",
-            "bootstrap.servers",
-            "group.id",
-        ] {
-            if self.settings.contains_key(key) {
-                return Err(SourceError::user(format!(
-                    "kafka: `{key}` is set by the direct stream and cannot be changed"
-                )));
-            }
-        }
-        Ok(())
+        refuse_settings(
+            &self.settings,
+            &[
+                "enable.auto.commit",
+                "enable.partition.eof",
+                "auto.offset.reset",
+                "bootstrap.servers",
+                "group.id",
+            ],
+            "the direct stream",
+        )
     }
 
     fn consumer(&self) -> Result<&BaseConsumer, SourceError> {
@@ -374,48 +356,12 @@ impl<D: KafkaDecoder> KafkaSource<D> {
 
     /// The partitions to read now, by topic, with their watermarks.
     fn partitions_now(&self) -> Result<BTreeMap<(String, i32), Watermarks>, SourceError> {
-        let consumer = self.consumer()?;
-        let mut now = BTreeMap::new();
-        for topic in &self.topics {
-            let what = format!("kafka: the metadata of topic `{topic}`");
-            let metadata = consumer
-                .fetch_metadata(Some(topic), self.request_timeout)
-                .map_err(|e| classify(&what, e))?;
-            let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
-                return Err(SourceError::external(format!(
-                    "{what}: the broker did not answer for it"
-                )));
-            };
-            if let Some(err) = t.error() {
-                let code: rdkafka::error::RDKafkaErrorCode = err.into();
-                let e = rdkafka::error::KafkaError::MetadataFetch(code);
-                return Err(classify(&format!("kafka: topic `{topic}`"), e));
-            }
-            for p in t.partitions() {
-                let key = (topic.clone(), p.id());
-                if self
-                    .partitions
-                    .as_ref()
-                    .is_some_and(|only| !only.contains(&key))
-                {
-                    continue;
-                }
-                let (low, high) = consumer
-                    .fetch_watermarks(topic, p.id(), self.request_timeout)
-                    .map_err(|e| {
-                        classify(&format!("kafka: the offsets of {topic}/{}", p.id()), e)
-                    })?;
-                now.insert(key, Watermarks { low, high });
-            }
-        }
-        if let Some(only) = &self.partitions {
-            if let Some((t, p)) = only.iter().find(|k| !now.contains_key(*k)) {
-                return Err(SourceError::user(format!(
-                    "kafka: partition {t}/{p} does not exist"
-                )));
-            }
-        }
-        Ok(now)
+        partition_watermarks(
+            self.consumer()?,
+            &self.topics,
+            self.partitions.as_ref(),
+            self.request_timeout,
+        )
     }
 
     /// The first offsets at or after `ts` of `partitions`.
@@ -444,6 +390,88 @@ impl<D: KafkaDecoder> KafkaSource<D> {
         }
         Ok(at)
     }
+}
+
+/// Checks the topic names: at least one, each a name Kafka accepts.
+pub(crate) fn validate_topics(topics: &[String]) -> Result<(), SourceError> {
+    if topics.is_empty() {
+        return Err(SourceError::user("kafka: no topic to read"));
+    }
+    for t in topics {
+        let valid = !t.is_empty()
+            && t.len() <= MAX_TOPIC_LEN
+            && t != "."
+            && t != ".."
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            return Err(SourceError::user(format!(
+                "kafka: `{t}` is not a topic name (1 to {MAX_TOPIC_LEN} of a-z A-Z 0-9 . _ -)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a `.set(key, ..)` of a property that `who` sets itself.
+pub(crate) fn refuse_settings(
+    settings: &BTreeMap<String, String>,
+    reserved: &[&str],
+    who: &str,
+) -> Result<(), SourceError> {
+    for key in reserved {
+        if settings.contains_key(*key) {
+            return Err(SourceError::user(format!(
+                "kafka: `{key}` is set by {who} and cannot be changed"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The partitions of `topics` (only those in `only`, when given), with their watermarks. A
+/// missing topic or partition is the user's error.
+pub(crate) fn partition_watermarks(
+    consumer: &BaseConsumer,
+    topics: &[String],
+    only: Option<&BTreeSet<(String, i32)>>,
+    request_timeout: Duration,
+) -> Result<BTreeMap<(String, i32), Watermarks>, SourceError> {
+    let mut now = BTreeMap::new();
+    for topic in topics {
+        let what = format!("kafka: the metadata of topic `{topic}`");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), request_timeout)
+            .map_err(|e| classify(&what, e))?;
+        let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
+            return Err(SourceError::external(format!(
+                "{what}: the broker did not answer for it"
+            )));
+        };
+        if let Some(err) = t.error() {
+            let code: rdkafka::error::RDKafkaErrorCode = err.into();
+            let e = rdkafka::error::KafkaError::MetadataFetch(code);
+            return Err(classify(&format!("kafka: topic `{topic}`"), e));
+        }
+        for p in t.partitions() {
+            let key = (topic.clone(), p.id());
+            if only.is_some_and(|only| !only.contains(&key)) {
+                continue;
+            }
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), request_timeout)
+                .map_err(|e| classify(&format!("kafka: the offsets of {topic}/{}", p.id()), e))?;
+            now.insert(key, Watermarks { low, high });
+        }
+    }
+    if let Some(only) = only {
+        if let Some((t, p)) = only.iter().find(|k| !now.contains_key(*k)) {
+            return Err(SourceError::user(format!(
+                "kafka: partition {t}/{p} does not exist"
+            )));
+        }
+    }
+    Ok(now)
 }
 
 /// Where the next batch ends, from `from`, given the partitions now: every known partition

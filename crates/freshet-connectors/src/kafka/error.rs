@@ -29,6 +29,10 @@ pub(crate) fn is_user_code(code: RDKafkaErrorCode) -> bool {
             | C::OffsetOutOfRange
             | C::UnknownProtocol
             | C::InvalidType
+            | C::MessageSizeTooLarge
+            | C::InvalidMessageSize
+            | C::InvalidRecord
+            | C::InvalidTransactionTimeout
     )
 }
 

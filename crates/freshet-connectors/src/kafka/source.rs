@@ -23,6 +23,9 @@ pub(crate) const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 const MAX_READ_TIMEOUT: Duration = Duration::from_secs(600);
 /// The group librdkafka's manual assignment runs under when no commit group is set.
 const DEFAULT_GROUP: &str = "freshet-direct";
+/// How long a broker may hold a fetch that finds no new record (librdkafka's
+/// `fetch.wait.max.ms`, unless set).
+const FETCH_WAIT_MS: &str = "10";
 /// The longest topic name Kafka accepts.
 const MAX_TOPIC_LEN: usize = 249;
 
@@ -253,6 +256,10 @@ impl<D: KafkaDecoder> KafkaSource<D> {
     /// The consumer configuration every consumer of this source starts from.
     pub(crate) fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
+        // A worker reads a range it knows exists, then stops: a fetch the broker holds open
+        // waiting for more (500 ms by default) would only delay the next batch's read of the
+        // partition, which waits for it.
+        config.set("fetch.wait.max.ms", FETCH_WAIT_MS);
         for (k, v) in &self.settings {
             config.set(k, v);
         }

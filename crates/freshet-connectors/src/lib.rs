@@ -9,7 +9,7 @@
 //! | feature | module | source | sink |
 //! |---|---|---|---|
 //! | `files` (default) | [`files`] | [`files::AppendLogSource`]: lines appended to log files, replayable by byte offset | [`files::JsonLinesSink`]: JSON lines, exactly-once |
-//! | `kafka` (default) | [`kafka`] | [`kafka::KafkaSource::direct`]: Kafka topics, replayable by offset range per partition | — |
+//! | `kafka` (default) | [`kafka`] | [`kafka::KafkaSource::direct`]: Kafka topics, replayable by offset range per partition; [`kafka::KafkaSource::receiver`]: a consumer group, at-least-once | [`kafka::KafkaSink`]: a topic, exactly-once with transactions |
 //!
 //! See the [`guide`] for how to write one.
 

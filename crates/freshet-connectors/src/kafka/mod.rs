@@ -1,5 +1,15 @@
 //! Kafka: topics as a direct (replayable) stream, with exactly-once input across restarts, or
-//! through a reliable receiver in a consumer group, at-least-once.
+//! through a reliable receiver in a consumer group, at-least-once; and a sink that writes a
+//! stream to a topic, exactly-once with transactions.
+//!
+//! # [`KafkaSink`]
+//!
+//! Produces every batch's items to a topic through an idempotent producer and awaits their
+//! delivery before the batch counts as written. With a transactional id each worker writes
+//! its part of a batch in one transaction, committed with a marker of the batch, so a replay
+//! after a crash skips what was committed: `read_committed` readers see every batch once.
+//! [`KafkaEncoder`]s turn items into records ([`KeyValue`], [`Values`], [`JsonValues`],
+//! [`EncodeWith`]).
 //!
 //! # [`KafkaSource::receiver`]
 //!

@@ -5,7 +5,7 @@
 //! and no batch may be written with different contents twice.
 #![cfg(all(feature = "kafka", feature = "files"))]
 
-use freshet::testing::crash::{example_binary, wait_for_output, Rng};
+use freshet::testing::crash::{batch_dirs, example_binary, wait_for_output, Rng};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, Timestamp};
@@ -109,17 +109,8 @@ impl Lines {
 
 /// The running counts in the files: every batch's changed words, newest batch last.
 fn file_counts(out: &Path) -> Option<BTreeMap<String, u64>> {
-    let mut batches: Vec<(u64, std::path::PathBuf)> = std::fs::read_dir(out)
-        .ok()?
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            Some((name.strip_prefix("batch-")?.parse().ok()?, e.path()))
-        })
-        .collect();
-    batches.sort();
     let mut counts = BTreeMap::new();
-    for (_, dir) in batches {
+    for (_, dir) in batch_dirs(out)? {
         for p in 0..WORKERS {
             let Ok(text) = std::fs::read_to_string(dir.join(format!("part-{p:05}"))) else {
                 continue;
@@ -228,20 +219,23 @@ fn killed_at_random_moments_it_counts_every_line_exactly_once() {
     }
 
     let expected = lines.counts.clone();
-    let mut child = spawn(&bin, &brokers, "counts", &output, &checkpoint);
-    let reached = wait_for_output(
-        || file_counts(&output),
-        &expected,
-        &mut child,
-        Duration::from_secs(60),
-    );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(
-        reached,
-        "after 20 kills the files hold {:?}, expected {expected:?}",
-        file_counts(&output)
-    );
+    let run = |topic: &str, output: &Path, checkpoint: &Path| {
+        let mut child = spawn(&bin, &brokers, topic, output, checkpoint);
+        let reached = wait_for_output(
+            || file_counts(output),
+            &expected,
+            &mut child,
+            Duration::from_secs(60),
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            reached,
+            "the files of {topic} hold {:?}, expected {expected:?}",
+            file_counts(output)
+        );
+    };
+    run("counts", &output, &checkpoint);
     let killed = topic_records(&brokers, "counts");
     let batches: std::collections::BTreeSet<i64> = killed.keys().map(|(t, _)| *t).collect();
     let rewritten = killed.values().filter(|c| c.len() > 1).count();
@@ -255,22 +249,8 @@ fn killed_at_random_moments_it_counts_every_line_exactly_once() {
 
     // The same lines, read by a run that is never interrupted.
     let (output2, checkpoint2) = (root.path().join("out2"), root.path().join("ck2"));
-    let mut child = spawn(&bin, &brokers, "counts-again", &output2, &checkpoint2);
-    let reached = wait_for_output(
-        || file_counts(&output2),
-        &expected,
-        &mut child,
-        Duration::from_secs(60),
-    );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(
-        reached,
-        "the uninterrupted run ended with {:?}",
-        file_counts(&output2)
-    );
+    run("counts-again", &output2, &checkpoint2);
     let again = topic_records(&brokers, "counts-again");
-
     assert_eq!(topic_counts(&again), expected);
     assert!(
         again.values().all(|copies| copies.len() == 1),

@@ -129,6 +129,11 @@ pub(crate) fn source_json(s: &SourceStatus) -> Value {
         "last_batch_records": s.last_batch_records,
         "rate_per_sec": s.rate_per_sec,
         "lag": s.lag,
+        "partition_lag": s
+            .partition_lag
+            .iter()
+            .map(|(partition, lag)| json!({ "partition": partition, "lag": lag }))
+            .collect::<Vec<_>>(),
         "state": state_str(&s.state),
         "last_error": s.last_error,
         "errors": s.errors,
@@ -236,4 +241,37 @@ pub(crate) fn health_json(ctx: &StreamingContext) -> Value {
         "event_time": ctx.event_time_status().iter().map(event_time_json).collect::<Vec<_>>(),
         "workers": workers_json(&ctx.worker_busy()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_shows_its_lag_per_partition() {
+        let mut s = SourceStatus {
+            id: 3,
+            name: "clicks".into(),
+            records_total: 6,
+            last_batch_records: 6,
+            rate_per_sec: 60.0,
+            lag: Some(8),
+            partition_lag: vec![("t/0".into(), 7), ("t/1".into(), 1)],
+            state: ReceiverState::NotAReceiver,
+            last_error: None,
+            errors: 0,
+            restarts: 0,
+        };
+        let v = source_json(&s);
+        assert_eq!(v["lag"], json!(8));
+        assert_eq!(
+            v["partition_lag"],
+            json!([{ "partition": "t/0", "lag": 7 }, { "partition": "t/1", "lag": 1 }])
+        );
+        s.lag = None;
+        s.partition_lag.clear();
+        let v = source_json(&s);
+        assert_eq!(v["lag"], Value::Null);
+        assert_eq!(v["partition_lag"], json!([]));
+    }
 }

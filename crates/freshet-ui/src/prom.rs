@@ -311,6 +311,20 @@ impl Collector for Snapshot {
         }
         {
             let mut m = e.encode_descriptor(
+                "source_partition_lag_records",
+                "How many records a source's partition is behind its input (high watermark minus next offset)",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (s, [source, id]) in sources.iter().zip(&labels) {
+                for (partition, lag) in &s.partition_lag {
+                    let l = [source.clone(), id.clone(), ("partition", partition.clone())];
+                    ConstGauge::new(*lag as f64).encode(m.encode_family(&l)?)?;
+                }
+            }
+        }
+        {
+            let mut m = e.encode_descriptor(
                 "receiver_up",
                 "1 while a source receives (sources without a receiver: while the job runs)",
                 None,
@@ -380,5 +394,117 @@ impl Collector for Snapshot {
         }
         crate::prom_health::encode(ctx, &mut e)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use freshet::source::{DirectSource, ReadContext, SplitReader, StartContext};
+    use freshet::{BatchTime, ManualClock, SourceError, StreamingConfig};
+    use std::time::Duration;
+
+    /// A source of two partitions that reports how much each holds beyond the offset.
+    struct Partitioned {
+        sizes: Vec<u64>,
+    }
+
+    struct Nothing;
+
+    impl SplitReader for Nothing {
+        type Split = ();
+        type Item = u64;
+
+        fn read(&self, _: &(), _: &mut Vec<u64>, _: &ReadContext<'_>) -> Result<(), SourceError> {
+            Ok(())
+        }
+    }
+
+    impl DirectSource for Partitioned {
+        type Item = u64;
+        type Offset = u64;
+        type Split = ();
+        type Reader = Nothing;
+
+        fn kind(&self) -> &'static str {
+            "partitioned"
+        }
+
+        fn describe(&self) -> String {
+            "two partitions".into()
+        }
+
+        fn start(&mut self, _: &StartContext) -> Result<u64, SourceError> {
+            Ok(0)
+        }
+
+        fn latest(&mut self, from: &u64) -> Result<u64, SourceError> {
+            Ok(*from)
+        }
+
+        fn splits(&mut self, _: &u64, _: &u64, _: usize) -> Result<Vec<()>, SourceError> {
+            Ok(Vec::new())
+        }
+
+        fn reader(&self) -> Nothing {
+            Nothing
+        }
+
+        fn lag(&self, _: &u64) -> Option<u64> {
+            Some(self.sizes.iter().sum())
+        }
+
+        fn lag_by_partition(&self, _: &u64) -> Vec<(String, u64)> {
+            self.sizes
+                .iter()
+                .enumerate()
+                .map(|(p, n)| (format!("t/{p}"), *n))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn partition_lag_is_a_gauge_per_partition() {
+        let clock = ManualClock::new(0);
+        let ctx = StreamingContext::with_clock(
+            StreamingConfig::new(Duration::from_millis(100)).stop_on_ctrl_c(false),
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
+        ctx.direct_stream(Partitioned { sizes: vec![7, 1] })
+            .uid("clicks")
+            .foreach_batch(|_, _| {});
+        ctx.queue_stream(vec![vec![1u64]]).foreach_batch(|_, _| {});
+        let prometheus = Prometheus::new(ctx.clone());
+        ctx.start().unwrap();
+        clock.advance(Duration::from_millis(100));
+        ctx.await_batch(BatchTime(100), Duration::from_secs(10))
+            .unwrap();
+        let text = prometheus.encode().unwrap();
+        let (name, id) = ctx
+            .sources_status()
+            .iter()
+            .find(|s| s.name.starts_with("clicks"))
+            .map(|s| (s.name.clone(), s.id))
+            .unwrap_or_else(|| panic!("no source clicks in\n{text}"));
+        ctx.stop(false).unwrap();
+
+        for line in [
+            "# HELP freshet_source_partition_lag_records How many records a source's partition is behind its input (high watermark minus next offset)".to_string(),
+            "# TYPE freshet_source_partition_lag_records gauge".to_string(),
+            format!("freshet_source_partition_lag_records{{source=\"{name}\",source_id=\"{id}\",partition=\"t/0\"}} 7"),
+            format!("freshet_source_partition_lag_records{{source=\"{name}\",source_id=\"{id}\",partition=\"t/1\"}} 1"),
+            format!("freshet_source_lag_records{{source=\"{name}\",source_id=\"{id}\"}} 8"),
+        ] {
+            assert!(
+                text.lines().any(|l| l == line || l.starts_with(&format!("{line}."))),
+                "no line {line:?} in\n{text}"
+            );
+        }
+        let partition_lines = text
+            .lines()
+            .filter(|l| l.starts_with("freshet_source_partition_lag_records{"))
+            .count();
+        assert_eq!(partition_lines, 2, "{text}");
     }
 }

@@ -376,11 +376,21 @@
     return box;
   }
 
+  // A source's lag per partition (Kafka: "topic/partition"), as a small table under its row.
+  function partitionLag(s) {
+    const parts = s.partition_lag || [];
+    if (!parts.length) return [];
+    const table = el("table", { class: "tbl partition-lag", id: "partition-lag-" + s.id, "data-points": String(parts.length) },
+      el("thead", {}, el("tr", {}, el("th", { text: "Partition" }), el("th", { class: "num", text: "Lag" }))),
+      el("tbody", {}, ...parts.map((p) => el("tr", {}, el("td", { text: p.partition }), el("td", { class: "num", text: fmtNum(p.lag) })))));
+    return [el("tr", { class: "partition-lag-row" }, el("td", {}), el("td", { colspan: "8" }, table))];
+  }
+
   function renderSources() {
     const body = $("sources-table").tBodies[0];
-    const rows = st.sources.map((s) => {
+    const rows = st.sources.flatMap((s) => {
       const cls = { running: "pill-run", not_a_receiver: "pill-idle", restarting: "pill-warn", stopped: "pill-stop" }[s.state] || "pill-idle";
-      return el("tr", {},
+      return [el("tr", {},
         el("td", {}, el("strong", { text: s.name }), el("span", { class: "muted small", text: " #" + s.id })),
         el("td", {}, el("span", { class: "pill " + cls, text: s.state.replace(/_/g, " ") })),
         el("td", { class: "num", text: fmtNum(s.records_total) }),
@@ -389,7 +399,7 @@
         el("td", {}, sparkline(s.id, st.rateHistory.get(s.id) || [])),
         el("td", { class: "num", text: s.lag === null ? "—" : fmtNum(s.lag) }),
         el("td", { class: "num", text: (s.errors || 0) + " · " + (s.restarts || 0) }),
-        el("td", { class: "err", text: s.last_error || "" }));
+        el("td", { class: "err", text: s.last_error || "" })), ...partitionLag(s)];
     });
     body.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "9", class: "muted", text: "no sources yet" }))]));
   }

@@ -24,6 +24,18 @@ pub const MAX_DELIVERY_TIMEOUT: Duration = Duration::from_secs(3600);
 const MAX_PREFIX_LEN: usize = 200;
 /// How long one wait for delivery reports (or for room in a full queue) lasts.
 const DELIVERY_POLL: Duration = Duration::from_millis(1);
+/// The settings (by prefix) that say how to reach and authenticate to the brokers.
+const CONNECTION_SETTINGS: [&str; 9] = [
+    "security.",
+    "sasl.",
+    "ssl.",
+    "client.",
+    "socket.",
+    "reconnect.",
+    "broker.",
+    "api.version",
+    "metadata.",
+];
 /// Settings the sink sets itself.
 const OWN_SETTINGS: [&str; 5] = [
     "bootstrap.servers",
@@ -335,8 +347,12 @@ impl Transaction {
             .init_transactions(sink.request_timeout)
             .map_err(|e| txn_error(&format!("kafka sink: initializing transactions of {id}"), e))?;
         let mut config = ClientConfig::new();
+        // The marker consumer takes the connection settings, not the producer's.
         for (k, v) in &sink.settings {
-            if !k.starts_with("transaction") && !k.starts_with("linger") && k != "acks" {
+            if CONNECTION_SETTINGS
+                .iter()
+                .any(|prefix| k.starts_with(prefix))
+            {
                 config.set(k, v);
             }
         }

@@ -675,6 +675,17 @@ impl<D: KafkaDecoder> DirectSource for KafkaSource<D> {
         )
     }
 
+    fn lag_by_partition(&self, from: &KafkaOffset) -> Vec<(String, u64)> {
+        self.high
+            .iter()
+            .map(|((t, p), high)| {
+                let next = from.get(t, *p).unwrap_or(0);
+                let lag = u64::try_from(high.saturating_sub(next)).unwrap_or(0);
+                (format!("{t}/{p}"), lag)
+            })
+            .collect()
+    }
+
     fn stop(&mut self) {
         self.consumer = None;
         self.committer = None;

@@ -136,6 +136,10 @@ pub struct SourceStatus {
     pub rate_per_sec: f64,
     /// How far the source is behind its input, in records, where the source knows it.
     pub lag: Option<u64>,
+    /// Per partition, how far the source is behind its input, in records: `(partition name,
+    /// records)` with names like `"topic/3"`, as the source reported them at the latest batch.
+    /// Empty for sources without partitions or that do not know.
+    pub partition_lag: Vec<(String, u64)>,
     /// The receiver's state.
     pub state: ReceiverState,
     /// The receiver's last error, if any.

@@ -38,6 +38,7 @@ struct SourceEntry {
     errors: u64,
     restarts: u64,
     lag: Option<u64>,
+    partition_lag: Vec<(String, u64)>,
 }
 
 #[derive(Default)]
@@ -125,6 +126,7 @@ impl MetricsStore {
                 errors: 0,
                 restarts: 0,
                 lag: None,
+                partition_lag: Vec::new(),
             });
     }
 
@@ -216,10 +218,11 @@ impl MetricsStore {
         restart
     }
 
-    /// Sets how far a source is behind its input.
-    pub fn set_lag(&self, source: u64, lag: Option<u64>) {
+    /// Sets how far a source is behind its input, in total and per partition.
+    pub fn set_lag(&self, source: u64, lag: Option<u64>, partitions: Vec<(String, u64)>) {
         if let Some(s) = self.lock().sources.get_mut(&source) {
             s.lag = lag;
+            s.partition_lag = partitions;
         }
     }
 
@@ -372,6 +375,7 @@ impl MetricsStore {
                         0.0
                     },
                     lag: s.lag,
+                    partition_lag: s.partition_lag.clone(),
                     state: if s.receiver {
                         s.state.clone()
                     } else {
@@ -409,5 +413,38 @@ impl PublishedOutput {
                 .collect(),
             total: records.len() as u64,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_per_partition_is_kept_next_to_the_total() {
+        let store = MetricsStore::default();
+        store.add_source(7, "kafka-0", false);
+        store.add_source(8, "queue_stream-1", false);
+        let status = store.sources(Duration::from_millis(100));
+        assert!(status.iter().all(|s| s.partition_lag.is_empty()));
+        store.set_lag(
+            7,
+            Some(8),
+            vec![("t/0".to_string(), 7), ("t/1".to_string(), 1)],
+        );
+        store.set_lag(8, Some(2), Vec::new());
+        store.set_lag(9, Some(1), vec![("x/0".to_string(), 1)]);
+        let status = store.sources(Duration::from_millis(100));
+        assert_eq!(status.len(), 2);
+        assert_eq!(status[0].lag, Some(8));
+        assert_eq!(
+            status[0].partition_lag,
+            vec![("t/0".to_string(), 7), ("t/1".to_string(), 1)]
+        );
+        assert_eq!(status[1].lag, Some(2));
+        assert!(status[1].partition_lag.is_empty());
+        store.set_lag(7, Some(0), vec![("t/0".to_string(), 0)]);
+        let status = store.sources(Duration::from_millis(100));
+        assert_eq!(status[0].partition_lag, vec![("t/0".to_string(), 0)]);
     }
 }

@@ -251,7 +251,9 @@ impl Driver {
             match s.plan(t, workers) {
                 Ok((splits, r)) => {
                     record.push((uid.clone(), r));
-                    self.shared.metrics.set_lag(s.id(), s.lag());
+                    self.shared
+                        .metrics
+                        .set_lag(s.id(), s.lag(), s.lag_by_partition());
                     assign(&mut per_worker, s.id(), splits);
                 }
                 Err(e) => {

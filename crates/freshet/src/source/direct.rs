@@ -107,6 +107,15 @@ pub trait DirectSource: Send + 'static {
         None
     }
 
+    /// Per partition, how many records wait beyond `from`: `(name, records)` with names like
+    /// `"topic/3"`, in a stable order. Empty (the default) where the source has no partitions
+    /// or does not know. Asked once per batch, after [`lag`](Self::lag), on the driver's
+    /// planning thread.
+    fn lag_by_partition(&self, from: &Self::Offset) -> Vec<(String, u64)> {
+        let _ = from;
+        Vec::new()
+    }
+
     /// Stops: close connections. Called once, when the run ends.
     fn stop(&mut self) {}
 }

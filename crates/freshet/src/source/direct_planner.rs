@@ -289,7 +289,137 @@ impl<S: DirectSource> SourcePlanner for DirectPlanner<S> {
         self.offset.as_ref().and_then(|o| self.source.lag(o))
     }
 
+    fn lag_by_partition(&self) -> Vec<(String, u64)> {
+        self.offset
+            .as_ref()
+            .map(|o| self.source.lag_by_partition(o))
+            .unwrap_or_default()
+    }
+
     fn replayable(&self) -> bool {
         self.source.replayable()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::direct::SplitReader;
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::config::StreamingConfig;
+    use crate::context::StreamingContext;
+    use crate::error::SourceError;
+    use crate::time::BatchTime;
+
+    /// Two partitions holding `sizes` records, read at most `max` per partition per batch.
+    struct Partitioned {
+        sizes: Vec<u64>,
+        max: u64,
+    }
+
+    struct RangeReader;
+
+    impl SplitReader for RangeReader {
+        type Split = (u64, u64);
+        type Item = u64;
+
+        fn read(
+            &self,
+            split: &(u64, u64),
+            out: &mut Vec<u64>,
+            _ctx: &ReadContext<'_>,
+        ) -> std::result::Result<(), SourceError> {
+            out.extend(split.0..split.1);
+            Ok(())
+        }
+    }
+
+    impl DirectSource for Partitioned {
+        type Item = u64;
+        type Offset = Vec<u64>;
+        type Split = (u64, u64);
+        type Reader = RangeReader;
+
+        fn kind(&self) -> &'static str {
+            "partitioned"
+        }
+
+        fn describe(&self) -> String {
+            "two partitions".into()
+        }
+
+        fn start(&mut self, _ctx: &StartContext) -> std::result::Result<Vec<u64>, SourceError> {
+            Ok(vec![0; self.sizes.len()])
+        }
+
+        fn latest(&mut self, from: &Vec<u64>) -> std::result::Result<Vec<u64>, SourceError> {
+            Ok(from
+                .iter()
+                .zip(&self.sizes)
+                .map(|(next, size)| (next + self.max).min(*size))
+                .collect())
+        }
+
+        fn splits(
+            &mut self,
+            from: &Vec<u64>,
+            to: &Vec<u64>,
+            _workers: usize,
+        ) -> std::result::Result<Vec<(u64, u64)>, SourceError> {
+            Ok(from.iter().copied().zip(to.iter().copied()).collect())
+        }
+
+        fn reader(&self) -> RangeReader {
+            RangeReader
+        }
+
+        fn lag(&self, from: &Vec<u64>) -> Option<u64> {
+            Some(self.lag_by_partition(from).iter().map(|(_, n)| n).sum())
+        }
+
+        fn lag_by_partition(&self, from: &Vec<u64>) -> Vec<(String, u64)> {
+            from.iter()
+                .zip(&self.sizes)
+                .enumerate()
+                .map(|(p, (next, size))| (format!("t/{p}"), size.saturating_sub(*next)))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn partition_lag_reaches_the_sources_status() {
+        let clock = ManualClock::new(0);
+        let ctx = StreamingContext::with_clock(
+            StreamingConfig::new(Duration::from_millis(100)).stop_on_ctrl_c(false),
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
+        ctx.direct_stream(Partitioned {
+            sizes: vec![10, 4],
+            max: 3,
+        })
+        .foreach_batch(|_, _| {});
+        ctx.start().unwrap();
+        clock.advance(Duration::from_millis(100));
+        ctx.await_batch(BatchTime(100), Duration::from_secs(10))
+            .unwrap();
+        let status = ctx.sources_status();
+        assert_eq!(status.len(), 1);
+        assert_eq!(status[0].records_total, 6);
+        assert_eq!(status[0].lag, Some(8));
+        assert_eq!(
+            status[0].partition_lag,
+            vec![("t/0".to_string(), 7), ("t/1".to_string(), 1)]
+        );
+        clock.advance(Duration::from_millis(100));
+        ctx.await_batch(BatchTime(200), Duration::from_secs(10))
+            .unwrap();
+        let status = ctx.sources_status();
+        assert_eq!(status[0].lag, Some(4));
+        assert_eq!(
+            status[0].partition_lag,
+            vec![("t/0".to_string(), 4), ("t/1".to_string(), 0)]
+        );
+        ctx.stop(false).unwrap();
     }
 }

@@ -76,6 +76,11 @@ pub(crate) trait SourcePlanner: Send {
     fn lag(&self) -> Option<u64> {
         None
     }
+    /// Per partition, how many records the source holds that no batch has taken yet:
+    /// `(partition name, records)`; empty where the source does not know.
+    fn lag_by_partition(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
     /// Whether the source runs a receiver thread.
     fn is_receiver(&self) -> bool {
         false

@@ -45,9 +45,9 @@ pub fn example_binary(package: &str, example: &str) -> PathBuf {
     target.join("examples").join(example)
 }
 
-/// The part files of the newest `<out>/batch-<time>/` directory that has all `partitions` of
-/// them (`part-00000`, ...), with its time: the newest batch a sink wrote completely.
-pub fn newest_complete_batch(out: &Path, partitions: usize) -> Option<(u64, Vec<PathBuf>)> {
+/// The `<out>/batch-<time>/` directories a file sink wrote, oldest first, with their times
+/// (`None` while `out` does not exist).
+pub fn batch_dirs(out: &Path) -> Option<Vec<(u64, PathBuf)>> {
     let mut batches: Vec<(u64, PathBuf)> = std::fs::read_dir(out)
         .ok()?
         .flatten()
@@ -57,7 +57,13 @@ pub fn newest_complete_batch(out: &Path, partitions: usize) -> Option<(u64, Vec<
         })
         .collect();
     batches.sort();
-    batches.into_iter().rev().find_map(|(t, dir)| {
+    Some(batches)
+}
+
+/// The part files of the newest `<out>/batch-<time>/` directory that has all `partitions` of
+/// them (`part-00000`, ...), with its time: the newest batch a sink wrote completely.
+pub fn newest_complete_batch(out: &Path, partitions: usize) -> Option<(u64, Vec<PathBuf>)> {
+    batch_dirs(out)?.into_iter().rev().find_map(|(t, dir)| {
         let parts: Vec<PathBuf> = (0..partitions)
             .map(|p| dir.join(format!("part-{p:05}")))
             .collect();

@@ -52,6 +52,7 @@
 //! [`Bytes`], [`Json`]); a record that does not decode follows the stream's bad-record policy.
 //! [`KafkaRecord::event_time`] is the record's timestamp as an event time.
 
+mod deliveries;
 mod encode;
 mod error;
 mod reader;
@@ -63,7 +64,7 @@ mod source;
 pub use encode::{
     EncodeWith, JsonValues, KafkaBytes, KafkaEncoder, KafkaMessage, KeyValue, Values,
 };
-pub use sink::{Deliveries, KafkaSink, KafkaSinkWriter, MAX_DELIVERY_TIMEOUT};
+pub use sink::{KafkaSink, KafkaSinkWriter, MAX_DELIVERY_TIMEOUT};
 
 pub use reader::KafkaReader;
 pub use receiver::{KafkaReceiver, MAX_BLOCK_SIZE};

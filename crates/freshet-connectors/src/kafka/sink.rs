@@ -9,21 +9,20 @@ use freshet::{BatchTime, SinkError};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use super::deliveries::Deliveries;
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use rdkafka::ClientContext;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The longest `delivery_timeout`.
 pub const MAX_DELIVERY_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The longest transactional id prefix (the id adds the output and the partition).
 const MAX_PREFIX_LEN: usize = 200;
-/// How long one wait for delivery reports (or for room in a full queue) lasts.
-const DELIVERY_POLL: Duration = Duration::from_millis(1);
+/// How long a writer waits for deliveries before trying a full queue again.
+const QUEUE_FULL_WAIT: Duration = Duration::from_millis(10);
 /// The settings (by prefix) that say how to reach and authenticate to the brokers.
 const CONNECTION_SETTINGS: [&str; 9] = [
     "security.",
@@ -60,7 +59,7 @@ const OWN_SETTINGS: [&str; 5] = [
 /// ```no_run
 /// use freshet::{StreamingConfig, StreamingContext};
 /// use freshet_connectors::kafka::{KafkaSink, KafkaSource};
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
 ///
 /// let ctx = StreamingContext::new(StreamingConfig::new(Duration::from_secs(1)))?;
 /// let lines = ctx.direct_stream(KafkaSource::direct("localhost:9092", ["lines"]).utf8_values());
@@ -249,7 +248,7 @@ where
             .transactional_id
             .as_ref()
             .map(|prefix| format!("{prefix}-{}-{}", ctx.output_id, ctx.partition));
-        let producer: BaseProducer<Deliveries> = self
+        let producer: ThreadedProducer<Deliveries> = self
             .producer_config(transactional_id.as_deref())
             .create_with_context(Deliveries::default())
             .map_err(|e| classify("kafka sink: creating a producer", e))?;
@@ -292,37 +291,6 @@ where
     }
 }
 
-/// The first failed delivery of the records in flight, with where the record was going.
-#[derive(Default)]
-pub struct Deliveries {
-    failed: Mutex<Option<(String, KafkaError)>>,
-}
-
-impl Deliveries {
-    fn take_failure(&self) -> Option<(String, KafkaError)> {
-        self.failed.lock().ok().and_then(|mut f| f.take())
-    }
-}
-
-impl ClientContext for Deliveries {}
-
-impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((error, message)) = result {
-            if let Ok(mut failed) = self.failed.lock() {
-                failed.get_or_insert_with(|| {
-                    (
-                        format!("{}/{}", message.topic(), message.partition()),
-                        error.clone(),
-                    )
-                });
-            }
-        }
-    }
-}
-
 /// A writer's transactional state: the consumer group whose offset marks the last committed
 /// batch, and that batch.
 struct Transaction {
@@ -340,7 +308,7 @@ impl Transaction {
     /// open and fences it out) and reads the last committed batch.
     fn open<E>(
         sink: &KafkaSink<E>,
-        producer: &BaseProducer<Deliveries>,
+        producer: &ThreadedProducer<Deliveries>,
         id: &str,
     ) -> Result<Transaction, SinkError> {
         producer
@@ -414,7 +382,7 @@ fn txn_error(what: &str, e: KafkaError) -> SinkError {
 
 /// The writer of one worker's part of every batch. See [`KafkaSink`].
 pub struct KafkaSinkWriter<T, E> {
-    producer: BaseProducer<Deliveries>,
+    producer: ThreadedProducer<Deliveries>,
     topic: String,
     encoder: Arc<E>,
     message: KafkaMessage,
@@ -427,8 +395,9 @@ pub struct KafkaSinkWriter<T, E> {
 impl<T, E: KafkaEncoder<T>> KafkaSinkWriter<T, E> {
     /// Produces every item, then waits until all are delivered (or one failed).
     fn produce_all(&mut self, millis: i64, items: &[T]) -> Result<(), SinkError> {
+        let deliveries = self.producer.context().clone();
         // A failure left from an earlier batch was reported with it.
-        let _ = self.producer.context().take_failure();
+        deliveries.clear_failure();
         for item in items {
             self.message.clear();
             self.encoder.encode(item, &mut self.message)?;
@@ -443,49 +412,37 @@ impl<T, E: KafkaEncoder<T>> KafkaSinkWriter<T, E> {
                 record = record.partition(p);
             }
             loop {
+                deliveries.sending();
                 match self.producer.send(record) {
                     Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        deliveries.not_sent();
                         record = back;
-                        self.producer.poll(DELIVERY_POLL);
+                        deliveries.wait_for_room(QUEUE_FULL_WAIT);
                     }
                     Err((e, _)) => {
+                        deliveries.not_sent();
                         let what = format!("kafka sink: producing to {}", self.topic);
                         return Err(classify(&what, e));
                     }
                 }
             }
         }
-        let flushed = self.await_deliveries();
-        if let Some((partition, e)) = self.producer.context().take_failure() {
+        let (settled, failed) = deliveries.settle(self.delivery_timeout + self.request_timeout);
+        if let Some((partition, e)) = failed {
             return Err(classify(
                 &format!("kafka sink: a record to {partition} was not delivered"),
                 e,
             ));
         }
-        flushed.map_err(|e| {
-            classify(
-                &format!("kafka sink: delivering batch {millis} to {}", self.topic),
-                e,
-            )
-        })
-    }
-
-    /// Waits until every record sent is delivered or failed (librdkafka gives up on a record
-    /// after the delivery timeout). rdkafka's `flush` polls in steps of 100 ms, which would
-    /// add up to 100 ms to every batch; this serves delivery reports as they come.
-    fn await_deliveries(&self) -> Result<(), KafkaError> {
-        let deadline = Instant::now() + self.delivery_timeout + self.request_timeout;
-        loop {
-            self.producer.poll(Duration::ZERO);
-            if self.producer.in_flight_count() == 0 {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut));
-            }
-            self.producer.poll(DELIVERY_POLL);
+        if !settled {
+            return Err(SinkError::external(format!(
+                "kafka sink: batch {millis} to {} was not delivered within {:?}",
+                self.topic,
+                self.delivery_timeout + self.request_timeout
+            )));
         }
+        Ok(())
     }
 
     /// Writes `items` as batch `millis` in one transaction, with the batch's marker.

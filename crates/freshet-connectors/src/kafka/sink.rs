@@ -1,6 +1,7 @@
 //! The Kafka sink: every batch's items produced to a topic, delivery awaited per batch; with a
 //! transactional id, one Kafka transaction per batch, output and worker.
 
+use super::deliveries::Deliveries;
 use super::encode::{EncodeWith, JsonValues, KafkaEncoder, KafkaMessage, KeyValue, Values};
 use super::error::classify;
 use super::source::{validate_topics, MAX_REQUEST_TIMEOUT, MIN_TIMEOUT};
@@ -9,7 +10,6 @@ use freshet::{BatchTime, SinkError};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use super::deliveries::Deliveries;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;

@@ -78,6 +78,7 @@ pub struct StreamingConfig {
     on_damage: DamagePolicy,
     on_disk_full: DiskFullPolicy,
     tolerable_checkpoint_failures: u32,
+    dead_letter_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for StreamingConfig {
@@ -109,7 +110,21 @@ impl StreamingConfig {
             on_damage: DamagePolicy::Fail,
             on_disk_full: DiskFullPolicy::Fail,
             tolerable_checkpoint_failures: 3,
+            dead_letter_dir: None,
         }
+    }
+
+    /// Where sources whose bad-record policy is
+    /// [`DeadLetter`](crate::source::BadRecordPolicy::DeadLetter) keep their malformed records:
+    /// `<dir>/<source id>.jsonl`. Default: `dead-letters` in the checkpoint directory.
+    pub fn dead_letter_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.dead_letter_dir = Some(dir.into());
+        self
+    }
+
+    /// The dead-letter directory set with [`dead_letter_dir`](Self::dead_letter_dir).
+    pub fn dead_letter_directory(&self) -> Option<&std::path::Path> {
+        self.dead_letter_dir.as_deref()
     }
 
     /// Sets the number of worker threads (1 ..= 1024).

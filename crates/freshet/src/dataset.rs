@@ -250,7 +250,7 @@ impl Dataset<String> {
                             continue;
                         }
                         for file in run {
-                            if let Err(e) = read_lines(file, &mut lines, &mut |what| {
+                            if let Err(e) = read_lines(file, &mut lines, &mut |what, _raw| {
                                 env.shared
                                     .skip("text_file", &format!("{}: {what}", file.display()))
                             }) {

@@ -214,6 +214,51 @@ fn lines_that_are_not_utf8_are_skipped_and_counted() {
 }
 
 #[test]
+fn dead_letter_policy_keeps_malformed_lines_in_the_sources_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead");
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let (ctx, clock) = context_with(config(2).dead_letter_dir(&dead));
+    let out = ctx
+        .text_file_stream_with(
+            &input,
+            FileStreamOptions::new().bad_records(BadRecordPolicy::DeadLetter),
+        )
+        .uid("logs")
+        .collect_batches();
+    ctx.start().unwrap();
+    std::fs::write(input.join("x"), b"one\n\xff\xfe\ntwo\n").unwrap();
+    step(&ctx, &clock, 1);
+    ctx.stop(true).unwrap();
+    assert_eq!(sorted(&out, 1), vec![strings(&["one", "two"])]);
+    assert_eq!(ctx.skipped_records(), 1);
+    let kept = std::fs::read_to_string(dead.join("logs.jsonl")).unwrap();
+    let lines: Vec<&str> = kept.lines().collect();
+    assert_eq!(lines.len(), 1, "{kept}");
+    assert!(lines[0].contains(r#""record_hex":"fffe""#), "{kept}");
+    assert!(lines[0].contains("not valid UTF-8"), "{kept}");
+}
+
+#[test]
+fn dead_letter_policy_without_a_directory_fails_at_the_first_bad_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, clock) = context(1);
+    let _out = ctx
+        .text_file_stream_with(
+            dir.path(),
+            FileStreamOptions::new().bad_records(BadRecordPolicy::DeadLetter),
+        )
+        .collect_batches();
+    ctx.start().unwrap();
+    std::fs::write(dir.path().join("x"), b"\xff\n").unwrap();
+    clock.advance(interval());
+    let err = ctx.await_batch(BatchTime(100), TIMEOUT).unwrap_err();
+    assert!(err.to_string().contains("dead_letter_dir"), "{err}");
+    let _ = ctx.stop(true);
+}
+
+#[test]
 fn fail_policy_stops_the_run_on_a_vanishing_file() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a", "a\n");

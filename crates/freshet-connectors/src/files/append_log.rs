@@ -264,10 +264,13 @@ impl SplitReader for AppendLogReader {
             let text = text.strip_suffix(b"\r").unwrap_or(text);
             match std::str::from_utf8(text) {
                 Ok(s) => out.push(s.to_string()),
-                Err(_) => ctx.bad_record(&format!(
-                    "{}: the line at byte {at} is not valid UTF-8",
-                    path.display()
-                )),
+                Err(_) => ctx.bad_record_raw(
+                    &format!(
+                        "{}: the line at byte {at} is not valid UTF-8",
+                        path.display()
+                    ),
+                    text,
+                ),
             }
             at += line.len() as u64;
         }

@@ -84,10 +84,10 @@ impl<D: KafkaDecoder> KafkaReader<D> {
                     }
                     match self.decoder.decode(KafkaRecord::from_message(&m)) {
                         Ok(item) => out.push(item),
-                        Err(why) => ctx.bad_record(&format!(
-                            "kafka: {}/{} offset {off}: {why}",
-                            r.topic, r.partition
-                        )),
+                        Err(why) => ctx.bad_record_raw(
+                            &format!("kafka: {}/{} offset {off}: {why}", r.topic, r.partition),
+                            m.payload().unwrap_or_default(),
+                        ),
                     }
                     next = off + 1;
                     progress = Instant::now();

@@ -410,7 +410,8 @@ impl<D: KafkaDecoder> KafkaReceiver<D> {
                                 self.flush(consumer, ctx, &mut block)?;
                                 return Err(SourceError::user(what));
                             }
-                            ctx.bad_record(BadRecordPolicy::Skip, &what);
+                            let raw = m.payload().unwrap_or_default();
+                            ctx.bad_record_raw(self.bad_records, &what, raw);
                         }
                     }
                     block.next.insert(key, offset + 1);

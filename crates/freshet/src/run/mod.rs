@@ -2,6 +2,7 @@
 //! pipeline runs. This module is a leaf: it imports none of the modules that use it (context,
 //! runtime, plan, operators, sources), so they all depend on it and never on each other for it.
 
+mod dead_letters;
 mod shared;
 mod status;
 

@@ -63,6 +63,8 @@ pub(crate) struct Shared {
     disk_full_waits: AtomicU64,
     /// One more than the time of the batch that ends the input (0: not known).
     final_batch: AtomicU64,
+    /// Where malformed records go under [`BadRecordPolicy::DeadLetter`](crate::source::BadRecordPolicy).
+    pub dead_letters: super::dead_letters::DeadLetters,
 }
 
 impl Shared {
@@ -129,6 +131,18 @@ impl Shared {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&t)
             .unwrap_or(0)
+    }
+
+    /// Keeps a malformed record of `source` in its dead-letter file, counted with the skipped
+    /// inputs; fails the job when the file cannot be written (or there is no directory for it).
+    pub fn dead_letter(&self, source: &str, what: &str, raw: &[u8]) {
+        match self.dead_letters.write(source, what, raw) {
+            Ok(path) => self.skip(source, &format!("{what} (kept in {})", path.display())),
+            Err(why) => self.fail(Error::Source {
+                id: source.to_string(),
+                error: crate::error::SourceError::user(why),
+            }),
+        }
     }
 
     /// Counts a malformed or unreadable input that was skipped. The first ten are logged one

@@ -15,6 +15,7 @@ use crate::pipeline::{OutputEntry, Pipeline, Resolved};
 use crate::run::{RuntimeEvent, Shared, StatusCell};
 use crate::source::planner::StartInfo;
 use crossbeam_channel::{unbounded, Receiver, Sender};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -66,6 +67,12 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
     };
     let (events_tx, events_rx) = unbounded::<RuntimeEvent>();
     let shared = Arc::new(Shared::with_events(events_tx.clone()));
+    shared.dead_letters.set_dir(
+        config
+            .dead_letter_directory()
+            .map(Path::to_path_buf)
+            .or_else(|| spec.checkpoint.as_ref().map(|c| c.dir.join("dead-letters"))),
+    );
     for o in &outputs {
         if let Some(label) = o.label.clone().or_else(|| o.uid.clone()) {
             shared.metrics.set_label(o.node, label);

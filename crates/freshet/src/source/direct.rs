@@ -32,6 +32,12 @@ pub enum BadRecordPolicy {
     Skip,
     /// Fail the job.
     Fail,
+    /// Keep it in the source's dead-letter file, `<dir>/<source id>.jsonl` (one JSON object
+    /// per line: time, source, reason, and the record's bytes as text or hexadecimal), count it
+    /// and log it. The directory is [`StreamingConfig::dead_letter_dir`](crate::StreamingConfig::dead_letter_dir),
+    /// by default `dead-letters` in the checkpoint directory; a job with neither fails at its
+    /// first bad record. A batch replayed after a crash writes its bad records again.
+    DeadLetter,
 }
 
 /// A source whose batches are ranges of offsets that can be read again. See the
@@ -162,6 +168,7 @@ pub struct ReadContext<'a> {
 pub(crate) enum BadRecord {
     Skipped(String),
     Failed(Error),
+    DeadLetter { what: String, raw: Vec<u8> },
 }
 
 impl ReadContext<'_> {
@@ -173,12 +180,22 @@ impl ReadContext<'_> {
     /// Reports a malformed record (`what` says which and why): skipped, counted and logged, or
     /// failing the job, as the stream's [`BadRecordPolicy`] says.
     pub fn bad_record(&self, what: &str) {
+        self.bad_record_raw(what, &[]);
+    }
+
+    /// Reports a malformed record with its bytes, which a dead-letter file keeps
+    /// ([`BadRecordPolicy::DeadLetter`]).
+    pub fn bad_record_raw(&self, what: &str, raw: &[u8]) {
         match self.policy {
             BadRecordPolicy::Skip => (self.report)(BadRecord::Skipped(what.to_string())),
             BadRecordPolicy::Fail => (self.report)(BadRecord::Failed(Error::Source {
                 id: self.id.to_string(),
                 error: SourceError::user(what.to_string()),
             })),
+            BadRecordPolicy::DeadLetter => (self.report)(BadRecord::DeadLetter {
+                what: what.to_string(),
+                raw: raw.to_vec(),
+            }),
         }
     }
 }

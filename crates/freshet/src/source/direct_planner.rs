@@ -135,6 +135,7 @@ fn read_with_retries<R: SplitReader>(
     let report = |bad: BadRecord| match bad {
         BadRecord::Skipped(what) => env.shared.skip(uid, &what),
         BadRecord::Failed(e) => env.shared.fail(e),
+        BadRecord::DeadLetter { what, raw } => env.shared.dead_letter(uid, &what, &raw),
     };
     let ctx = ReadContext {
         id: uid,

@@ -217,13 +217,15 @@ impl SplitReader for FileReader {
         ctx: &ReadContext<'_>,
     ) -> Result<(), SourceError> {
         let path = &range.path;
-        let mut bad = |what: &str| ctx.bad_record(&format!("{}: {what}", path.display()));
+        let mut bad = |what: &str, raw: &[u8]| {
+            ctx.bad_record_raw(&format!("{}: {what}", path.display()), raw)
+        };
         if let Err(e) = read_range(range, out, &mut bad) {
             match e.kind() {
                 ErrorKind::Interrupted | ErrorKind::TimedOut => {
                     return Err(SourceError::io(path.display(), e))
                 }
-                _ => bad(&format!("cannot read: {e}")),
+                _ => bad(&format!("cannot read: {e}"), &[]),
             }
         }
         Ok(())
@@ -234,7 +236,7 @@ impl SplitReader for FileReader {
 fn read_range(
     range: &FileRange,
     out: &mut Vec<String>,
-    bad: &mut dyn FnMut(&str),
+    bad: &mut dyn FnMut(&str, &[u8]),
 ) -> std::io::Result<()> {
     let file = std::fs::File::open(&range.path)?;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
@@ -257,10 +259,10 @@ fn read_range(
         let text = text.strip_suffix(b"\r").unwrap_or(text);
         match std::str::from_utf8(text) {
             Ok(s) => out.push(s.to_owned()),
-            Err(_) => bad(&format!(
-                "the line at byte {} is not valid UTF-8",
-                pos - n as u64
-            )),
+            Err(_) => bad(
+                &format!("the line at byte {} is not valid UTF-8", pos - n as u64),
+                text,
+            ),
         }
         line.clear();
     }
@@ -368,7 +370,7 @@ impl DirectSource for FileStreamSource {
 pub(crate) fn read_lines(
     path: &Path,
     out: &mut Vec<String>,
-    bad: &mut dyn FnMut(&str),
+    bad: &mut dyn FnMut(&str, &[u8]),
 ) -> std::io::Result<()> {
     let range = FileRange {
         path: path.to_path_buf(),

@@ -277,7 +277,14 @@ impl<T: Data> ReceiverContext<T> {
 
     /// Reports a malformed record under `policy`: counted and logged, or failing the job.
     pub fn bad_record(&self, policy: BadRecordPolicy, what: &str) {
+        self.bad_record_raw(policy, what, &[]);
+    }
+
+    /// Reports a malformed record with its bytes, which a dead-letter file keeps
+    /// ([`BadRecordPolicy::DeadLetter`]).
+    pub fn bad_record_raw(&self, policy: BadRecordPolicy, what: &str, raw: &[u8]) {
         match policy {
+            BadRecordPolicy::DeadLetter => self.shared.dead_letter(&self.uid, what, raw),
             BadRecordPolicy::Skip => self.shared.skip(&self.uid, what),
             BadRecordPolicy::Fail => self.shared.fail(Error::Source {
                 id: self.uid.clone(),

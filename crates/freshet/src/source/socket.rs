@@ -106,9 +106,10 @@ fn push_line(
     }
     match String::from_utf8(bytes) {
         Ok(s) => out.push(s),
-        Err(e) => ctx.bad_record(
+        Err(e) => ctx.bad_record_raw(
             policy,
             &format!("a line of {} bytes is not valid UTF-8", e.as_bytes().len()),
+            e.as_bytes(),
         ),
     }
 }

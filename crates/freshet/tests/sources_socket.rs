@@ -1,12 +1,14 @@
 //! Socket sources on loopback, in available-now runs (which end when the peers close, so the
 //! whole input is known when the run returns): lines, CRLF, invalid UTF-8 (skipped and
 //! counted), a connection closed in the middle of a line (the partial line is delivered),
-//! several senders to a listener, and an address in use.
+//! several senders to a listener, an address in use, and the limits on line length and
+//! connections.
 
 mod common;
 
 use common::*;
 use freshet::source::receiver::BadRecordPolicy;
+use freshet::source::socket::{SocketTextListener, SocketTextReceiver};
 use freshet::{Error, StreamingContext};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -206,4 +208,62 @@ fn socket_text_listener_with_an_invalid_address_fails_start() {
     let (ctx, _clock) = context(1);
     ctx.socket_text_listener("not an address").collect_batches();
     assert!(matches!(ctx.start(), Err(Error::Source { .. })));
+}
+
+#[test]
+fn a_line_longer_than_the_limit_is_a_bad_record_and_the_next_lines_arrive() {
+    let mut input = b"ok\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 5000));
+    input.extend(b"\nafter\n");
+    input.extend(std::iter::repeat_n(b'y', 3000)); // over-long, and the last
+    let (addr, server) = serve_once(input);
+    let (ctx, _clock) = context(1);
+    let out = ctx
+        .receiver_stream(SocketTextReceiver::new(addr, BadRecordPolicy::Skip).max_line_bytes(1000))
+        .collect_batches();
+    ctx.run_available_now().unwrap();
+    server.join().unwrap();
+    assert_eq!(all(&out), strings(&["ok", "after"]));
+    assert_eq!(ctx.skipped_records(), 2);
+
+    let (ctx, _clock) = context(1);
+    ctx.receiver_stream(
+        SocketTextReceiver::new("127.0.0.1:1", BadRecordPolicy::Skip).max_line_bytes(0),
+    )
+    .collect_batches();
+    let err = ctx.start().unwrap_err();
+    assert!(err.to_string().contains("max_line_bytes"), "{err}");
+}
+
+#[test]
+fn a_listener_at_its_connection_limit_serves_the_next_sender_once_one_closes() {
+    let addr = free_addr();
+    let (ctx, _clock) = context(1);
+    let out = ctx
+        .receiver_stream(
+            SocketTextListener::new(addr.to_string(), BadRecordPolicy::Skip).max_connections(1),
+        )
+        .collect_batches();
+    let runner = {
+        let ctx: StreamingContext = ctx.clone();
+        std::thread::spawn(move || ctx.run_available_now())
+    };
+    let mut a = connect(addr);
+    let mut b = connect(addr);
+    // b writes first, but is served only after a, the connection being served, closes.
+    b.write_all(b"b1\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    a.write_all(b"a1\n").unwrap();
+    drop(a);
+    drop(b);
+    runner.join().unwrap().unwrap();
+    assert_eq!(all(&out), strings(&["a1", "b1"]));
+
+    let (ctx, _clock) = context(1);
+    ctx.receiver_stream(
+        SocketTextListener::new("127.0.0.1:0", BadRecordPolicy::Skip).max_connections(0),
+    )
+    .collect_batches();
+    let err = ctx.start().unwrap_err();
+    assert!(err.to_string().contains("max_connections"), "{err}");
 }

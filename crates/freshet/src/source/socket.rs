@@ -9,6 +9,13 @@
 //! A line ends at `\n` (a trailing `\r` is removed). A line that is not valid UTF-8 follows the
 //! [`BadRecordPolicy`]; a connection that closes in the middle of a line delivers the partial
 //! line, since its bytes were received.
+//!
+//! Memory is bounded: a line longer than [`max_line_bytes`](SocketTextReceiver::max_line_bytes)
+//! (1 MiB by default) is a bad record (its first [`DEAD_LETTER_PREFIX`] bytes are what a
+//! dead-letter file keeps, the rest is read and dropped up to its end), and the listener serves
+//! at most [`max_connections`](SocketTextListener::max_connections) connections at a time (64
+//! by default); more wait in the operating system's accept queue, then are refused, until one
+//! closes. A full receiver buffer stops the reads, so TCP pushes back on the senders.
 
 use super::direct::BadRecordPolicy;
 use super::receiver::{Receiver, ReceiverContext};
@@ -21,6 +28,33 @@ use std::time::Duration;
 const READ_TIMEOUT: Duration = Duration::from_millis(100);
 /// Lines stored together.
 const STORE_BATCH: usize = 1024;
+/// The longest line by default (1 MiB).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+/// The largest `max_line_bytes` (1 GiB).
+pub const MAX_LINE_BYTES: usize = 1 << 30;
+/// How many connections a listener serves at a time by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+/// The largest `max_connections`.
+pub const MAX_CONNECTIONS: usize = 10_000;
+/// How much of an over-long line a bad-record report (and a dead-letter file) keeps.
+pub const DEAD_LETTER_PREFIX: usize = 1024;
+
+/// How a connection's lines are read.
+#[derive(Clone, Copy, Debug)]
+struct LineRules {
+    policy: BadRecordPolicy,
+    max_line_bytes: usize,
+}
+
+fn check_max_line_bytes(n: usize) -> std::result::Result<(), SourceError> {
+    if (1..=MAX_LINE_BYTES).contains(&n) {
+        Ok(())
+    } else {
+        Err(SourceError::user(format!(
+            "max_line_bytes must be between 1 and {MAX_LINE_BYTES}, not {n}"
+        )))
+    }
+}
 
 fn resolve(addr: &str) -> Result<SocketAddr> {
     addr.to_socket_addrs()
@@ -47,15 +81,19 @@ pub fn bind_listener(addr: &str) -> std::result::Result<TcpListener, SourceError
 fn read_lines(
     stream: TcpStream,
     ctx: &ReceiverContext<String>,
-    policy: BadRecordPolicy,
+    rules: LineRules,
     source: &str,
 ) -> std::result::Result<(), SourceError> {
+    use std::io::Read;
+    let policy = rules.policy;
     stream
         .set_read_timeout(Some(READ_TIMEOUT))
         .map_err(|error| SourceError::io(source, error))?;
     let mut reader = BufReader::with_capacity(1 << 16, stream);
     let mut line = Vec::new();
     let mut pending: Vec<String> = Vec::new();
+    // Inside an over-long line already reported: its bytes are dropped up to its end.
+    let mut dropping = false;
     loop {
         if ctx.is_stopped() {
             break;
@@ -63,17 +101,34 @@ fn read_lines(
         if reader.buffer().is_empty() || pending.len() >= STORE_BATCH {
             ctx.store_many(std::mem::take(&mut pending));
         }
-        match reader.read_until(b'\n', &mut line) {
+        // At most one byte past the limit is read, so a line never holds more than that.
+        let room = (rules.max_line_bytes + 1).saturating_sub(line.len()) as u64;
+        match (&mut reader).take(room.max(1)).read_until(b'\n', &mut line) {
             Ok(0) => {
                 // End of stream: a partial last line was received, so it is delivered.
-                if !line.is_empty() {
+                if !line.is_empty() && !dropping {
                     push_line(&mut line, &mut pending, ctx, policy);
                 }
                 break;
             }
             Ok(_) => {
-                if line.last() == Some(&b'\n') {
+                let ended = line.last() == Some(&b'\n');
+                if dropping {
+                    line.clear();
+                    dropping = !ended;
+                } else if ended && line.len() <= rules.max_line_bytes + 1 {
                     push_line(&mut line, &mut pending, ctx, policy);
+                } else if line.len() > rules.max_line_bytes {
+                    ctx.bad_record_raw(
+                        policy,
+                        &format!(
+                            "{source}: a line longer than {} bytes (max_line_bytes)",
+                            rules.max_line_bytes
+                        ),
+                        &line[..line.len().min(DEAD_LETTER_PREFIX)],
+                    );
+                    line.clear();
+                    dropping = !ended;
                 }
             }
             Err(e)
@@ -118,6 +173,7 @@ fn push_line(
 pub struct SocketTextReceiver {
     addr: String,
     policy: BadRecordPolicy,
+    max_line_bytes: usize,
 }
 
 impl SocketTextReceiver {
@@ -126,7 +182,15 @@ impl SocketTextReceiver {
         SocketTextReceiver {
             addr: addr.into(),
             policy,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
         }
+    }
+
+    /// The longest line, in bytes without its `\n` (1 ..= [`MAX_LINE_BYTES`]; default
+    /// [`DEFAULT_MAX_LINE_BYTES`]). A longer line is a bad record.
+    pub fn max_line_bytes(mut self, n: usize) -> Self {
+        self.max_line_bytes = n;
+        self
     }
 }
 
@@ -141,6 +205,10 @@ impl Receiver for SocketTextReceiver {
         "socket_text_stream"
     }
 
+    fn on_start(&mut self) -> std::result::Result<(), SourceError> {
+        check_max_line_bytes(self.max_line_bytes)
+    }
+
     fn run(&mut self, ctx: &ReceiverContext<String>) -> std::result::Result<(), SourceError> {
         let addr = resolve(&self.addr).map_err(|e| match e {
             // A name that does not resolve now may resolve later (DNS): retried.
@@ -151,7 +219,11 @@ impl Receiver for SocketTextReceiver {
         })?;
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
             .map_err(|error| SourceError::io(&self.addr, error))?;
-        read_lines(stream, ctx, self.policy, &self.name())
+        let rules = LineRules {
+            policy: self.policy,
+            max_line_bytes: self.max_line_bytes,
+        };
+        read_lines(stream, ctx, rules, &self.name())
     }
 
     fn restart_on_end(&self) -> bool {
@@ -164,6 +236,8 @@ impl Receiver for SocketTextReceiver {
 pub struct SocketTextListener {
     addr: String,
     policy: BadRecordPolicy,
+    max_line_bytes: usize,
+    max_connections: usize,
     listener: Option<TcpListener>,
 }
 
@@ -173,8 +247,24 @@ impl SocketTextListener {
         SocketTextListener {
             addr: addr.into(),
             policy,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             listener: None,
         }
+    }
+
+    /// The longest line, in bytes without its `\n` (1 ..= [`MAX_LINE_BYTES`]; default
+    /// [`DEFAULT_MAX_LINE_BYTES`]). A longer line is a bad record.
+    pub fn max_line_bytes(mut self, n: usize) -> Self {
+        self.max_line_bytes = n;
+        self
+    }
+
+    /// How many connections are served at a time (1 ..= [`MAX_CONNECTIONS`]; default
+    /// [`DEFAULT_MAX_CONNECTIONS`]). Further senders wait until one closes.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
     }
 
     /// The address actually bound (useful with port 0), once the context has started.
@@ -195,6 +285,13 @@ impl Receiver for SocketTextListener {
     }
 
     fn on_start(&mut self) -> std::result::Result<(), SourceError> {
+        check_max_line_bytes(self.max_line_bytes)?;
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(SourceError::user(format!(
+                "max_connections must be between 1 and {MAX_CONNECTIONS}, not {}",
+                self.max_connections
+            )));
+        }
         self.listener = Some(bind_listener(&self.addr)?);
         Ok(())
     }
@@ -205,25 +302,33 @@ impl Receiver for SocketTextListener {
         };
         let mut connections: Vec<std::thread::JoinHandle<()>> = Vec::new();
         let mut accepted = 0usize;
+        let rules = LineRules {
+            policy: self.policy,
+            max_line_bytes: self.max_line_bytes,
+        };
         loop {
             if ctx.is_stopped() {
                 break;
+            }
+            connections.retain(|c| !c.is_finished());
+            if connections.len() >= self.max_connections {
+                // Full: new senders wait in the accept queue until a connection closes.
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
             }
             match listener.accept() {
                 Ok((stream, peer)) => {
                     accepted += 1;
                     let _ = stream.set_nonblocking(false);
                     let ctx = ctx.clone();
-                    let policy = self.policy;
                     let name = format!("{} from {peer}", self.name());
                     connections.push(std::thread::spawn(move || {
-                        if let Err(e) = read_lines(stream, &ctx, policy, &name) {
+                        if let Err(e) = read_lines(stream, &ctx, rules, &name) {
                             tracing::warn!("{e}");
                         }
                     }));
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    connections.retain(|c| !c.is_finished());
                     if ctx.available_now() && accepted > 0 && connections.is_empty() {
                         break;
                     }

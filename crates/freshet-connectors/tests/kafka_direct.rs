@@ -561,6 +561,26 @@ fn values_that_do_not_decode_follow_the_bad_record_policy() {
     let err = stepper.step().unwrap_err();
     assert_eq!(err.domain(), ErrorDomain::User, "{err}");
     assert!(err.to_string().contains("clicks/0 offset 1"), "{err}");
+
+    // Dead-lettered: kept with its reason and its bytes.
+    let dead = tempfile::tempdir().unwrap();
+    let config = StreamingConfig::new(Duration::from_millis(I)).dead_letter_dir(dead.path());
+    let mut stepper = BatchStepper::new(config).unwrap();
+    let out = stepper
+        .context()
+        .direct_stream_with(
+            KafkaSource::direct(&brokers, ["clicks"]).json_values::<Click>(),
+            DirectOptions::new().bad_records(BadRecordPolicy::DeadLetter),
+        )
+        .uid("clicks")
+        .collect_batches();
+    stepper.start().unwrap();
+    stepper.step().unwrap();
+    stepper.stop().unwrap();
+    assert_eq!(out.batches().into_iter().flat_map(|(_, b)| b).count(), 2);
+    let kept = std::fs::read_to_string(dead.path().join("clicks.jsonl")).unwrap();
+    assert!(kept.contains(r#""record":"not json""#), "{kept}");
+    assert!(kept.contains("clicks/0 offset 1"), "{kept}");
 }
 
 #[test]

@@ -129,6 +129,7 @@ pub(crate) fn source_json(s: &SourceStatus) -> Value {
         "last_batch_records": s.last_batch_records,
         "rate_per_sec": s.rate_per_sec,
         "lag": s.lag,
+        "rate_limit": s.rate_limit,
         "partition_lag": s
             .partition_lag
             .iter()
@@ -257,6 +258,7 @@ mod tests {
             rate_per_sec: 60.0,
             lag: Some(8),
             partition_lag: vec![("t/0".into(), 7), ("t/1".into(), 1)],
+            rate_limit: Some(250.0),
             state: ReceiverState::NotAReceiver,
             last_error: None,
             errors: 0,

@@ -325,6 +325,19 @@ impl Collector for Snapshot {
         }
         {
             let mut m = e.encode_descriptor(
+                "source_rate_limit_records_per_second",
+                "The most records per second a source admits now (its maximum or the backpressure estimate), where it has a limit",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (s, l) in sources.iter().zip(&labels) {
+                if let Some(limit) = s.rate_limit {
+                    ConstGauge::new(limit).encode(m.encode_family(l)?)?;
+                }
+            }
+        }
+        {
+            let mut m = e.encode_descriptor(
                 "receiver_up",
                 "1 while a source receives (sources without a receiver: while the job runs)",
                 None,

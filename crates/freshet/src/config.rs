@@ -79,6 +79,7 @@ pub struct StreamingConfig {
     on_disk_full: DiskFullPolicy,
     tolerable_checkpoint_failures: u32,
     dead_letter_dir: Option<std::path::PathBuf>,
+    backpressure: crate::rate::Backpressure,
 }
 
 impl Default for StreamingConfig {
@@ -111,7 +112,30 @@ impl StreamingConfig {
             on_disk_full: DiskFullPolicy::Fail,
             tolerable_checkpoint_failures: 3,
             dead_letter_dir: None,
+            backpressure: crate::rate::Backpressure::off(),
         }
+    }
+
+    /// Adapts the rate each source admits to what the pipeline keeps up with (see
+    /// [`rate`](crate::rate)); off by default.
+    ///
+    /// ```
+    /// use freshet::rate::Backpressure;
+    /// use freshet::StreamingConfig;
+    /// use std::time::Duration;
+    ///
+    /// let config = StreamingConfig::new(Duration::from_secs(1))
+    ///     .backpressure(Backpressure::on().initial_rate(10_000.0));
+    /// assert!(config.backpressure_settings().is_on());
+    /// ```
+    pub fn backpressure(mut self, backpressure: crate::rate::Backpressure) -> Self {
+        self.backpressure = backpressure;
+        self
+    }
+
+    /// The backpressure settings.
+    pub fn backpressure_settings(&self) -> crate::rate::Backpressure {
+        self.backpressure
     }
 
     /// Where sources whose bad-record policy is
@@ -287,6 +311,7 @@ impl StreamingConfig {
             self.tolerable_checkpoint_failures,
             0..=1000,
         )?;
+        self.backpressure.validate()?;
         Ok(())
     }
 }

@@ -53,6 +53,7 @@ pub mod ordering;
 mod partitions;
 mod pipeline;
 mod plan;
+pub mod rate;
 pub mod remember;
 mod run;
 mod running;

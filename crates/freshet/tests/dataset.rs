@@ -52,10 +52,7 @@ fn parallelize_edge_cases() {
     assert_eq!(empty.count().unwrap(), 0);
     assert_eq!(empty.reduce(|a, b| a + b).unwrap(), None);
     assert_eq!(empty.take(5).unwrap(), Vec::<i32>::new());
-    assert_eq!(
-        empty.glom().collect().unwrap(),
-        vec![vec![], vec![], vec![]]
-    );
+    assert_eq!(empty.glom().collect().unwrap(), vec![Vec::<i32>::new(); 3]);
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use freshet::source::receiver::{Receiver, ReceiverContext};
 use freshet::source::{Backoff, ReceiverOptions};
-use freshet::{BatchTime, Error, ErrorDomain, SourceError};
+use freshet::{BatchTime, Error, ErrorDomain, SourceError, StreamingConfig};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -232,4 +232,59 @@ fn an_error_in_on_start_fails_start() {
     let err = ctx.start().unwrap_err();
     assert!(err.to_string().contains("no credentials"), "{err}");
     assert!(ctx.await_termination().is_err());
+}
+
+#[test]
+fn a_receiver_with_a_maximum_rate_stores_everything_and_shows_its_limit() {
+    let (ctx, _clock) = context(1);
+    let out = ctx
+        .receiver_stream_with(
+            Counter {
+                n: 300,
+                fail_first: None,
+            },
+            ReceiverOptions::new().max_rate(2000.0),
+        )
+        .collect_batches();
+    ctx.run_available_now().unwrap();
+    let all: Vec<u64> = out.batches().into_iter().flat_map(|(_, r)| r).collect();
+    assert_eq!(all, (0..300).collect::<Vec<_>>());
+    assert_eq!(ctx.sources_status()[0].rate_limit, Some(2000.0));
+
+    for rate in [0.0, 0.5, 2e9, f64::NAN] {
+        let (ctx, _clock) = context(1);
+        ctx.receiver_stream_with(
+            Counter {
+                n: 1,
+                fail_first: None,
+            },
+            ReceiverOptions::new().max_rate(rate),
+        )
+        .collect_batches();
+        let e = ctx.start().unwrap_err();
+        assert!(e.to_string().contains("max_rate"), "{rate}: {e}");
+    }
+}
+
+#[test]
+fn backpressure_settings_are_checked_by_name() {
+    use freshet::rate::Backpressure;
+    let bad = [
+        (Backpressure::on().initial_rate(0.0), "initial_rate"),
+        (Backpressure::on().min_rate(-1.0), "min_rate"),
+        (Backpressure::on().gains(-1.0, 0.2, 0.0), "proportional"),
+        (Backpressure::on().gains(1.0, 500.0, 0.0), "integral"),
+        (Backpressure::on().gains(1.0, 0.2, f64::NAN), "derivative"),
+    ];
+    for (b, name) in bad {
+        let e = StreamingConfig::new(Duration::from_millis(100))
+            .backpressure(b)
+            .validate()
+            .unwrap_err();
+        assert!(e.to_string().contains(name), "{e}");
+    }
+    assert!(StreamingConfig::new(Duration::from_millis(100))
+        .backpressure(Backpressure::on())
+        .validate()
+        .is_ok());
 }

@@ -481,6 +481,55 @@ pub(crate) fn partition_watermarks(
     Ok(now)
 }
 
+/// Cuts the range `from..to` to at most `max` offsets in all, spread over the partitions in
+/// proportion to what each has waiting (Spark's rate limit of a direct Kafka stream): each
+/// partition gets the whole part of its share, and the offsets left over go one each to the
+/// partitions with the largest fractions of a share left.
+fn limit_total(from: &KafkaOffset, mut to: KafkaOffset, max: u64) -> KafkaOffset {
+    let waiting: Vec<(String, i32, i64, u64)> = to
+        .iter()
+        .filter_map(|(t, p, end)| {
+            let start = from.get(t, p)?;
+            let n = u64::try_from(end - start).ok().filter(|n| *n > 0)?;
+            Some((t.to_string(), p, start, n))
+        })
+        .collect();
+    let total: u64 = waiting.iter().map(|w| w.3).sum();
+    if total <= max {
+        return to;
+    }
+    // (whole share, remainder of the exact share, index)
+    let mut shares: Vec<(u64, u128, usize)> = waiting
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let exact = u128::from(w.3) * u128::from(max);
+            (
+                (exact / u128::from(total)) as u64,
+                exact % u128::from(total),
+                i,
+            )
+        })
+        .collect();
+    let mut left = max - shares.iter().map(|s| s.0).sum::<u64>();
+    let mut by_rest: Vec<usize> = (0..shares.len()).collect();
+    by_rest.sort_by_key(|i| std::cmp::Reverse(shares[*i].1));
+    for i in by_rest {
+        if left == 0 {
+            break;
+        }
+        if shares[i].0 < waiting[i].3 {
+            shares[i].0 += 1;
+            left -= 1;
+        }
+    }
+    for (take, _, i) in shares {
+        let (t, p, start, _) = &waiting[i];
+        to.set(t, *p, start + take as i64);
+    }
+    to
+}
+
 /// Where the next batch ends, from `from`, given the partitions now: every known partition
 /// advances to its end, by at most `max` offsets; a partition `from` does not know yet (new, or
 /// added to the selection) enters at its oldest offset and is read from the next batch on.
@@ -584,6 +633,15 @@ impl<D: KafkaDecoder> DirectSource for KafkaSource<D> {
             }
         }
         plan_next(from, &now, self.max_per_partition)
+    }
+
+    fn latest_limited(
+        &mut self,
+        from: &KafkaOffset,
+        max_records: u64,
+    ) -> Result<KafkaOffset, SourceError> {
+        let to = self.latest(from)?;
+        Ok(limit_total(from, to, max_records))
     }
 
     fn splits(
@@ -754,5 +812,28 @@ mod tests {
             !err.is_retryable() && err.to_string().contains("created again"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_rate_limit_spreads_its_records_over_the_partitions_by_what_waits() {
+        let from = offset(&[("t", 0, 0), ("t", 1, 100), ("t", 2, 50)]);
+        let to = offset(&[("t", 0, 60), ("t", 1, 130), ("t", 2, 60)]); // 60, 30, 10 waiting
+        assert_eq!(limit_total(&from, to.clone(), 100), to, "all fits");
+        assert_eq!(
+            limit_total(&from, to.clone(), 50),
+            offset(&[("t", 0, 30), ("t", 1, 115), ("t", 2, 55)])
+        );
+        // 7 of 100: shares 4.2, 2.1, 0.7 -> 4, 2, 0, and the one left to the largest fraction.
+        let cut = limit_total(&from, to.clone(), 7);
+        let taken: i64 = cut
+            .iter()
+            .map(|(t, p, end)| end - from.get(t, p).unwrap())
+            .sum();
+        assert_eq!(taken, 7);
+        assert_eq!(cut, offset(&[("t", 0, 4), ("t", 1, 102), ("t", 2, 51)]));
+        // A partition the offsets do not know yet is left as it is.
+        let mut with_new = to.clone();
+        with_new.set("t", 3, 0);
+        assert_eq!(limit_total(&from, with_new, 1000).get("t", 3), Some(0));
     }
 }

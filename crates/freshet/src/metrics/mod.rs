@@ -140,6 +140,9 @@ pub struct SourceStatus {
     /// records)` with names like `"topic/3"`, as the source reported them at the latest batch.
     /// Empty for sources without partitions or that do not know.
     pub partition_lag: Vec<(String, u64)>,
+    /// The most records per second the source admits now (its maximum, or the backpressure
+    /// estimate when lower); `None` without a limit.
+    pub rate_limit: Option<f64>,
     /// The receiver's state.
     pub state: ReceiverState,
     /// The receiver's last error, if any.

@@ -39,6 +39,7 @@ struct SourceEntry {
     restarts: u64,
     lag: Option<u64>,
     partition_lag: Vec<(String, u64)>,
+    rate_limit: Option<f64>,
 }
 
 #[derive(Default)]
@@ -127,6 +128,7 @@ impl MetricsStore {
                 restarts: 0,
                 lag: None,
                 partition_lag: Vec::new(),
+                rate_limit: None,
             });
     }
 
@@ -224,6 +226,20 @@ impl MetricsStore {
             s.lag = lag;
             s.partition_lag = partitions;
         }
+    }
+
+    /// Sets the rate a source admits now (records/s; `None`: no limit).
+    pub fn set_rate_limit(&self, source: u64, limit: Option<f64>) {
+        if let Some(s) = self.lock().sources.get_mut(&source) {
+            s.rate_limit = limit;
+        }
+    }
+
+    /// The records source `source` fed into batch `time`, if the store still has that batch.
+    pub fn records_of(&self, source: u64, time: u64) -> Option<u64> {
+        let inner = self.lock();
+        let s = inner.sources.get(&source)?;
+        s.recent.iter().find(|(t, _)| *t == time).map(|(_, n)| *n)
     }
 
     /// Sets how many keys `worker`'s part of stateful operator `node` holds.
@@ -376,6 +392,7 @@ impl MetricsStore {
                     },
                     lag: s.lag,
                     partition_lag: s.partition_lag.clone(),
+                    rate_limit: s.rate_limit,
                     state: if s.receiver {
                         s.state.clone()
                     } else {

@@ -6,7 +6,7 @@ use crate::metrics::MetricsStore;
 use crossbeam_channel::Sender;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the run's owner (the monitor thread) hears about. It is the only thread that changes
@@ -65,6 +65,15 @@ pub(crate) struct Shared {
     final_batch: AtomicU64,
     /// Where malformed records go under [`BadRecordPolicy::DeadLetter`](crate::source::BadRecordPolicy).
     pub dead_letters: super::dead_letters::DeadLetters,
+    /// Every source's rate limit, with its backpressure estimator when backpressure is on.
+    rates: Mutex<Vec<RateControl>>,
+}
+
+/// The rate limit of one source and what adjusts it.
+struct RateControl {
+    source: u64,
+    limit: Arc<crate::rate::RateLimit>,
+    estimator: Option<crate::rate::PidRateEstimator>,
 }
 
 impl Shared {
@@ -148,6 +157,46 @@ impl Shared {
     /// Counts a malformed or unreadable input that was skipped. The first ten are logged one
     /// by one, then one line in a thousand, with the count (a binary file would otherwise log a
     /// line per line).
+    /// Registers the rate limit of `source`; with `estimator`, backpressure adjusts it after
+    /// every batch.
+    pub fn add_rate_control(
+        &self,
+        source: u64,
+        limit: Arc<crate::rate::RateLimit>,
+        estimator: Option<crate::rate::PidRateEstimator>,
+    ) {
+        self.metrics.set_rate_limit(source, limit.current());
+        self.rates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(RateControl {
+                source,
+                limit,
+                estimator,
+            });
+    }
+
+    /// Feeds the figures of completed batch `time` to every source's estimator and publishes
+    /// the limits.
+    pub fn adapt_rates(&self, time: u64, processing: Duration, scheduling_delay: Duration) {
+        let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        for r in rates.iter_mut() {
+            if let Some(estimator) = r.estimator.as_mut() {
+                let records = self.metrics.records_of(r.source, time).unwrap_or(0);
+                let estimate = estimator.compute(
+                    time,
+                    records,
+                    processing.as_millis() as u64,
+                    scheduling_delay.as_millis() as u64,
+                );
+                if let Some(rate) = estimate {
+                    r.limit.set_estimate(rate);
+                }
+            }
+            self.metrics.set_rate_limit(r.source, r.limit.current());
+        }
+    }
+
     pub fn skip(&self, source: &str, what: &str) {
         let n = self.skipped.fetch_add(1, Ordering::Relaxed) + 1;
         if n <= SKIPS_LOGGED {

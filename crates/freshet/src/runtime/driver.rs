@@ -79,6 +79,28 @@ impl SourceSet {
         }
     }
 
+    /// Registers every source's rate limit with `shared`, with a backpressure estimator when
+    /// `backpressure` is on.
+    pub fn control_rates(
+        &self,
+        shared: &Shared,
+        backpressure: &crate::rate::Backpressure,
+        interval_ms: u64,
+    ) {
+        for (_, s) in &self.sources {
+            let Some(limit) = s.rate_limit() else {
+                continue;
+            };
+            let estimator = backpressure.is_on().then(|| {
+                if let Some(rate) = backpressure.initial_rate {
+                    limit.set_estimate(rate);
+                }
+                backpressure.estimator(interval_ms)
+            });
+            shared.add_rate_control(s.id(), limit, estimator);
+        }
+    }
+
     /// Stops the first `n` sources.
     pub fn stop_first(&mut self, n: usize) {
         for (_, s) in self.sources.iter_mut().take(n) {

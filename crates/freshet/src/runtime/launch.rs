@@ -83,6 +83,11 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
     }
     let mut sources = SourceSet::new(sources);
     sources.register(&shared, coordinator.as_ref(), config.wal_fsync_policy());
+    sources.control_rates(
+        &shared,
+        &config.backpressure_settings(),
+        config.batch_interval().as_millis() as u64,
+    );
     start_sources(&mut sources, &spec, &shared)?;
     if let Err(e) = restore_positions(&mut sources, recovery.as_ref()) {
         sources.stop_all();

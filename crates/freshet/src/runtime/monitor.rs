@@ -159,6 +159,7 @@ fn complete(status: &StatusCell, shared: &Shared, through: u64, at: Instant) -> 
                 total_delay: p.scheduling_delay + processing_time,
             };
             shared.metrics.batch_completed(t);
+            shared.adapt_rates(t, processing_time, p.scheduling_delay);
             st.completed_through = Some(st.completed_through.map_or(t, |c| c.max(t)));
             st.completed += 1;
             if st.recent.len() == RECENT_BATCHES {

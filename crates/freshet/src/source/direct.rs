@@ -107,6 +107,19 @@ pub trait DirectSource: Send + 'static {
         false
     }
 
+    /// Where the next batch ends when it may take at most `max_records` records (a rate
+    /// limit: [`DirectOptions::max_rate`] or backpressure). The default ignores the limit
+    /// and asks [`latest`](Self::latest): sources whose offsets count records override it
+    /// (Kafka spreads the records over its partitions by their lag).
+    fn latest_limited(
+        &mut self,
+        from: &Self::Offset,
+        max_records: u64,
+    ) -> Result<Self::Offset, SourceError> {
+        let _ = max_records;
+        self.latest(from)
+    }
+
     /// How many records wait beyond `from`, where the source knows (shown as lag).
     fn lag(&self, from: &Self::Offset) -> Option<u64> {
         let _ = from;
@@ -207,6 +220,8 @@ pub struct DirectOptions {
     pub bad_records: BadRecordPolicy,
     /// How often a retryable read is tried before the job fails (default 5).
     pub read_attempts: Option<u32>,
+    /// The most records per second the stream admits (default: no limit).
+    pub max_rate: Option<f64>,
 }
 
 impl DirectOptions {
@@ -227,7 +242,16 @@ impl DirectOptions {
         self
     }
 
+    /// Admits at most `records_per_sec` records per second (1 ..= 10⁹): each batch ends after
+    /// `records_per_sec × batch interval` records, for sources that count records (see
+    /// [`DirectSource::latest_limited`]). Backpressure may lower it further.
+    pub fn max_rate(mut self, records_per_sec: f64) -> Self {
+        self.max_rate = Some(records_per_sec);
+        self
+    }
+
     pub(crate) fn validate(&self) -> crate::error::Result<()> {
+        crate::rate::check_rate("max_rate", self.max_rate)?;
         if let Some(n) = self.read_attempts {
             if !(1..=100).contains(&n) {
                 return Err(Error::Config(format!(

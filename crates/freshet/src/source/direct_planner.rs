@@ -7,8 +7,10 @@ use super::direct::{
 };
 use super::planner::{Availability, Recorded, SourcePlanner, StartInfo};
 use crate::codec;
+use crate::error::SourceError;
 use crate::error::{Error, Result};
 use crate::plan::{ReadSplit, SourceId, Split, WorkerEnv};
+use crate::rate::RateLimit;
 use crate::run::Shared;
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
@@ -32,6 +34,9 @@ pub(crate) struct DirectPlanner<S: DirectSource> {
     /// The end of the next batch, when `availability` has already asked for it.
     next_end: Option<S::Offset>,
     shared: Option<Arc<Shared>>,
+    /// The records per second it admits, and the batch interval that turns it into records.
+    rate: Arc<RateLimit>,
+    interval: Duration,
 }
 
 impl<S: DirectSource> DirectPlanner<S> {
@@ -50,6 +55,8 @@ impl<S: DirectSource> DirectPlanner<S> {
             offset: None,
             next_end: None,
             shared: None,
+            rate: Arc::new(RateLimit::new(options.max_rate)),
+            interval: Duration::from_secs(1),
         };
         // A worker's share of a batch is a queue of splits, read one per call, so that only one
         // split's records are in memory at a time.
@@ -170,6 +177,16 @@ fn read_with_retries<R: SplitReader>(
     }
 }
 
+impl<S: DirectSource> DirectPlanner<S> {
+    /// Where the next batch ends, within the rate limit.
+    fn latest(&mut self, from: &S::Offset) -> std::result::Result<S::Offset, SourceError> {
+        match self.rate.per_batch(self.interval) {
+            Some(max) => self.source.latest_limited(from, max),
+            None => self.source.latest(from),
+        }
+    }
+}
+
 impl<S: DirectSource> SourcePlanner for DirectPlanner<S> {
     fn id(&self) -> SourceId {
         self.id
@@ -187,6 +204,7 @@ impl<S: DirectSource> SourcePlanner for DirectPlanner<S> {
         self.uid = info.uid.to_string();
         let _ = self.uid_cell.set(self.uid.clone());
         self.shared = Some(Arc::clone(info.shared));
+        self.interval = info.batch_interval;
         let ctx = StartContext {
             id: info.uid.to_string(),
             available_now: info.available_now,
@@ -201,7 +219,7 @@ impl<S: DirectSource> SourcePlanner for DirectPlanner<S> {
         let from = self.offset()?.clone();
         let to = match self.next_end.take() {
             Some(to) => to,
-            None => match self.source.latest(&from) {
+            None => match self.latest(&from) {
                 Ok(to) => to,
                 // The source cannot be asked now (a connection down, a directory gone): it
                 // contributes nothing to this batch and is asked again at the next one.
@@ -238,7 +256,7 @@ impl<S: DirectSource> SourcePlanner for DirectPlanner<S> {
             return Availability::Exhausted;
         };
         if self.next_end.is_none() {
-            match self.source.latest(&from) {
+            match self.latest(&from) {
                 Ok(to) => self.next_end = Some(to),
                 Err(e) if e.is_retryable() => {
                     // It may come back: asked again after a pause.
@@ -299,6 +317,10 @@ impl<S: DirectSource> SourcePlanner for DirectPlanner<S> {
 
     fn replayable(&self) -> bool {
         self.source.replayable()
+    }
+
+    fn rate_limit(&self) -> Option<Arc<RateLimit>> {
+        Some(Arc::clone(&self.rate))
     }
 }
 

@@ -81,6 +81,10 @@ pub(crate) trait SourcePlanner: Send {
     fn lag_by_partition(&self) -> Vec<(String, u64)> {
         Vec::new()
     }
+    /// The source's rate limit, which backpressure adjusts.
+    fn rate_limit(&self) -> Option<Arc<crate::rate::RateLimit>> {
+        None
+    }
     /// Whether the source runs a receiver thread.
     fn is_receiver(&self) -> bool {
         false

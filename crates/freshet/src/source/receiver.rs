@@ -116,6 +116,8 @@ pub struct ReceiverOptions {
     pub capacity: usize,
     /// The restart back-off.
     pub backoff: Backoff,
+    /// The most records per second it stores (default: no limit).
+    pub max_rate: Option<f64>,
 }
 
 impl Default for ReceiverOptions {
@@ -123,6 +125,7 @@ impl Default for ReceiverOptions {
         ReceiverOptions {
             capacity: DEFAULT_BUFFER_RECORDS,
             backoff: Backoff::default(),
+            max_rate: None,
         }
     }
 }
@@ -145,7 +148,16 @@ impl ReceiverOptions {
         self
     }
 
+    /// Stores at most `records_per_sec` records per second (1 ..= 10⁹): `store` waits until
+    /// the records fit, so the receiver stops reading and its sender is held back. Spark's
+    /// `spark.streaming.receiver.maxRate`. Backpressure may lower it further.
+    pub fn max_rate(mut self, records_per_sec: f64) -> Self {
+        self.max_rate = Some(records_per_sec);
+        self
+    }
+
     pub(crate) fn validate(&self) -> crate::error::Result<()> {
+        crate::rate::check_rate("a receiver's max_rate", self.max_rate)?;
         if !(1..=1usize << 32).contains(&self.capacity) {
             return Err(Error::Config(format!(
                 "a receiver's capacity must be between 1 and 2^32 records, not {}",
@@ -202,6 +214,7 @@ pub struct ReceiverContext<T> {
     pub(crate) uid: String,
     pub(crate) available_now: bool,
     pub(crate) stored: Arc<AtomicBool>,
+    pub(crate) rate: Arc<crate::rate::RateLimit>,
 }
 
 impl<T> Clone for ReceiverContext<T> {
@@ -213,6 +226,7 @@ impl<T> Clone for ReceiverContext<T> {
             uid: self.uid.clone(),
             available_now: self.available_now,
             stored: Arc::clone(&self.stored),
+            rate: Arc::clone(&self.rate),
         }
     }
 }
@@ -241,6 +255,7 @@ impl<T: Data> ReceiverContext<T> {
         if records.is_empty() {
             return Ok(());
         }
+        self.rate.admit(records.len(), || self.is_stopped());
         let mut buffered = self.wait_for_room();
         if let Some(wal) = self.buffer.wal().as_mut() {
             if let Err(error) = wal.append(&records) {

@@ -34,6 +34,7 @@ pub(crate) struct ReceiverSource<R: Receiver> {
     stop: Arc<AtomicBool>,
     finished: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    rate: Arc<crate::rate::RateLimit>,
 }
 
 impl<R: Receiver> ReceiverSource<R> {
@@ -50,6 +51,7 @@ impl<R: Receiver> ReceiverSource<R> {
             stop: Arc::new(AtomicBool::new(false)),
             finished: Arc::new(AtomicBool::new(false)),
             thread: None,
+            rate: Arc::new(crate::rate::RateLimit::new(options.max_rate)),
         }
     }
 
@@ -161,6 +163,7 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
             uid: self.uid.clone(),
             available_now: info.available_now,
             stored: Arc::new(AtomicBool::new(false)),
+            rate: Arc::clone(&self.rate),
         };
         let finished = Arc::clone(&self.finished);
         let name = self.uid.clone();
@@ -289,6 +292,10 @@ impl<R: Receiver> SourcePlanner for ReceiverSource<R> {
 
     fn replayable(&self) -> bool {
         self.wal_dir.is_some()
+    }
+
+    fn rate_limit(&self) -> Option<Arc<crate::rate::RateLimit>> {
+        Some(Arc::clone(&self.rate))
     }
 
     fn has_buffered(&self) -> bool {

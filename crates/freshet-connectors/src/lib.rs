@@ -10,6 +10,8 @@
 //! |---|---|---|---|
 //! | `files` (default) | [`files`] | [`files::AppendLogSource`]: lines appended to log files, replayable by byte offset | [`files::JsonLinesSink`]: JSON lines, exactly-once |
 //! | `kafka` (default) | [`kafka`] | [`kafka::KafkaSource::direct`]: Kafka topics, replayable by offset range per partition; [`kafka::KafkaSource::receiver`]: a consumer group, at-least-once | [`kafka::KafkaSink`]: a topic, exactly-once with transactions |
+//! | `mqtt` (default) | [`mqtt`] | [`mqtt::MqttSource::receiver`]: topic filters (QoS 1, persistent session), acknowledged after the write-ahead log, at-least-once | — |
+//! | `rabbitmq` (default) | [`rabbitmq`] | [`rabbitmq::RabbitMqSource::receiver`]: a queue, manual acknowledgements after the write-ahead log, at-least-once | — |
 //!
 //! See the [`guide`] for how to write one.
 
@@ -19,6 +21,10 @@
 pub mod files;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
+#[cfg(feature = "rabbitmq")]
+pub mod rabbitmq;
 
 /// How to write a connector (`docs/connectors.md`; its examples are compiled and run as tests).
 #[doc = include_str!("../../../docs/connectors.md")]

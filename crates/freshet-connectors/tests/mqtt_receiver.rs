@@ -5,6 +5,8 @@
 //! persistent session queues, bad payloads under both policies, and the settings and errors.
 #![cfg(feature = "mqtt")]
 
+mod services;
+
 use freshet::source::{BadRecordPolicy, Receiver, ReceiverOptions};
 use freshet::testing::laws::{check_retryable, closed_port};
 use freshet::{
@@ -24,6 +26,7 @@ const DELIVERY: Duration = Duration::from_secs(60);
 
 /// A name no other test or earlier run uses: sessions persist in the broker.
 fn unique(what: &str) -> String {
+    services::mosquitto();
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -36,6 +39,7 @@ fn unique(what: &str) -> String {
 }
 
 fn options(client_id: &str, clean_session: bool) -> MqttOptions {
+    services::mosquitto();
     let mut o = MqttOptions::new(client_id, "127.0.0.1", 1883);
     o.set_clean_session(clean_session)
         .set_max_packet_size(1 << 20, 1 << 20);

@@ -4,6 +4,8 @@
 //! their block is stored, bad payloads under both policies, and errors classified.
 #![cfg(feature = "rabbitmq")]
 
+mod services;
+
 use freshet::source::{BadRecordPolicy, Receiver, ReceiverOptions};
 use freshet::testing::laws::{check_retryable, closed_port};
 use freshet::{BatchTime, Clock, ErrorDomain, ManualClock, StreamingConfig, StreamingContext};
@@ -32,6 +34,7 @@ struct Broker {
 impl Broker {
     /// Declares a durable queue named after the test and this process.
     fn new(test: &str) -> Broker {
+        services::rabbitmq();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -438,6 +441,7 @@ fn bad_settings_are_refused_by_name() {
 
 #[test]
 fn a_missing_queue_is_the_users_error() {
+    services::rabbitmq();
     let queue = format!("freshet-{}-absent", std::process::id());
     let err = RabbitMqSource::receiver(URI, &queue)
         .ready_messages()

@@ -10,6 +10,7 @@
 //! |---|---|---|---|
 //! | `files` (default) | [`files`] | [`files::AppendLogSource`]: lines appended to log files, replayable by byte offset | [`files::JsonLinesSink`]: JSON lines, exactly-once |
 //! | `kafka` (default) | [`kafka`] | [`kafka::KafkaSource::direct`]: Kafka topics, replayable by offset range per partition; [`kafka::KafkaSource::receiver`]: a consumer group, at-least-once | [`kafka::KafkaSink`]: a topic, exactly-once with transactions |
+//! | `nats` (default) | [`nats`] | [`nats::NatsSource::jetstream`]: a JetStream stream, replayable by sequence range; [`nats::NatsSource::subject`]: core NATS subjects, at-most-once | — |
 //! | `mqtt` (default) | [`mqtt`] | [`mqtt::MqttSource::receiver`]: topic filters (QoS 1, persistent session), acknowledged after the write-ahead log, at-least-once | — |
 //! | `rabbitmq` (default) | [`rabbitmq`] | [`rabbitmq::RabbitMqSource::receiver`]: a queue, manual acknowledgements after the write-ahead log, at-least-once | — |
 //!
@@ -23,6 +24,8 @@ pub mod files;
 pub mod kafka;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
 

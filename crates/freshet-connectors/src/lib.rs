@@ -9,6 +9,7 @@
 //! | feature | module | source | sink |
 //! |---|---|---|---|
 //! | `files` (default) | [`files`] | [`files::AppendLogSource`]: lines appended to log files, replayable by byte offset | [`files::JsonLinesSink`]: JSON lines, exactly-once |
+//! | `http` (default) | [`http`] | [`http::HttpIngest`]: records POSTed as lines or a JSON array, answered 200 once in the write-ahead log, 429 with `Retry-After` when full | — |
 //! | `kafka` (default) | [`kafka`] | [`kafka::KafkaSource::direct`]: Kafka topics, replayable by offset range per partition; [`kafka::KafkaSource::receiver`]: a consumer group, at-least-once | [`kafka::KafkaSink`]: a topic, exactly-once with transactions |
 //! | `nats` (default) | [`nats`] | [`nats::NatsSource::jetstream`]: a JetStream stream, replayable by sequence range; [`nats::NatsSource::subject`]: core NATS subjects, at-most-once | — |
 //! | `mqtt` (default) | [`mqtt`] | [`mqtt::MqttSource::receiver`]: topic filters (QoS 1, persistent session), acknowledged after the write-ahead log, at-least-once | — |
@@ -22,6 +23,8 @@
 pub mod files;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]

@@ -14,6 +14,7 @@
 //! | `nats` (default) | [`nats`] | [`nats::NatsSource::jetstream`]: a JetStream stream, replayable by sequence range; [`nats::NatsSource::subject`]: core NATS subjects, at-most-once | — |
 //! | `mqtt` (default) | [`mqtt`] | [`mqtt::MqttSource::receiver`]: topic filters (QoS 1, persistent session), acknowledged after the write-ahead log, at-least-once | — |
 //! | `rabbitmq` (default) | [`rabbitmq`] | [`rabbitmq::RabbitMqSource::receiver`]: a queue, manual acknowledgements after the write-ahead log, at-least-once | — |
+//! | `redis` (default) | [`redis`] | [`redis::RedisStreamSource`]: a stream, replayable by entry-id range; a consumer group moved after checkpoints, for monitoring | — |
 //!
 //! See the [`guide`] for how to write one.
 
@@ -21,16 +22,18 @@
 
 #[cfg(feature = "files")]
 pub mod files;
-#[cfg(feature = "kafka")]
-pub mod kafka;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 /// How to write a connector (`docs/connectors.md`; its examples are compiled and run as tests).
 #[doc = include_str!("../../../docs/connectors.md")]

@@ -28,12 +28,18 @@ pub mod http;
 pub mod kafka;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "parquet")]
+pub mod parquet;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "zeromq")]
+pub mod zeromq;
 
 /// How to write a connector (`docs/connectors.md`; its examples are compiled and run as tests).
 #[doc = include_str!("../../../docs/connectors.md")]

@@ -1,0 +1,1 @@
+//! Parquet files of serde records, through Arrow record batches.

@@ -1,0 +1,1 @@
+//! PostgreSQL tables as an exactly-once sink.

@@ -1,0 +1,1 @@
+//! ZeroMQ SUB and PULL sockets as receivers.

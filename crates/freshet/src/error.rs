@@ -50,14 +50,28 @@ pub enum RetryHint {
 /// let e = ConnectorError::user("topic `clicks` does not exist");
 /// assert!(!e.is_retryable());
 /// ```
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{message}")]
+#[derive(Clone, Debug)]
 pub struct ConnectorError {
     domain: ErrorDomain,
     retry: RetryHint,
     message: String,
-    #[source]
     cause: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl fmt::Display for ConnectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConnectorError {
+    /// The cause itself (not the `Arc` it is shared in), so that `downcast_ref` finds the
+    /// connector's own error type.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// The error a source reports.
@@ -343,7 +357,12 @@ mod tests {
         let e = ConnectorError::io("127.0.0.1:1", refused);
         assert!(e.is_retryable());
         assert_eq!(e.domain(), ErrorDomain::External);
-        assert!(e.source().is_some());
+        let cause = e.source().and_then(|c| c.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            cause.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::ConnectionRefused),
+            "the source is the cause itself"
+        );
         let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
         assert_eq!(
             ConnectorError::io("/x", missing).domain(),

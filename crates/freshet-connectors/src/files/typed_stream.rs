@@ -1,0 +1,420 @@
+//! Typed records of the new files in a directory, as a replayable stream (the typed twin of
+//! `text_file_stream`).
+//!
+//! At every batch boundary the directory is walked (recursively, so the partition and batch
+//! directories of the sinks are seen; names starting with `.` or `_` are ignored, so a writer
+//! renames a finished `.name.tmp` into place: files must not change once visible). Files not
+//! taken before, oldest modification time first then by path, join the batch, at most
+//! [`TypedStreamOptions::max_files_per_batch`] of them; each file is one split, read whole by
+//! one worker and decoded in its [`FileFormat`].
+//!
+//! The offset is the set of files taken, by path relative to the directory, so a replayed
+//! batch reads the same files. It is bounded by age as Spark's `maxFileAge`: files modified
+//! more than [`TypedStreamOptions::max_file_age`] before the newest file taken are forgotten,
+//! and such old files appearing later are ignored.
+//!
+//! A row that does not parse, a file that vanished or cannot be read, or a damaged file (a
+//! truncated Parquet file) follows the stream's [`BadRecordPolicy`]: skipped and counted,
+//! kept as a dead letter, or failing the job with a message naming the file.
+
+use super::csv_sink::CsvOptions;
+use super::error::{check_range, FormatError};
+use super::format::{hidden, FileFormat};
+use freshet::source::{
+    BadRecordPolicy, DirectOptions, DirectSource, ReadContext, SplitReader, StartContext,
+};
+use freshet::{DStream, Data, SourceError, StreamingContext};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Options of a typed file stream.
+#[derive(Clone, Debug, Default)]
+pub struct TypedStreamOptions {
+    /// Also read the files already there at start (default: only files that appear later,
+    /// as Spark's `newFilesOnly`). An available-now run always reads them.
+    pub include_existing: bool,
+    /// At most this many files per batch (1 ..= 1 000 000; default: no limit).
+    pub max_files_per_batch: Option<usize>,
+    /// What to do with rows that do not parse and files that cannot be read (default: skip
+    /// and count).
+    pub bad_records: BadRecordPolicy,
+    /// How far behind the newest file taken a file may be to be read and remembered
+    /// (1 s ..= 365 days; default 7 days).
+    pub max_file_age: Option<Duration>,
+}
+
+impl TypedStreamOptions {
+    /// New files only, no cap, skip bad rows.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also reads the files already there.
+    pub fn include_existing(mut self, yes: bool) -> Self {
+        self.include_existing = yes;
+        self
+    }
+
+    /// At most `n` files per batch (1 ..= 1 000 000).
+    pub fn max_files_per_batch(mut self, n: usize) -> Self {
+        self.max_files_per_batch = Some(n);
+        self
+    }
+
+    /// The policy for bad rows and unreadable files.
+    pub fn bad_records(mut self, policy: BadRecordPolicy) -> Self {
+        self.bad_records = policy;
+        self
+    }
+
+    /// Forgets files modified more than `age` before the newest taken (1 s ..= 365 days).
+    pub fn max_file_age(mut self, age: Duration) -> Self {
+        self.max_file_age = Some(age);
+        self
+    }
+
+    /// Checks every setting.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        if let Some(n) = self.max_files_per_batch {
+            check_range(
+                "max_files_per_batch",
+                n,
+                1,
+                1_000_000,
+                "between 1 and 1000000",
+            )?;
+        }
+        check_range(
+            "max_file_age",
+            self.age_ms(),
+            1_000,
+            365 * 24 * 3600 * 1000,
+            "between 1 s and 365 days (in ms)",
+        )?;
+        Ok(())
+    }
+
+    fn age_ms(&self) -> u64 {
+        self.max_file_age.map_or(7 * 24 * 3600 * 1000, |d| {
+            d.as_millis().min(u64::MAX as u128) as u64
+        })
+    }
+}
+
+/// The files a typed file stream has taken, by path relative to its directory (with `/`),
+/// with their modification times (ms); files modified before `horizon` are forgotten.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesTaken {
+    names: BTreeMap<String, u64>,
+    horizon: u64,
+}
+
+impl FilesTaken {
+    /// The number of files remembered.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether no file is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    fn forget_old(&mut self, age: u64, keep: &BTreeMap<String, u64>) {
+        let newest = self.names.values().copied().max().unwrap_or(0);
+        self.horizon = self.horizon.max(newest.saturating_sub(age));
+        let horizon = self.horizon;
+        self.names
+            .retain(|name, modified| *modified >= horizon || keep.contains_key(name));
+    }
+}
+
+/// The new files of a directory as a replayable stream of `T`. See the
+/// [module documentation](self).
+pub struct TypedFileSource<T> {
+    dir: PathBuf,
+    format: FileFormat,
+    options: TypedStreamOptions,
+    waiting: VecDeque<(String, u64)>,
+    queued: HashSet<String>,
+    frozen: bool,
+    _records: PhantomData<fn() -> T>,
+}
+
+impl<T: Data> TypedFileSource<T> {
+    /// The files of `dir` in `format`.
+    pub fn new(dir: impl Into<PathBuf>, format: FileFormat) -> Self {
+        TypedFileSource {
+            dir: dir.into(),
+            format,
+            options: TypedStreamOptions::default(),
+            waiting: VecDeque::new(),
+            queued: HashSet::new(),
+            frozen: false,
+            _records: PhantomData,
+        }
+    }
+
+    /// JSON lines files.
+    pub fn json_lines(dir: impl Into<PathBuf>) -> Self {
+        Self::new(dir, FileFormat::JsonLines)
+    }
+
+    /// CSV files with a header row, comma-separated.
+    pub fn csv(dir: impl Into<PathBuf>) -> Self {
+        Self::new(dir, FileFormat::Csv(CsvOptions::default()))
+    }
+
+    /// Parquet files.
+    #[cfg(feature = "parquet")]
+    pub fn parquet(dir: impl Into<PathBuf>) -> Self {
+        Self::new(dir, FileFormat::Parquet)
+    }
+
+    /// With `options`.
+    pub fn options(mut self, options: TypedStreamOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The policy for bad rows and unreadable files.
+    pub fn bad_records(mut self, policy: BadRecordPolicy) -> Self {
+        self.options.bad_records = policy;
+        self
+    }
+
+    /// Adds the visible files of the directory that are neither taken, nor queued, nor too
+    /// old to the waiting list.
+    fn scan(&mut self, taken: &FilesTaken) -> Result<(), SourceError> {
+        let mut found = Vec::new();
+        walk(&self.dir, "", &mut found).map_err(|e| {
+            // A directory that cannot be listed now may be back at the next batch.
+            SourceError::external(format!("cannot list {}: {e}", self.dir.display())).with_cause(e)
+        })?;
+        let mut fresh: Vec<(u64, String)> = found
+            .into_iter()
+            .filter(|(name, modified)| {
+                !taken.names.contains_key(name)
+                    && !self.queued.contains(name)
+                    && *modified >= taken.horizon
+            })
+            .map(|(name, modified)| (modified, name))
+            .collect();
+        fresh.sort();
+        for (modified, name) in fresh {
+            self.queued.insert(name.clone());
+            self.waiting.push_back((name, modified));
+        }
+        Ok(())
+    }
+}
+
+/// Lists the visible files under `dir` (relative names with `/`) and their modification times.
+fn walk(dir: &Path, prefix: &str, found: &mut Vec<(String, u64)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if hidden(&name) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        let rel = format!("{prefix}{name}");
+        if meta.is_dir() {
+            // A partition directory that vanishes between listing and reading is skipped.
+            let _ = walk(&entry.path(), &format!("{rel}/"), found);
+        } else if meta.is_file() {
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_millis() as u64);
+            found.push((rel, modified));
+        }
+    }
+    Ok(())
+}
+
+/// One file of a batch.
+pub struct FileSplit {
+    path: PathBuf,
+}
+
+/// Reads one file of a [`TypedFileSource`] into records.
+pub struct TypedFileReader<T> {
+    format: FileFormat,
+    _records: PhantomData<fn() -> T>,
+}
+
+impl<T: Data> SplitReader for TypedFileReader<T> {
+    type Split = FileSplit;
+    type Item = T;
+
+    fn read(
+        &self,
+        split: &FileSplit,
+        out: &mut Vec<T>,
+        ctx: &ReadContext<'_>,
+    ) -> Result<(), SourceError> {
+        let result = self.format.decode(&split.path, out, &mut |row| {
+            ctx.bad_record_raw(&row.describe(), &row.raw)
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(FormatError::Io { path, error })
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(SourceError::io(path.display(), error))
+            }
+            Err(e) => {
+                // A vanished, unreadable or damaged file: the policy decides.
+                ctx.bad_record(&e.to_string());
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<T: Data> DirectSource for TypedFileSource<T> {
+    type Item = T;
+    type Offset = FilesTaken;
+    type Split = FileSplit;
+    type Reader = TypedFileReader<T>;
+
+    fn kind(&self) -> &'static str {
+        "typed_file_stream"
+    }
+
+    fn describe(&self) -> String {
+        format!("{} files in {}", self.format.name(), self.dir.display())
+    }
+
+    fn start(&mut self, ctx: &StartContext) -> Result<FilesTaken, SourceError> {
+        self.options.validate()?;
+        self.format.validate()?;
+        if !self.dir.is_dir() {
+            return Err(SourceError::io(
+                self.dir.display(),
+                std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
+            ));
+        }
+        self.frozen = ctx.available_now;
+        self.scan(&FilesTaken::default())?;
+        if self.options.include_existing || ctx.available_now {
+            return Ok(FilesTaken::default());
+        }
+        let mut taken = FilesTaken {
+            names: self.waiting.drain(..).collect(),
+            horizon: 0,
+        };
+        self.queued.clear();
+        taken.forget_old(self.options.age_ms(), &BTreeMap::new());
+        Ok(taken)
+    }
+
+    fn latest(&mut self, from: &FilesTaken) -> Result<FilesTaken, SourceError> {
+        self.waiting
+            .retain(|(n, m)| !from.names.contains_key(n) && *m >= from.horizon);
+        self.queued = self.waiting.iter().map(|(n, _)| n.clone()).collect();
+        if !self.frozen {
+            self.scan(from)?;
+        }
+        let take = self
+            .options
+            .max_files_per_batch
+            .unwrap_or(usize::MAX)
+            .min(self.waiting.len());
+        if take == 0 {
+            return Ok(from.clone());
+        }
+        let new: BTreeMap<String, u64> = self.waiting.iter().take(take).cloned().collect();
+        let mut to = from.clone();
+        to.names.extend(new.clone());
+        to.forget_old(self.options.age_ms(), &new);
+        Ok(to)
+    }
+
+    fn splits(
+        &mut self,
+        from: &FilesTaken,
+        to: &FilesTaken,
+        _workers: usize,
+    ) -> Result<Vec<FileSplit>, SourceError> {
+        Ok(to
+            .names
+            .keys()
+            .filter(|name| !from.names.contains_key(*name))
+            .map(|name| FileSplit {
+                path: self.dir.join(name),
+            })
+            .collect())
+    }
+
+    fn reader(&self) -> TypedFileReader<T> {
+        TypedFileReader {
+            format: self.format,
+            _records: PhantomData,
+        }
+    }
+
+    fn ended(&self, at: &FilesTaken) -> bool {
+        self.frozen && self.waiting.iter().all(|(n, _)| at.names.contains_key(n))
+    }
+}
+
+/// Typed file streams on a [`StreamingContext`].
+///
+/// ```no_run
+/// use freshet::{StreamingConfig, StreamingContext};
+/// use freshet_connectors::files::TypedFileStreams;
+/// use std::time::Duration;
+///
+/// #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+/// struct Order { id: u64, amount: f64 }
+///
+/// let ctx = StreamingContext::new(StreamingConfig::new(Duration::from_secs(1)))?;
+/// ctx.json_lines_stream::<Order>("incoming/orders").print(10);
+/// # Ok::<(), freshet::Error>(())
+/// ```
+pub trait TypedFileStreams {
+    /// The records of the new JSON lines files under `dir`, bad rows skipped and counted.
+    fn json_lines_stream<T: Data>(&self, dir: impl Into<PathBuf>) -> DStream<T>;
+
+    /// The records of the new CSV files under `dir` (header row, commas), bad rows skipped
+    /// and counted.
+    fn csv_stream<T: Data>(&self, dir: impl Into<PathBuf>) -> DStream<T>;
+
+    /// The records of the new Parquet files under `dir`, bad rows skipped and counted.
+    #[cfg(feature = "parquet")]
+    fn parquet_stream<T: Data>(&self, dir: impl Into<PathBuf>) -> DStream<T>;
+
+    /// The records of `source`, with its bad-record policy.
+    fn typed_file_stream<T: Data>(&self, source: TypedFileSource<T>) -> DStream<T>;
+}
+
+impl TypedFileStreams for StreamingContext {
+    fn json_lines_stream<T: Data>(&self, dir: impl Into<PathBuf>) -> DStream<T> {
+        self.typed_file_stream(TypedFileSource::json_lines(dir))
+    }
+
+    fn csv_stream<T: Data>(&self, dir: impl Into<PathBuf>) -> DStream<T> {
+        self.typed_file_stream(TypedFileSource::csv(dir))
+    }
+
+    #[cfg(feature = "parquet")]
+    fn parquet_stream<T: Data>(&self, dir: impl Into<PathBuf>) -> DStream<T> {
+        self.typed_file_stream(TypedFileSource::parquet(dir))
+    }
+
+    fn typed_file_stream<T: Data>(&self, source: TypedFileSource<T>) -> DStream<T> {
+        let policy = source.options.bad_records;
+        self.direct_stream_with(source, DirectOptions::new().bad_records(policy))
+    }
+}

@@ -35,6 +35,14 @@ pub mod mqtt;
 pub mod nats;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+#[cfg(any(
+    feature = "kafka",
+    feature = "mqtt",
+    feature = "nats",
+    feature = "rabbitmq",
+    feature = "zeromq"
+))]
+pub mod payload;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "rabbitmq")]

@@ -8,9 +8,9 @@
 mod services;
 
 use freshet::source::generator::click;
-use freshet::testing::crash::Rng;
+use freshet::testing::crash::{example_binary, Rng};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_postgres::{Client, NoTls};
@@ -18,21 +18,6 @@ use tokio_postgres::{Client, NoTls};
 const CONN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
 const RATE: u64 = 1_000;
 const LIMIT: u64 = 20_000;
-
-/// Builds the example with this test's features (so that nothing else is rebuilt) and
-/// returns its path.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "freshet-connectors", "--no-default-features"])
-        .args(["--features", "postgres", "--example", "postgres_counts"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "cannot build the postgres_counts example");
-    target.join("examples").join("postgres_counts")
-}
 
 fn ensure_postgres() {
     let version = std::fs::read_dir("/etc/postgresql")
@@ -149,7 +134,7 @@ fn wait_for(db: &Db, table: &str, expected: &BTreeMap<String, i64>, child: &mut 
 
 #[test]
 fn killed_at_random_moments_its_tables_equal_an_uninterrupted_runs() {
-    let bin = example();
+    let bin = example_binary("freshet-connectors", "postgres_counts");
     let db = Db::connect();
     let pid = std::process::id();
     let (killed, steady) = (format!("crash_killed_{pid}"), format!("crash_steady_{pid}"));

@@ -212,6 +212,51 @@ fn upsert_keeps_the_newest_value_of_each_key() {
 }
 
 #[test]
+fn every_character_and_null_arrive_as_written_by_copy_and_by_insert() {
+    let db = Db::connect();
+    let pages = [
+        "tab\there",
+        "line\nbreak",
+        "carriage\rreturn\r\n",
+        "back\\slash\\",
+        "\\N",
+        "\\.",
+        "",
+        " spaces ",
+        "quote ' \" , ;",
+        "é ✓ 😀",
+        "\\t\\n literally",
+    ];
+    let records: Vec<Visit> = pages
+        .iter()
+        .enumerate()
+        .map(|(i, page)| Visit {
+            id: i as i64,
+            page: page.to_string(),
+            ms: (i % 2 == 0).then_some(i as i32),
+        })
+        .collect();
+    for upsert in [false, true] {
+        for method in [WriteMethod::Copy, WriteMethod::Insert] {
+            let name = format!("chars_{method:?}_{upsert}").to_lowercase();
+            let table = db.fresh(&name);
+            let key = if upsert { " PRIMARY KEY" } else { "" };
+            db.exec(&format!(
+                "CREATE TABLE {table} (id bigint NOT NULL{key}, page text NOT NULL, ms integer)"
+            ));
+            let mut sink = PostgresSink::new(CONN, &table).method(method);
+            if upsert {
+                sink = sink.upsert(["id"]);
+            }
+            let mut w = Sink::<Visit>::open(&sink, &ctx(0, 1)).unwrap();
+            w.write(BatchTime(1), &records).unwrap();
+            w.commit(BatchTime(1)).unwrap();
+            assert_eq!(db.visits(&table), records, "{method:?}, upsert {upsert}");
+        }
+    }
+}
+
+#[test]
 fn a_replayed_batch_writes_nothing_twice() {
     let db = Db::connect();
     for method in [WriteMethod::Copy, WriteMethod::Insert] {

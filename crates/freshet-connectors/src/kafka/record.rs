@@ -1,10 +1,10 @@
 //! Kafka records and the decoders that turn them into a stream's items.
 
+use crate::payload::PayloadDecoder;
+pub use crate::payload::{Bytes, Json, Utf8};
 use freshet::Data;
 use rdkafka::message::{BorrowedMessage, Headers, Message, Timestamp};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::marker::PhantomData;
 
 /// One header of a Kafka record.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -128,70 +128,14 @@ impl KafkaDecoder for Records {
     }
 }
 
-/// The values as raw bytes. A record without a value (a tombstone) is a bad record.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Bytes;
+/// Every [`PayloadDecoder`] decodes a record's value: [`Utf8`], [`Bytes`] and [`Json`]. A record
+/// without a value (a tombstone) is a bad record.
+impl<P: PayloadDecoder> KafkaDecoder for P {
+    type Item = P::Item;
 
-impl KafkaDecoder for Bytes {
-    type Item = Vec<u8>;
-
-    fn decode(&self, record: KafkaRecord) -> Result<Vec<u8>, String> {
-        record
-            .value
-            .ok_or_else(|| "the record has no value".to_string())
-    }
-}
-
-/// The values as UTF-8 text. A value that is not valid UTF-8, or a record without a value, is a
-/// bad record.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Utf8;
-
-impl KafkaDecoder for Utf8 {
-    type Item = String;
-
-    fn decode(&self, record: KafkaRecord) -> Result<String, String> {
+    fn decode(&self, record: KafkaRecord) -> Result<P::Item, String> {
         let value = record.value.ok_or("the record has no value")?;
-        String::from_utf8(value).map_err(|e| format!("the value is not valid UTF-8: {e}"))
-    }
-}
-
-/// The values as JSON documents deserialized into `T`. A value that is not such a document, or
-/// a record without a value, is a bad record.
-pub struct Json<T>(PhantomData<fn() -> T>);
-
-impl<T> Json<T> {
-    /// Values decoded into `T`.
-    pub fn new() -> Self {
-        Json(PhantomData)
-    }
-}
-
-impl<T> Default for Json<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<T> Clone for Json<T> {
-    fn clone(&self) -> Self {
-        Self::new()
-    }
-}
-
-impl<T> std::fmt::Debug for Json<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Json<{}>", std::any::type_name::<T>())
-    }
-}
-
-impl<T: Data + DeserializeOwned> KafkaDecoder for Json<T> {
-    type Item = T;
-
-    fn decode(&self, record: KafkaRecord) -> Result<T, String> {
-        let value = record.value.ok_or("the record has no value")?;
-        serde_json::from_slice(&value)
-            .map_err(|e| format!("the value is not the JSON expected: {e}"))
+        self.decode_payload(value)
     }
 }
 

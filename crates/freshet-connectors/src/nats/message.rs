@@ -1,9 +1,9 @@
 //! NATS messages and the decoders that turn them into a stream's items.
 
+use crate::payload::PayloadDecoder;
+pub use crate::payload::{Bytes, Json, Utf8};
 use freshet::Data;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::marker::PhantomData;
 
 /// A message read from a JetStream stream or received on a core NATS subject.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -89,66 +89,12 @@ impl NatsDecoder for Messages {
     }
 }
 
-/// The payloads as raw bytes.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Bytes;
+/// Every [`PayloadDecoder`] decodes a message's payload: [`Utf8`], [`Bytes`] and [`Json`].
+impl<P: PayloadDecoder> NatsDecoder for P {
+    type Item = P::Item;
 
-impl NatsDecoder for Bytes {
-    type Item = Vec<u8>;
-
-    fn decode(&self, message: NatsMessage) -> Result<Vec<u8>, String> {
-        Ok(message.payload)
-    }
-}
-
-/// The payloads as UTF-8 text (the default). A payload that is not valid UTF-8 is a bad record.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Utf8;
-
-impl NatsDecoder for Utf8 {
-    type Item = String;
-
-    fn decode(&self, message: NatsMessage) -> Result<String, String> {
-        String::from_utf8(message.payload)
-            .map_err(|e| format!("the payload is not valid UTF-8: {e}"))
-    }
-}
-
-/// The payloads as JSON documents deserialized into `T`. A payload that is not such a document
-/// is a bad record.
-pub struct Json<T>(PhantomData<fn() -> T>);
-
-impl<T> Json<T> {
-    /// Payloads decoded into `T`.
-    pub fn new() -> Self {
-        Json(PhantomData)
-    }
-}
-
-impl<T> Default for Json<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<T> Clone for Json<T> {
-    fn clone(&self) -> Self {
-        Self::new()
-    }
-}
-
-impl<T> std::fmt::Debug for Json<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Json<{}>", std::any::type_name::<T>())
-    }
-}
-
-impl<T: Data + DeserializeOwned> NatsDecoder for Json<T> {
-    type Item = T;
-
-    fn decode(&self, message: NatsMessage) -> Result<T, String> {
-        serde_json::from_slice(&message.payload)
-            .map_err(|e| format!("the payload is not the JSON expected: {e}"))
+    fn decode(&self, message: NatsMessage) -> Result<P::Item, String> {
+        self.decode_payload(message.payload)
     }
 }
 

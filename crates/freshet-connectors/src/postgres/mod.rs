@@ -16,9 +16,9 @@
 //!   DO UPDATE`, for keyed running aggregates read by dashboards. Within a batch the last
 //!   record of a key wins.
 //!
-//! Rows travel by `COPY` (binary, into a temporary staging table, then one `INSERT ... SELECT`
-//! casting each value to its column's type) or by multi-row `INSERT` statements
-//! ([`WriteMethod`]).
+//! Appended rows travel by `COPY ... FROM STDIN` in text format, straight into the table, or
+//! by multi-row `INSERT` statements ([`WriteMethod`]); upserted rows always by multi-row
+//! `INSERT ... ON CONFLICT`, which `COPY` cannot do.
 //!
 //! # Records and columns
 //!

@@ -61,9 +61,10 @@ pub enum WriteMode {
 /// How rows travel to the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteMethod {
-    /// `COPY ... FROM STDIN` (binary) into a temporary staging table, then one
-    /// `INSERT ... SELECT` into the table (the default: the fastest for batches of more than
-    /// a few rows).
+    /// `COPY table (columns) FROM STDIN` in text format, straight into the table (the
+    /// default: the fastest for batches of more than a few hundred rows). `COPY` cannot
+    /// resolve conflicts, so in upsert mode rows go by multi-row `INSERT ... ON CONFLICT`
+    /// statements, as with [`WriteMethod::Insert`].
     Copy,
     /// Multi-row `INSERT ... VALUES` statements of `rows_per_statement` rows each.
     Insert,

@@ -1,9 +1,8 @@
 //! The SQL that writes a batch's rows: `COPY ... FROM STDIN` in text format (and the
-//! encoding of rows in that format), multi-row `INSERT ... VALUES`, and the
-//! `INSERT ... SELECT` from the staging table of upsert by `COPY`; the last two with the
+//! encoding of rows in that format), and multi-row `INSERT ... VALUES` with the
 //! `ON CONFLICT ... DO UPDATE` of upsert mode.
 
-use super::table::{quote, Column, TableName};
+use super::table::{quote, TableName};
 use tokio_postgres::types::{private::BytesMut, Format, IsNull, ToSql, Type};
 
 /// PostgreSQL's limit on the parameters of one statement.
@@ -95,26 +94,6 @@ pub(crate) fn rows_per_statement(wanted: usize, width: usize) -> usize {
     wanted.min(MAX_PARAMETERS / width.max(1)).max(1)
 }
 
-/// The staging table of `width` text columns `c0 ...`: temporary, emptied at every commit.
-pub(crate) fn staging_name(width: usize) -> String {
-    format!("freshet_stage_{width}")
-}
-
-/// The `CREATE TEMP TABLE` of the staging table of `width` columns.
-pub(crate) fn create_staging(width: usize) -> String {
-    let columns: Vec<String> = (0..width).map(|i| format!("c{i} text")).collect();
-    format!(
-        "CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS",
-        staging_name(width),
-        columns.join(", ")
-    )
-}
-
-/// `COPY` into the staging table of `width` columns, in text format.
-pub(crate) fn copy_staging(width: usize) -> String {
-    format!("COPY pg_temp.{} FROM STDIN", staging_name(width))
-}
-
 /// `COPY table (columns) FROM STDIN`, in text format: each value parsed by the input
 /// function of its column's type, as a text parameter of `INSERT` is.
 pub(crate) fn copy_into(table: &TableName, columns: &[String]) -> String {
@@ -157,29 +136,6 @@ fn push_copy_value(out: &mut BytesMut, text: &str) {
     out.extend_from_slice(&bytes[start..]);
 }
 
-/// `INSERT INTO table (columns) SELECT c0::type, ... FROM staging`, each cell cast to its
-/// column's type (`types`, in the order of `columns`).
-pub(crate) fn insert_from_staging(
-    table: &TableName,
-    columns: &[String],
-    types: &[&Column],
-    key: &[String],
-) -> String {
-    let names: Vec<String> = columns.iter().map(|c| quote(c)).collect();
-    let casts: Vec<String> = types
-        .iter()
-        .enumerate()
-        .map(|(i, column)| format!("c{i}::{}", column.sql_type))
-        .collect();
-    format!(
-        "INSERT INTO {table} ({}) SELECT {} FROM pg_temp.{}{}",
-        names.join(", "),
-        casts.join(", "),
-        staging_name(columns.len()),
-        on_conflict(columns, key)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,24 +171,6 @@ mod tests {
         assert_eq!(
             copy_into(&t(), &cols),
             "COPY \"counts\" (\"page\", \"n\") FROM STDIN"
-        );
-    }
-
-    #[test]
-    fn staged_rows_are_cast_to_the_column_types() {
-        let cols = ["page".to_string(), "n".to_string()];
-        let page = Column {
-            name: "page".into(),
-            sql_type: "text".into(),
-        };
-        let n = Column {
-            name: "n".into(),
-            sql_type: "bigint".into(),
-        };
-        assert_eq!(
-            insert_from_staging(&t(), &cols, &[&page, &n], &cols),
-            "INSERT INTO \"counts\" (\"page\", \"n\") SELECT c0::text, c1::bigint FROM \
-             pg_temp.freshet_stage_2 ON CONFLICT (\"page\", \"n\") DO NOTHING"
         );
     }
 }

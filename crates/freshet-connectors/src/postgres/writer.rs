@@ -12,7 +12,7 @@ use freshet::sink::SinkWriter;
 use freshet::{BatchTime, SinkError};
 use futures_util::SinkExt;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
@@ -24,8 +24,6 @@ struct Conn {
     client: Client,
     claim: Statement,
     prune: Statement,
-    /// The widths of the staging tables (of upsert by `COPY`) created on this connection.
-    staging: HashSet<usize>,
     /// Prepared `INSERT ... VALUES` statements by columns and number of rows.
     inserts: HashMap<(Vec<String>, usize), Statement>,
 }
@@ -143,7 +141,6 @@ async fn connect(checked: &Checked) -> Result<Conn, SinkError> {
         client,
         claim,
         prune,
-        staging: HashSet::new(),
         inserts: HashMap::new(),
     })
 }
@@ -204,14 +201,6 @@ async fn write_batch(
     let settings = &target.settings;
     let checked = &target.checked;
     let width = rows.columns().len();
-    let staged = settings.method == WriteMethod::Copy && !target.key().is_empty();
-    if staged && !conn.staging.contains(&width) {
-        conn.client
-            .batch_execute(&statements::create_staging(width))
-            .await
-            .map_err(at("creating the staging table"))?;
-        conn.staging.insert(width);
-    }
     let Conn {
         client,
         claim,
@@ -250,21 +239,10 @@ async fn write_batch(
             let sql = statements::copy_into(&checked.table, rows.columns());
             copy_rows(&tx, &sql, rows).await?;
         }
-        WriteMethod::Copy => {
-            // `COPY` cannot resolve conflicts: upsert copies into the staging table, then
-            // inserts from it with the `ON CONFLICT` clause.
-            copy_rows(&tx, &statements::copy_staging(width), rows).await?;
-            let types: Vec<&Column> = rows
-                .columns()
-                .iter()
-                .filter_map(|c| target.columns.iter().find(|t| &t.name == c))
-                .collect();
-            let sql = statements::insert_from_staging(&checked.table, rows.columns(), &types, key);
-            tx.execute(&sql, &[])
-                .await
-                .map_err(at("inserting the copied rows"))?;
-        }
-        WriteMethod::Insert => {
+        // `COPY` cannot resolve conflicts: an upsert inserts with `ON CONFLICT` whatever the
+        // method (as fast as copying into a staging table and inserting from it for large
+        // batches, faster for small ones).
+        WriteMethod::Copy | WriteMethod::Insert => {
             let per = statements::rows_per_statement(settings.rows_per_statement, width);
             let mut cells: Vec<TextParam<'_>> = Vec::with_capacity(per * width);
             let mut start = 0;

@@ -1,11 +1,11 @@
 //! RabbitMQ deliveries and the decoders that turn them into a stream's items.
 
+use crate::payload::PayloadDecoder;
+pub use crate::payload::{Bytes, Json, Utf8};
 use freshet::Data;
 use lapin::message::Delivery;
 use lapin::types::AMQPValue;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::marker::PhantomData;
 
 /// One header of a message (an entry of its `headers` table).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -118,68 +118,12 @@ impl RabbitMqDecoder for Messages {
     }
 }
 
-/// The payloads as raw bytes.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Bytes;
+/// Every [`PayloadDecoder`] decodes a message's payload: [`Utf8`], [`Bytes`] and [`Json`].
+impl<P: PayloadDecoder> RabbitMqDecoder for P {
+    type Item = P::Item;
 
-impl RabbitMqDecoder for Bytes {
-    type Item = Vec<u8>;
-
-    fn decode(&self, message: RabbitMqMessage) -> Result<Vec<u8>, String> {
-        Ok(message.payload)
-    }
-}
-
-/// The payloads as UTF-8 text (the default). A payload that is not valid UTF-8 is a bad
-/// record.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Utf8;
-
-impl RabbitMqDecoder for Utf8 {
-    type Item = String;
-
-    fn decode(&self, message: RabbitMqMessage) -> Result<String, String> {
-        String::from_utf8(message.payload)
-            .map_err(|e| format!("the payload is not valid UTF-8: {e}"))
-    }
-}
-
-/// The payloads as JSON documents deserialized into `T`. A payload that is not such a
-/// document is a bad record. Built with `serde_json`, which the `files` or `kafka` feature
-/// brings in.
-pub struct Json<T>(PhantomData<fn() -> T>);
-
-impl<T> Json<T> {
-    /// Payloads decoded into `T`.
-    pub fn new() -> Self {
-        Json(PhantomData)
-    }
-}
-
-impl<T> Default for Json<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<T> Clone for Json<T> {
-    fn clone(&self) -> Self {
-        Self::new()
-    }
-}
-
-impl<T> std::fmt::Debug for Json<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Json<{}>", std::any::type_name::<T>())
-    }
-}
-
-impl<T: Data + DeserializeOwned> RabbitMqDecoder for Json<T> {
-    type Item = T;
-
-    fn decode(&self, message: RabbitMqMessage) -> Result<T, String> {
-        serde_json::from_slice(&message.payload)
-            .map_err(|e| format!("the payload is not the JSON expected: {e}"))
+    fn decode(&self, message: RabbitMqMessage) -> Result<P::Item, String> {
+        self.decode_payload(message.payload)
     }
 }
 

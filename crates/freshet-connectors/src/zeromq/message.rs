@@ -1,9 +1,9 @@
 //! ZeroMQ messages and the decoders that turn them into a stream's items.
 
+use crate::payload::PayloadDecoder;
+pub use crate::payload::{Bytes, Json, Utf8};
 use freshet::Data;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::marker::PhantomData;
 
 /// A message received on a ZeroMQ socket: its frames, as sent (one for a plain message; a
 /// publisher that puts a topic in front sends `[topic, payload]`).
@@ -64,54 +64,12 @@ impl ZmqDecoder for Messages {
     }
 }
 
-/// The payloads (last frames) as raw bytes.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Bytes;
+/// Every [`PayloadDecoder`] decodes a message's payload: [`Utf8`], [`Bytes`] and [`Json`].
+impl<P: PayloadDecoder> ZmqDecoder for P {
+    type Item = P::Item;
 
-impl ZmqDecoder for Bytes {
-    type Item = Vec<u8>;
-
-    fn decode(&self, message: ZmqMessage) -> Result<Vec<u8>, String> {
-        Ok(message.into_payload())
-    }
-}
-
-/// The payloads (last frames) as UTF-8 text (the default). A payload that is not valid UTF-8
-/// is a bad record.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Utf8;
-
-impl ZmqDecoder for Utf8 {
-    type Item = String;
-
-    fn decode(&self, message: ZmqMessage) -> Result<String, String> {
-        String::from_utf8(message.into_payload())
-            .map_err(|e| format!("the payload is not valid UTF-8: {e}"))
-    }
-}
-
-/// The payloads (last frames) decoded from JSON into `T`. A payload that is not a `T` in JSON is
-/// a bad record.
-pub struct Json<T>(PhantomData<fn() -> T>);
-
-impl<T> Json<T> {
-    /// The decoder.
-    pub fn new() -> Self {
-        Json(PhantomData)
-    }
-}
-
-impl<T> Default for Json<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<T: Data + DeserializeOwned> ZmqDecoder for Json<T> {
-    type Item = T;
-
-    fn decode(&self, message: ZmqMessage) -> Result<T, String> {
-        serde_json::from_slice(message.payload()).map_err(|e| format!("not the JSON expected: {e}"))
+    fn decode(&self, message: ZmqMessage) -> Result<P::Item, String> {
+        self.decode_payload(message.into_payload())
     }
 }
 

@@ -13,67 +13,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
 
-const CONN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
 const RATE: u64 = 1_000;
 const LIMIT: u64 = 20_000;
 
-fn ensure_postgres() {
-    let version = std::fs::read_dir("/etc/postgresql")
-        .ok()
-        .and_then(|mut d| d.next())
-        .and_then(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .unwrap_or_else(|| "15".to_string());
-    services::ensure(
-        "PostgreSQL",
-        5432,
-        &[
-            "pg_ctlcluster",
-            "--skip-systemctl-redirect",
-            &version,
-            "main",
-            "start",
-        ],
-    );
-}
+mod pg_client;
 
-struct Db {
-    rt: tokio::runtime::Runtime,
-    client: Client,
-}
+use pg_client::{Db, CONN};
 
 impl Db {
-    fn connect() -> Db {
-        ensure_postgres();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(CONN, NoTls).await.unwrap();
-            tokio::spawn(conn);
-            client
-        });
-        Db { rt, client }
-    }
-
-    fn exec(&self, sql: &str) {
-        self.rt
-            .block_on(self.client.batch_execute(sql))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
     /// Removes the tables of `table` and their markers.
     fn reset(&self, table: &str) {
-        for t in [table.to_string(), format!("{table}_clicks")] {
-            self.exec(&format!(
-                "DROP TABLE IF EXISTS {t}; DO $$ BEGIN IF to_regclass('freshet_sink_batches') \
-                 IS NOT NULL THEN DELETE FROM freshet_sink_batches WHERE target = '\"{t}\"'; \
-                 END IF; END $$"
-            ));
-        }
+        self.drop_table(table);
+        self.drop_table(&format!("{table}_clicks"));
     }
 
     /// The counts table (`None` while it does not exist).

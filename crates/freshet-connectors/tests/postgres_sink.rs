@@ -16,72 +16,16 @@ use serde::{Deserialize, Serialize};
 use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_postgres::{Client, NoTls, Row};
 
-const CONN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
+mod pg_client;
 
-/// Starts the local PostgreSQL cluster when nothing listens on 5432.
-fn ensure_postgres() {
-    let version = std::fs::read_dir("/etc/postgresql")
-        .ok()
-        .and_then(|mut d| d.next())
-        .and_then(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .unwrap_or_else(|| "15".to_string());
-    services::ensure(
-        "PostgreSQL",
-        5432,
-        &[
-            "pg_ctlcluster",
-            "--skip-systemctl-redirect",
-            &version,
-            "main",
-            "start",
-        ],
-    );
-}
-
-/// A connection for the test's own queries, on its own runtime.
-struct Db {
-    rt: tokio::runtime::Runtime,
-    client: Client,
-}
+use pg_client::{Db, CONN};
 
 impl Db {
-    fn connect() -> Db {
-        ensure_postgres();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(CONN, NoTls).await.unwrap();
-            tokio::spawn(conn);
-            client
-        });
-        Db { rt, client }
-    }
-
-    fn exec(&self, sql: &str) {
-        self.rt
-            .block_on(self.client.batch_execute(sql))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    fn query(&self, sql: &str) -> Vec<Row> {
-        self.rt
-            .block_on(self.client.query(sql, &[]))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-    }
-
     /// A fresh table name for test `name`, its table and markers from earlier runs removed.
     fn fresh(&self, name: &str) -> String {
         let table = format!("pg_sink_{name}_{}", std::process::id());
-        self.exec(&format!("DROP TABLE IF EXISTS {table}"));
-        self.exec(&format!(
-            "DO $$ BEGIN IF to_regclass('freshet_sink_batches') IS NOT NULL THEN \
-             DELETE FROM freshet_sink_batches WHERE target = '\"{table}\"'; END IF; END $$"
-        ));
+        self.drop_table(&table);
         table
     }
 
@@ -290,14 +234,9 @@ struct Reading {
     value: String,
 }
 
-/// The cause of `error`, of type `E` (the cause is kept behind an `Arc`).
+/// The cause of `error`, of type `E`.
 fn cause<E: std::error::Error + 'static>(error: &SinkError) -> Option<&E> {
-    let cause = error.source()?;
-    cause.downcast_ref::<E>().or_else(|| {
-        cause
-            .downcast_ref::<Arc<dyn std::error::Error + Send + Sync>>()
-            .and_then(|inner| inner.downcast_ref::<E>())
-    })
+    error.source()?.downcast_ref::<E>()
 }
 
 fn rejected(error: &SinkError) -> &RejectedRow {

@@ -26,28 +26,7 @@ const I: u64 = 100;
 
 /// A connection to the test server, started when it is down.
 fn connection() -> Connection {
-    services::ensure(
-        "Redis",
-        6379,
-        &[
-            "redis-server",
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "-::1",
-            "--port",
-            "6379",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            "/var/lib/redis",
-            "--logfile",
-            "/var/log/redis/ci.log",
-        ],
-    );
+    services::redis();
     redis::Client::open(URL)
         .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(10)))
         .expect("Redis at 127.0.0.1:6379")

@@ -54,3 +54,52 @@ pub fn mosquitto() {
 pub fn rabbitmq() {
     ensure("RabbitMQ", 5672, &["rabbitmq-server", "-detached"]);
 }
+
+/// PostgreSQL on 5432 (the machine's one cluster, `main`).
+#[allow(dead_code)]
+pub fn postgres() {
+    let version = std::fs::read_dir("/etc/postgresql")
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .unwrap_or_else(|| "15".to_string());
+    ensure(
+        "PostgreSQL",
+        5432,
+        &[
+            "pg_ctlcluster",
+            "--skip-systemctl-redirect",
+            &version,
+            "main",
+            "start",
+        ],
+    );
+}
+
+/// Redis on 6379, keeping nothing on disk.
+#[allow(dead_code)]
+pub fn redis() {
+    ensure(
+        "Redis",
+        6379,
+        &[
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "-::1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            "/var/lib/redis",
+            "--logfile",
+            "/var/log/redis/ci.log",
+        ],
+    );
+}

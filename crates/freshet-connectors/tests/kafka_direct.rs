@@ -64,6 +64,7 @@ fn start_ctx() -> StartContext {
         id: "kafka".into(),
         available_now: false,
         batch_interval: Duration::from_millis(I),
+        data_loss: freshet::source::DataLoss::detached(freshet::source::DataLossPolicy::Fail),
     }
 }
 

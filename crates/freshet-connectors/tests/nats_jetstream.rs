@@ -132,6 +132,14 @@ impl TestStream {
         });
     }
 
+    /// Removes every message the stream holds.
+    fn purge(&self) {
+        self.rt.block_on(async {
+            let stream = self.js.get_stream(&self.name).await.unwrap();
+            stream.purge().await.unwrap();
+        });
+    }
+
     fn source(&self) -> NatsSource<Utf8> {
         NatsSource::jetstream(URL, &self.name)
     }
@@ -152,6 +160,7 @@ fn start_ctx() -> StartContext {
         id: "nats".into(),
         available_now: false,
         batch_interval: Duration::from_millis(I),
+        data_loss: freshet::source::DataLoss::detached(freshet::source::DataLossPolicy::Fail),
     }
 }
 
@@ -610,4 +619,46 @@ fn messages_carry_subject_sequence_headers_and_timestamp() {
         m.timestamp >= before - 1000 && m.timestamp <= before + 60_000,
         "{m:?}"
     );
+}
+
+#[test]
+fn messages_removed_before_they_were_read_fail_the_job_or_are_counted_as_lost() {
+    use freshet::source::DataLossPolicy;
+    let run = |policy: DataLossPolicy| {
+        let s = TestStream::new("loss");
+        s.publish_texts("x", &texts("a", 0..4));
+        let mut stepper =
+            BatchStepper::new(StreamingConfig::new(Duration::from_millis(I))).unwrap();
+        let out = stepper
+            .context()
+            .direct_stream_with(s.source(), DirectOptions::new().on_data_loss(policy))
+            .uid("lines")
+            .collect_batches();
+        stepper.start().unwrap();
+        stepper.step().unwrap();
+        // Three messages more, purged before they are read, then two more.
+        s.publish_texts("x", &texts("b", 0..3));
+        s.purge();
+        s.publish_texts("x", &texts("c", 0..2));
+        let stepped = stepper.step();
+        let lost = stepper.context().lost_records();
+        let read = all(&out);
+        let _ = stepper.stop();
+        (stepped, lost, read)
+    };
+
+    let (stepped, _, read) = run(DataLossPolicy::Fail);
+    let err = stepped.unwrap_err().to_string();
+    assert!(
+        err.contains("the messages 5..8") && err.contains("removed"),
+        "{err}"
+    );
+    assert_eq!(read, texts("a", 0..4));
+
+    let (stepped, lost, read) = run(DataLossPolicy::Continue);
+    stepped.unwrap();
+    assert_eq!(lost, 3);
+    let mut expected = texts("a", 0..4);
+    expected.extend(texts("c", 0..2));
+    assert_eq!(read, expected);
 }

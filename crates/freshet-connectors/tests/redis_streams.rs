@@ -113,6 +113,7 @@ fn start_ctx(available_now: bool) -> StartContext {
         id: "redis".into(),
         available_now,
         batch_interval: Duration::from_millis(I),
+        data_loss: freshet::source::DataLoss::detached(freshet::source::DataLossPolicy::Fail),
     }
 }
 
@@ -615,4 +616,58 @@ fn bad_settings_and_other_types_are_the_users_and_a_closed_port_is_retried() {
     let closed = format!("redis://{}/", closed_port());
     let err = fails(RedisStreamSource::new(&closed, &name).timeout(Duration::from_millis(500)));
     check_retryable(&err).unwrap();
+}
+
+#[test]
+fn entries_trimmed_before_they_were_read_fail_the_job_or_are_counted_as_lost() {
+    use freshet::source::DataLossPolicy;
+    let run = |policy: DataLossPolicy| {
+        let mut key = Key::new(&format!("trimmed-{policy:?}"));
+        key.add_lines(&values("a", 0..4));
+        let mut stepper =
+            BatchStepper::new(StreamingConfig::new(Duration::from_millis(I))).unwrap();
+        let out = stepper
+            .context()
+            .direct_stream_with(
+                RedisStreamSource::new(URL, &key.name).field_utf8("line"),
+                DirectOptions::new().on_data_loss(policy),
+            )
+            .uid("lines")
+            .collect_batches();
+        stepper.start().unwrap();
+        key.add_lines(&values("b", 0..3));
+        stepper.step().unwrap();
+        // Three entries more, then the stream is trimmed to the last one before they are read.
+        key.add_lines(&values("c", 0..3));
+        let _: i64 = redis::cmd("XTRIM")
+            .arg(&key.name)
+            .arg("MAXLEN")
+            .arg(1)
+            .query(&mut key.conn)
+            .unwrap();
+        key.add_lines(&values("d", 0..2));
+        let stepped = stepper.step();
+        let lost = stepper.context().lost_records();
+        let read: Vec<String> = out.batches().into_iter().flat_map(|(_, b)| b).collect();
+        let _ = stepper.stop();
+        (stepped, lost, read)
+    };
+
+    let (stepped, _, read) = run(DataLossPolicy::Fail);
+    let err = stepped.unwrap_err().to_string();
+    assert!(
+        err.contains("2 entries") && err.contains("trimmed or deleted before they were read"),
+        "{err}"
+    );
+    let mut first = values("a", 0..4);
+    first.extend(values("b", 0..3));
+    assert_eq!(read, first);
+
+    let (stepped, lost, read) = run(DataLossPolicy::Continue);
+    stepped.unwrap();
+    assert_eq!(lost, 2, "c-0 and c-1 are counted as lost");
+    let mut expected = first;
+    expected.push("c-2".into());
+    expected.extend(values("d", 0..2));
+    assert_eq!(read, expected);
 }

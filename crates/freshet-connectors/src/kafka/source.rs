@@ -4,7 +4,7 @@
 use super::error::classify;
 use super::reader::KafkaReader;
 use super::record::{Bytes, Json, KafkaDecoder, Records, Utf8};
-use freshet::source::{DirectSource, StartContext};
+use freshet::source::{DataLoss, DirectSource, StartContext};
 use freshet::{Data, SourceError};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -129,6 +129,11 @@ pub struct KafkaSource<D: KafkaDecoder = Records> {
     high: BTreeMap<(String, i32), i64>,
     /// In an available-now run: the ends of the partitions at the start.
     frozen: Option<BTreeMap<(String, i32), i64>>,
+    /// The oldest offsets of the partitions when `latest` last asked: a range starting below
+    /// is partly deleted.
+    low: BTreeMap<(String, i32), i64>,
+    /// Where deleted records are reported (from `start` on).
+    data_loss: DataLoss,
 }
 
 impl KafkaSource<Records> {
@@ -156,6 +161,8 @@ impl KafkaSource<Records> {
             committer: None,
             high: BTreeMap::new(),
             frozen: None,
+            low: BTreeMap::new(),
+            data_loss: DataLoss::default(),
         }
     }
 }
@@ -235,6 +242,8 @@ impl<D: KafkaDecoder> KafkaSource<D> {
             committer: None,
             high: BTreeMap::new(),
             frozen: None,
+            low: BTreeMap::new(),
+            data_loss: DataLoss::default(),
         }
     }
 
@@ -531,8 +540,9 @@ fn limit_total(from: &KafkaOffset, mut to: KafkaOffset, max: u64) -> KafkaOffset
 }
 
 /// Where the next batch ends, from `from`, given the partitions now: every known partition
-/// advances to its end, by at most `max` offsets; a partition `from` does not know yet (new, or
-/// added to the selection) enters at its oldest offset and is read from the next batch on.
+/// advances to its end, by at most `max` offsets (counted from its oldest offset when `from` is
+/// below it: those records were deleted); a partition `from` does not know yet (new, or added
+/// to the selection) enters at its oldest offset and is read from the next batch on.
 pub(crate) fn plan_next(
     from: &KafkaOffset,
     now: &BTreeMap<(String, i32), Watermarks>,
@@ -542,12 +552,11 @@ pub(crate) fn plan_next(
     for ((t, p), w) in now {
         match from.get(t, *p) {
             None => to.set(t, *p, w.low),
+            // Records deleted (retention) before they were read: the range starts at the oldest
+            // offset still there; `splits` reports the loss.
             Some(next) if next < w.low => {
-                return Err(SourceError::user(format!(
-                    "kafka: the records {next}..{} of {t}/{p} were deleted (retention) before \
-                     they were read",
-                    w.low
-                )));
+                let cap = max.map_or(i64::MAX, |m| i64::try_from(m).unwrap_or(i64::MAX));
+                to.set(t, *p, w.high.min(w.low.saturating_add(cap)));
             }
             Some(next) if next > w.high => {
                 return Err(SourceError::user(format!(
@@ -617,6 +626,8 @@ impl<D: KafkaDecoder> DirectSource for KafkaSource<D> {
             }
         };
         self.high = now.iter().map(|(k, w)| (k.clone(), w.high)).collect();
+        self.low = now.iter().map(|(k, w)| (k.clone(), w.low)).collect();
+        self.data_loss = ctx.data_loss.clone();
         if ctx.available_now {
             self.frozen = Some(self.high.clone());
         }
@@ -626,6 +637,7 @@ impl<D: KafkaDecoder> DirectSource for KafkaSource<D> {
     fn latest(&mut self, from: &KafkaOffset) -> Result<KafkaOffset, SourceError> {
         let mut now = self.partitions_now()?;
         self.high = now.iter().map(|(k, w)| (k.clone(), w.high)).collect();
+        self.low = now.iter().map(|(k, w)| (k.clone(), w.low)).collect();
         if let Some(frozen) = &self.frozen {
             now.retain(|k, _| frozen.contains_key(k));
             for (k, w) in now.iter_mut() {
@@ -661,6 +673,24 @@ impl<D: KafkaDecoder> DirectSource for KafkaSource<D> {
                     "kafka: the range {start}..{end} of {topic}/{partition} goes backwards"
                 )));
             }
+            let low = self
+                .low
+                .get(&(topic.to_string(), partition))
+                .copied()
+                .unwrap_or(start);
+            let start = if start < low {
+                let gone = low.min(end);
+                self.data_loss.report(
+                    u64::try_from(gone - start).ok(),
+                    &format!(
+                        "kafka: the records {start}..{gone} of {topic}/{partition} were deleted \
+                         (retention) before they were read"
+                    ),
+                )?;
+                gone
+            } else {
+                start
+            };
             if end > start {
                 splits.push(PartitionRange {
                     topic: topic.to_string(),
@@ -800,12 +830,32 @@ mod tests {
     }
 
     #[test]
-    fn records_deleted_before_they_were_read_or_a_partition_that_shrank_fail_the_job() {
+    fn records_deleted_before_they_were_read_are_reported_and_a_partition_that_shrank_fails() {
+        use freshet::source::DataLossPolicy;
         let from = offset(&[("t", 0, 10)]);
-        let err = plan_next(&from, &marks(&[("t", 0, 20, 30)]), None).unwrap_err();
+        let now = marks(&[("t", 0, 20, 30)]);
+        // The batch goes on from the oldest offset still there...
+        let to = plan_next(&from, &now, Some(5)).unwrap();
+        assert_eq!(to, offset(&[("t", 0, 25)]));
+        // ...and its splits report the deleted records: failing the job by default,
+        let mut source = KafkaSource::direct("localhost:1", ["t"]);
+        source.low = now.iter().map(|(k, w)| (k.clone(), w.low)).collect();
+        let err = source.splits(&from, &to, 1).unwrap_err();
         assert!(
-            !err.is_retryable() && err.to_string().contains("deleted"),
+            !err.is_retryable() && err.to_string().contains("10..20 of t/0 were deleted"),
             "{err}"
+        );
+        // or reading what is left when told to go on.
+        source.data_loss = DataLoss::detached(DataLossPolicy::Continue);
+        let splits = source.splits(&from, &to, 1).unwrap();
+        assert_eq!(
+            splits,
+            vec![PartitionRange {
+                topic: "t".into(),
+                partition: 0,
+                start: 20,
+                end: 25
+            }]
         );
         let err = plan_next(&from, &marks(&[("t", 0, 0, 5)]), None).unwrap_err();
         assert!(

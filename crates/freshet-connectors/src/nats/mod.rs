@@ -17,8 +17,11 @@
 //! there: with an exactly-once sink, every message is counted once.
 //!
 //! **Gaps**: sequences without a message (deleted ones, messages of subjects a
-//! [`filter_subject`](NatsSource::filter_subject) leaves out) produce nothing. Messages that the
-//! stream's limits removed before they were read are skipped with a warning in the log.
+//! [`filter_subject`](NatsSource::filter_subject) leaves out) produce nothing. When the stream's
+//! oldest message is past the next one to read (limits, a purge), the messages in between were
+//! removed unread: the job fails, or with
+//! [`DirectOptions::on_data_loss`](freshet::source::DirectOptions::on_data_loss)`(Continue)`
+//! goes on and counts them as lost.
 //!
 //! **Acknowledgement**: none is needed: the stream keeps the messages (within its limits).
 //! Optionally ([`durable`](NatsSource::durable)) a durable consumer is positioned at the end of

@@ -8,7 +8,7 @@ use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsum
 use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::stream::State;
 use async_nats::jetstream::ErrorCode;
-use freshet::source::{DirectSource, StartContext};
+use freshet::source::{DataLoss, DirectSource, StartContext};
 use freshet::{Data, SourceError};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -84,6 +84,8 @@ pub struct NatsSource<D: NatsDecoder = Utf8> {
     last_seq: Option<u64>,
     /// In an available-now run: the stream's last sequence at the start.
     frozen: Option<u64>,
+    /// Where messages removed before they were read are reported (from `start` on).
+    data_loss: DataLoss,
 }
 
 impl NatsSource<Utf8> {
@@ -104,6 +106,7 @@ impl NatsSource<Utf8> {
             conn: None,
             last_seq: None,
             frozen: None,
+            data_loss: DataLoss::default(),
         }
     }
 
@@ -171,6 +174,7 @@ impl<D: NatsDecoder> NatsSource<D> {
             conn: None,
             last_seq: None,
             frozen: None,
+            data_loss: DataLoss::default(),
         }
     }
 
@@ -352,14 +356,6 @@ pub(crate) fn plan_next(
             from.next_seq.saturating_sub(1)
         )));
     }
-    if from.next_seq < state.first_sequence && from.next_seq < end {
-        tracing::warn!(
-            "nats: the messages {}..{} of stream `{stream}` were removed (limits, purge or \
-             deletes) before they were read",
-            from.next_seq,
-            state.first_sequence.min(end)
-        );
-    }
     let end = frozen.map_or(end, |f| end.min(f.saturating_add(1)));
     let end = max.map_or(end, |m| end.min(from.next_seq.saturating_add(m)));
     Ok(NatsOffset {
@@ -432,6 +428,7 @@ impl<D: NatsDecoder> DirectSource for NatsSource<D> {
             StartingPosition::Time(ms) => self.sequence_at_time(ms)?.unwrap_or(end),
         };
         self.last_seq = Some(state.last_sequence);
+        self.data_loss = ctx.data_loss.clone();
         if ctx.available_now {
             self.frozen = Some(state.last_sequence);
         }
@@ -441,6 +438,18 @@ impl<D: NatsDecoder> DirectSource for NatsSource<D> {
     fn latest(&mut self, from: &NatsOffset) -> Result<NatsOffset, SourceError> {
         let state = self.state()?;
         self.last_seq = Some(state.last_sequence);
+        let end = state.last_sequence.saturating_add(1);
+        let gone = state.first_sequence.min(end);
+        if from.next_seq < gone {
+            self.data_loss.report(
+                Some(gone - from.next_seq),
+                &format!(
+                    "nats: the messages {}..{gone} of stream `{}` were removed (limits, purge or \
+                     deletes) before they were read",
+                    from.next_seq, self.stream
+                ),
+            )?;
+        }
         plan_next(&self.stream, *from, &state, self.frozen, self.max_per_batch)
     }
 

@@ -78,6 +78,8 @@ pub(crate) struct StreamState {
     pub(crate) last: Option<EntryId>,
     /// The largest id it ever gave an entry (`None` for an absent key).
     pub(crate) last_generated: Option<EntryId>,
+    /// How many entries were ever added to it (Redis 7 and later; `None` before).
+    pub(crate) entries_added: Option<u64>,
 }
 
 /// The state of the stream at `key`.
@@ -102,6 +104,12 @@ pub(crate) fn stream_state(conn: &mut Connection, key: &str) -> Result<StreamSta
             }
             Some("last-generated-id") => {
                 state.last_generated = Some(parse_id(&value).ok_or_else(|| bad("last id"))?)
+            }
+            Some("entries-added") => {
+                state.entries_added = match value {
+                    Value::Int(n) => u64::try_from(n).ok(),
+                    _ => None,
+                }
             }
             Some("first-entry") => state.first = entry_id_of(&value).map_err(|()| bad("first"))?,
             Some("last-entry") => state.last = entry_id_of(&value).map_err(|()| bad("last"))?,

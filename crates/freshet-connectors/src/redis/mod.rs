@@ -43,9 +43,13 @@
 //! starts again from [`StartingId`].
 //!
 //! What the ranges cannot protect against: entries removed before the job read them
-//! (`XTRIM`, `MAXLEN` on `XADD`, `XDEL`) are not read, and not reported either — Redis does not
-//! tell a trimmed id from one that never existed. A replayed batch misses entries removed after
-//! it was first read. Trim only what the group shows as done (below).
+//! (`XTRIM`, `MAXLEN` on `XADD`) are not read. When the oldest entry left is past the last one
+//! read, Redis 7's count of entries ever added tells how many were trimmed unread: the job fails
+//! naming them, or goes on and counts them as lost with
+//! [`DirectOptions::on_data_loss`](freshet::source::DirectOptions::on_data_loss). Entries removed
+//! with `XDEL` while older ones remain, and entries removed from a batch logged before a crash
+//! and replayed after it, are missed without a report. Trim only what the group shows as done
+//! (below).
 //!
 //! # The consumer group
 //!

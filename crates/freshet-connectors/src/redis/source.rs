@@ -6,7 +6,7 @@ use super::entry::{Entries, FieldJson, FieldUtf8, RedisDecoder};
 use super::id::EntryId;
 use super::reader::RedisReader;
 use ::redis::{Client, Connection, Value};
-use freshet::source::{DirectSource, StartContext};
+use freshet::source::{DataLoss, DirectSource, StartContext};
 use freshet::{Data, SourceError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -98,6 +98,11 @@ pub struct RedisStreamSource<D: RedisDecoder = Entries> {
     state: Option<StreamState>,
     /// In an available-now run: the last entry at the start.
     frozen: Option<EntryId>,
+    /// Where entries removed before they were read are reported (from `start` on).
+    data_loss: DataLoss,
+    /// The end of the last plan, when it was the stream's last entry, and how many entries
+    /// the stream had ever been given then.
+    added_through: Option<(EntryId, u64)>,
 }
 
 impl RedisStreamSource<Entries> {
@@ -119,6 +124,8 @@ impl RedisStreamSource<Entries> {
             conn: None,
             state: None,
             frozen: None,
+            data_loss: DataLoss::default(),
+            added_through: None,
         }
     }
 }
@@ -170,6 +177,8 @@ impl<D: RedisDecoder> RedisStreamSource<D> {
             conn: None,
             state: None,
             frozen: None,
+            data_loss: DataLoss::default(),
+            added_through: None,
         }
     }
 
@@ -288,25 +297,70 @@ impl<D: RedisDecoder> RedisStreamSource<D> {
                 )));
             }
         }
+        self.report_trimmed(from_id, &state)?;
+        let end = self.batch_end(from_id, &state, limit)?;
+        // Everything ever added is at or before the batch's end: remember how much that was.
+        self.added_through = match (state.entries_added, state.last_generated) {
+            (Some(added), Some(generated)) if end >= generated => Some((end, added)),
+            _ => None,
+        };
+        Ok(RedisOffset::new(end))
+    }
+
+    /// The last id of the batch after `from`, at most `limit` entries on.
+    fn batch_end(
+        &mut self,
+        from_id: EntryId,
+        state: &StreamState,
+        limit: Option<u64>,
+    ) -> Result<EntryId, SourceError> {
         let Some(mut end) = state.last else {
-            return Ok(from.clone());
+            return Ok(from_id);
         };
         if let Some(frozen) = self.frozen {
             end = end.min(frozen);
         }
         if end <= from_id {
-            return Ok(from.clone());
+            return Ok(from_id);
         }
         let cap = match (self.max_per_batch, limit) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         match cap {
-            Some(0) => return Ok(from.clone()),
-            Some(n) => end = self.nth_after(from_id, end, n)?,
-            None => {}
+            Some(0) => Ok(from_id),
+            Some(n) => self.nth_after(from_id, end, n),
+            None => Ok(end),
         }
-        Ok(RedisOffset::new(end))
+    }
+}
+
+impl<D: RedisDecoder> RedisStreamSource<D> {
+    /// Reports the entries after `from` that were trimmed or deleted before they were read: when
+    /// the last plan ended at `from` and the oldest entry left is past it, every entry added
+    /// since and no longer there was never read (Redis 7 counts the entries ever added).
+    fn report_trimmed(&mut self, from: EntryId, state: &StreamState) -> Result<(), SourceError> {
+        let Some((through, added)) = self.added_through.take() else {
+            return Ok(());
+        };
+        let (Some(now_added), true) = (
+            state.entries_added,
+            through == from && state.first.is_none_or(|first| first > from),
+        ) else {
+            return Ok(());
+        };
+        let lost = now_added.saturating_sub(added).saturating_sub(state.length);
+        if lost == 0 {
+            return Ok(());
+        }
+        self.data_loss.report(
+            Some(lost),
+            &format!(
+                "redis: {lost} entries of stream `{}` after {from} were trimmed or deleted \
+                 before they were read",
+                self.key
+            ),
+        )
     }
 }
 
@@ -445,6 +499,7 @@ impl<D: RedisDecoder> DirectSource for RedisStreamSource<D> {
         if let Some(group) = self.group.clone() {
             self.run(|conn, key| create_group(conn, key, &group, start))?;
         }
+        self.data_loss = ctx.data_loss.clone();
         if ctx.available_now {
             self.frozen = Some(state.last.unwrap_or(EntryId::ZERO));
         }
@@ -593,6 +648,7 @@ mod tests {
             first: Some(id(1000, 0)),
             last: Some(id(2000, 0)),
             last_generated: Some(id(2000, 0)),
+            entries_added: None,
         };
         assert_eq!(estimate_lag(&state, id(0, 0)), 100);
         assert_eq!(estimate_lag(&state, id(2000, 0)), 0);

@@ -226,6 +226,16 @@ impl Shared {
         tracing::error!("{what}: continuing without them (DamagePolicy::SkipLost)");
     }
 
+    /// Counts `n` records of source `source` that its system removed before they were read,
+    /// under `DataLossPolicy::Continue`.
+    pub fn lose_input(&self, source: &str, what: &str, n: u64) {
+        self.lost.fetch_add(n, Ordering::Relaxed);
+        tracing::error!(
+            source,
+            "{what}: continuing without them (DataLossPolicy::Continue)"
+        );
+    }
+
     /// Counts one wait for disk space (logged as a warning).
     pub fn disk_full_wait(&self, what: &str, error: &Error) {
         let n = self.disk_full_waits.fetch_add(1, Ordering::Relaxed);

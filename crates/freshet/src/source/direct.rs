@@ -167,6 +167,9 @@ pub struct StartContext {
     pub available_now: bool,
     /// The batch interval.
     pub batch_interval: std::time::Duration,
+    /// Where to report input removed before the source read it, under the stream's
+    /// [`DataLossPolicy`](super::DataLossPolicy).
+    pub data_loss: super::DataLoss,
 }
 
 /// Reports bad records to the engine while a worker reads a split.
@@ -222,6 +225,8 @@ pub struct DirectOptions {
     pub read_attempts: Option<u32>,
     /// The most records per second the stream admits (default: no limit).
     pub max_rate: Option<f64>,
+    /// What to do when input was removed before it was read (default: fail the job).
+    pub data_loss: super::DataLossPolicy,
 }
 
 impl DirectOptions {
@@ -247,6 +252,13 @@ impl DirectOptions {
     /// [`DirectSource::latest_limited`]). Backpressure may lower it further.
     pub fn max_rate(mut self, records_per_sec: f64) -> Self {
         self.max_rate = Some(records_per_sec);
+        self
+    }
+
+    /// What to do when the source finds input removed before it was read (a retention limit,
+    /// a trim): fail the job (the default) or go on and count the loss.
+    pub fn on_data_loss(mut self, policy: super::DataLossPolicy) -> Self {
+        self.data_loss = policy;
         self
     }
 

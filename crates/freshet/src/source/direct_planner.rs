@@ -37,6 +37,8 @@ pub(crate) struct DirectPlanner<S: DirectSource> {
     /// The records per second it admits, and the batch interval that turns it into records.
     rate: Arc<RateLimit>,
     interval: Duration,
+    /// What the source does when its input was removed before it read it.
+    data_loss: super::DataLossPolicy,
 }
 
 impl<S: DirectSource> DirectPlanner<S> {
@@ -57,6 +59,7 @@ impl<S: DirectSource> DirectPlanner<S> {
             shared: None,
             rate: Arc::new(RateLimit::new(options.max_rate)),
             interval: Duration::from_secs(1),
+            data_loss: options.data_loss,
         };
         // A worker's share of a batch is a queue of splits, read one per call, so that only one
         // split's records are in memory at a time.
@@ -209,6 +212,7 @@ impl<S: DirectSource> SourcePlanner for DirectPlanner<S> {
             id: info.uid.to_string(),
             available_now: info.available_now,
             batch_interval: info.batch_interval,
+            data_loss: super::DataLoss::new(self.data_loss, info.uid, Arc::clone(info.shared)),
         };
         let start = self.source.start(&ctx).map_err(|e| self.source_error(e))?;
         self.offset = Some(start);

@@ -239,6 +239,7 @@ mod tests {
                 id: "g".into(),
                 available_now: false,
                 batch_interval: std::time::Duration::from_millis(10),
+                data_loss: crate::source::DataLoss::default(),
             })
             .unwrap();
         for _ in 0..100 {

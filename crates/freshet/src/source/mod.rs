@@ -18,6 +18,7 @@
 //! has a stable id (its kind and ordinal, or what [`DStream::uid`](crate::DStream::uid) sets):
 //! checkpoints and the batch log key its offsets by it.
 
+mod data_loss;
 pub(crate) mod direct;
 pub(crate) mod direct_planner;
 pub mod file_stream;
@@ -29,6 +30,7 @@ pub(crate) mod receiver_source;
 mod receiver_wal;
 pub mod socket;
 
+pub use data_loss::{DataLoss, DataLossPolicy};
 pub use direct::{
     BadRecordPolicy, DirectOptions, DirectSource, ReadContext, SplitReader, StartContext,
 };

@@ -130,6 +130,7 @@ where
         id: "law".into(),
         available_now: false,
         batch_interval: options.batch_interval,
+        data_loss: crate::source::DataLoss::detached(crate::source::DataLossPolicy::Fail),
     };
     let start_error = |e: ConnectorError| violation("start", e.to_string());
     let mut live = make();

@@ -19,16 +19,17 @@
 
 use super::csv_sink::CsvOptions;
 use super::error::{check_range, FormatError};
-use super::format::{hidden, FileFormat};
+use super::format::FileFormat;
+use freshet::source::file_discovery::FileDiscovery;
+pub use freshet::source::file_discovery::FilesTaken;
 use freshet::source::{
     BadRecordPolicy, DirectOptions, DirectSource, ReadContext, SplitReader, StartContext,
 };
 use freshet::{DStream, Data, SourceError, StreamingContext};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet, VecDeque};
+
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Options of a typed file stream.
 #[derive(Clone, Debug, Default)]
@@ -104,43 +105,13 @@ impl TypedStreamOptions {
     }
 }
 
-/// The files a typed file stream has taken, by path relative to its directory (with `/`),
-/// with their modification times (ms); files modified before `horizon` are forgotten.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FilesTaken {
-    names: BTreeMap<String, u64>,
-    horizon: u64,
-}
-
-impl FilesTaken {
-    /// The number of files remembered.
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    /// Whether no file is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-
-    fn forget_old(&mut self, age: u64, keep: &BTreeMap<String, u64>) {
-        let newest = self.names.values().copied().max().unwrap_or(0);
-        self.horizon = self.horizon.max(newest.saturating_sub(age));
-        let horizon = self.horizon;
-        self.names
-            .retain(|name, modified| *modified >= horizon || keep.contains_key(name));
-    }
-}
-
 /// The new files of a directory as a replayable stream of `T`. See the
 /// [module documentation](self).
 pub struct TypedFileSource<T> {
     dir: PathBuf,
     format: FileFormat,
     options: TypedStreamOptions,
-    waiting: VecDeque<(String, u64)>,
-    queued: HashSet<String>,
-    frozen: bool,
+    files: Option<FileDiscovery>,
     _records: PhantomData<fn() -> T>,
 }
 
@@ -151,9 +122,7 @@ impl<T: Data> TypedFileSource<T> {
             dir: dir.into(),
             format,
             options: TypedStreamOptions::default(),
-            waiting: VecDeque::new(),
-            queued: HashSet::new(),
-            frozen: false,
+            files: None,
             _records: PhantomData,
         }
     }
@@ -186,57 +155,11 @@ impl<T: Data> TypedFileSource<T> {
         self
     }
 
-    /// Adds the visible files of the directory that are neither taken, nor queued, nor too
-    /// old to the waiting list.
-    fn scan(&mut self, taken: &FilesTaken) -> Result<(), SourceError> {
-        let mut found = Vec::new();
-        walk(&self.dir, "", &mut found).map_err(|e| {
-            // A directory that cannot be listed now may be back at the next batch.
-            SourceError::external(format!("cannot list {}: {e}", self.dir.display())).with_cause(e)
-        })?;
-        let mut fresh: Vec<(u64, String)> = found
-            .into_iter()
-            .filter(|(name, modified)| {
-                !taken.names.contains_key(name)
-                    && !self.queued.contains(name)
-                    && *modified >= taken.horizon
-            })
-            .map(|(name, modified)| (modified, name))
-            .collect();
-        fresh.sort();
-        for (modified, name) in fresh {
-            self.queued.insert(name.clone());
-            self.waiting.push_back((name, modified));
-        }
-        Ok(())
+    fn files(&mut self) -> Result<&mut FileDiscovery, SourceError> {
+        self.files
+            .as_mut()
+            .ok_or_else(|| SourceError::internal("typed file stream: used before start"))
     }
-}
-
-/// Lists the visible files under `dir` (relative names with `/`) and their modification times.
-fn walk(dir: &Path, prefix: &str, found: &mut Vec<(String, u64)>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            continue;
-        };
-        if hidden(&name) {
-            continue;
-        }
-        let Ok(meta) = entry.metadata() else { continue };
-        let rel = format!("{prefix}{name}");
-        if meta.is_dir() {
-            // A partition directory that vanishes between listing and reading is skipped.
-            let _ = walk(&entry.path(), &format!("{rel}/"), found);
-        } else if meta.is_file() {
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_millis() as u64);
-            found.push((rel, modified));
-        }
-    }
-    Ok(())
 }
 
 /// One file of a batch.
@@ -299,46 +222,17 @@ impl<T: Data> DirectSource for TypedFileSource<T> {
     fn start(&mut self, ctx: &StartContext) -> Result<FilesTaken, SourceError> {
         self.options.validate()?;
         self.format.validate()?;
-        if !self.dir.is_dir() {
-            return Err(SourceError::io(
-                self.dir.display(),
-                std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
-            ));
-        }
-        self.frozen = ctx.available_now;
-        self.scan(&FilesTaken::default())?;
-        if self.options.include_existing || ctx.available_now {
-            return Ok(FilesTaken::default());
-        }
-        let mut taken = FilesTaken {
-            names: self.waiting.drain(..).collect(),
-            horizon: 0,
-        };
-        self.queued.clear();
-        taken.forget_old(self.options.age_ms(), &BTreeMap::new());
-        Ok(taken)
+        let files = self.files.insert(
+            FileDiscovery::new(&self.dir)
+                .recursive(true)
+                .max_files_per_batch(self.options.max_files_per_batch)
+                .max_age(Duration::from_millis(self.options.age_ms())),
+        );
+        files.start(self.options.include_existing, ctx.available_now)
     }
 
     fn latest(&mut self, from: &FilesTaken) -> Result<FilesTaken, SourceError> {
-        self.waiting
-            .retain(|(n, m)| !from.names.contains_key(n) && *m >= from.horizon);
-        self.queued = self.waiting.iter().map(|(n, _)| n.clone()).collect();
-        if !self.frozen {
-            self.scan(from)?;
-        }
-        let take = self
-            .options
-            .max_files_per_batch
-            .unwrap_or(usize::MAX)
-            .min(self.waiting.len());
-        if take == 0 {
-            return Ok(from.clone());
-        }
-        let new: BTreeMap<String, u64> = self.waiting.iter().take(take).cloned().collect();
-        let mut to = from.clone();
-        to.names.extend(new.clone());
-        to.forget_old(self.options.age_ms(), &new);
-        Ok(to)
+        self.files()?.latest(from)
     }
 
     fn splits(
@@ -347,13 +241,10 @@ impl<T: Data> DirectSource for TypedFileSource<T> {
         to: &FilesTaken,
         _workers: usize,
     ) -> Result<Vec<FileSplit>, SourceError> {
-        Ok(to
-            .names
-            .keys()
-            .filter(|name| !from.names.contains_key(*name))
-            .map(|name| FileSplit {
-                path: self.dir.join(name),
-            })
+        Ok(self
+            .files()?
+            .new_files(from, to)
+            .map(|path| FileSplit { path })
             .collect())
     }
 
@@ -365,7 +256,7 @@ impl<T: Data> DirectSource for TypedFileSource<T> {
     }
 
     fn ended(&self, at: &FilesTaken) -> bool {
-        self.frozen && self.waiting.iter().all(|(n, _)| at.names.contains_key(n))
+        self.files.as_ref().is_some_and(|files| files.ended(at))
     }
 }
 

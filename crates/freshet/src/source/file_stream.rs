@@ -23,12 +23,10 @@
 //! worker, so a large file is spread over the workers and never held in memory whole.
 
 use super::direct::{BadRecordPolicy, DirectSource, ReadContext, SplitReader, StartContext};
+use super::file_discovery::{FileDiscovery, FilesTaken, DEFAULT_MAX_FILE_AGE};
 use crate::error::SourceError;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::{BufRead, ErrorKind, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// Options of a file stream.
 #[derive(Clone, Debug, Default)]
@@ -77,99 +75,22 @@ impl FileStreamOptions {
         self.max_file_age = Some(age);
         self
     }
-
-    fn file_age_ms(&self) -> u64 {
-        self.max_file_age
-            .map_or(DEFAULT_MAX_FILE_AGE_MS, crate::time::millis)
-    }
-}
-
-/// Seven days, Spark's default `maxFileAge`.
-const DEFAULT_MAX_FILE_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
-
-/// Milliseconds since the Unix epoch of a modification time.
-fn millis(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, crate::time::millis)
 }
 
 /// The files of a directory as a direct source.
 pub(crate) struct FileStreamSource {
-    dir: PathBuf,
-    options: FileStreamOptions,
-    /// Files found and not yet taken, oldest first, with their modification times (ms).
-    waiting: VecDeque<(String, u64)>,
-    queued: HashSet<String>,
-    /// In an available-now run, the files are those present at the start.
-    frozen: bool,
+    files: FileDiscovery,
+    include_existing: bool,
 }
 
 impl FileStreamSource {
     pub fn new(dir: PathBuf, options: FileStreamOptions) -> Self {
         FileStreamSource {
-            dir,
-            options,
-            waiting: VecDeque::new(),
-            queued: HashSet::new(),
-            frozen: false,
+            files: FileDiscovery::new(dir)
+                .max_files_per_batch(options.max_files_per_batch)
+                .max_age(options.max_file_age.unwrap_or(DEFAULT_MAX_FILE_AGE)),
+            include_existing: options.include_existing,
         }
-    }
-
-    /// Adds the directory's files that are neither taken, nor queued, nor too old to the
-    /// waiting list.
-    fn scan(&mut self, taken: &FilesTaken) -> Result<(), SourceError> {
-        // A directory that cannot be listed now may be back at the next batch: retryable.
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| {
-            SourceError::external(format!("cannot list {}: {e}", self.dir.display())).with_cause(e)
-        })?;
-        let mut found: Vec<(u64, String)> = Vec::new();
-        for entry in entries.flatten() {
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            if name.starts_with('.')
-                || name.starts_with('_')
-                || taken.names.contains_key(&name)
-                || self.queued.contains(&name)
-            {
-                continue;
-            }
-            let Ok(meta) = entry.metadata() else { continue };
-            if !meta.is_file() {
-                continue;
-            }
-            let modified = millis(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
-            if modified < taken.horizon {
-                continue;
-            }
-            found.push((modified, name));
-        }
-        found.sort();
-        for (modified, name) in found {
-            self.queued.insert(name.clone());
-            self.waiting.push_back((name, modified));
-        }
-        Ok(())
-    }
-}
-
-/// The files a file stream has taken, by name relative to its directory, with their
-/// modification times (ms); files modified before `horizon` are forgotten and ignored.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct FilesTaken {
-    names: BTreeMap<String, u64>,
-    horizon: u64,
-}
-
-impl FilesTaken {
-    /// Moves the horizon to `age` before the newest file and forgets the files before it,
-    /// except those in `keep` (taken by the batch being planned, which must still be read).
-    fn forget_old(&mut self, age: u64, keep: &BTreeMap<String, u64>) {
-        let newest = self.names.values().copied().max().unwrap_or(0);
-        self.horizon = self.horizon.max(newest.saturating_sub(age));
-        let horizon = self.horizon;
-        self.names
-            .retain(|name, modified| *modified >= horizon || keep.contains_key(name));
     }
 }
 
@@ -280,63 +201,15 @@ impl DirectSource for FileStreamSource {
     }
 
     fn describe(&self) -> String {
-        format!("text_file_stream {}", self.dir.display())
+        format!("text_file_stream {}", self.files.dir().display())
     }
 
     fn start(&mut self, ctx: &StartContext) -> Result<FilesTaken, SourceError> {
-        if !self.dir.exists() {
-            return Err(SourceError::io(
-                self.dir.display(),
-                std::io::Error::new(ErrorKind::NotFound, "the directory does not exist"),
-            ));
-        }
-        if !self.dir.is_dir() {
-            return Err(SourceError::io(
-                self.dir.display(),
-                std::io::Error::new(ErrorKind::NotADirectory, "not a directory"),
-            ));
-        }
-        let age = self.options.file_age_ms();
-        if !(1_000..=365 * 24 * 3600 * 1000).contains(&age) {
-            return Err(SourceError::user(format!(
-                "max_file_age must be between 1 s and 365 days, not {age} ms"
-            )));
-        }
-        self.frozen = ctx.available_now;
-        self.scan(&FilesTaken::default())?;
-        if self.options.include_existing || ctx.available_now {
-            return Ok(FilesTaken::default());
-        }
-        // The files already there count as taken.
-        let mut taken = FilesTaken {
-            names: self.waiting.drain(..).collect(),
-            horizon: 0,
-        };
-        self.queued.clear();
-        taken.forget_old(age, &BTreeMap::new());
-        Ok(taken)
+        self.files.start(self.include_existing, ctx.available_now)
     }
 
     fn latest(&mut self, from: &FilesTaken) -> Result<FilesTaken, SourceError> {
-        self.waiting
-            .retain(|(n, m)| !from.names.contains_key(n) && *m >= from.horizon);
-        self.queued = self.waiting.iter().map(|(n, _)| n.clone()).collect();
-        if !self.frozen {
-            self.scan(from)?;
-        }
-        let take = self
-            .options
-            .max_files_per_batch
-            .unwrap_or(usize::MAX)
-            .min(self.waiting.len());
-        if take == 0 {
-            return Ok(from.clone());
-        }
-        let mut to = from.clone();
-        let new: BTreeMap<String, u64> = self.waiting.iter().take(take).cloned().collect();
-        to.names.extend(new.clone());
-        to.forget_old(self.options.file_age_ms(), &new);
-        Ok(to)
+        self.files.latest(from)
     }
 
     fn splits(
@@ -345,12 +218,7 @@ impl DirectSource for FileStreamSource {
         to: &FilesTaken,
         _workers: usize,
     ) -> Result<Vec<FileRange>, SourceError> {
-        Ok(to
-            .names
-            .keys()
-            .filter(|name| !from.names.contains_key(*name))
-            .flat_map(|name| ranges(self.dir.join(name)))
-            .collect())
+        Ok(self.files.new_files(from, to).flat_map(ranges).collect())
     }
 
     fn reader(&self) -> FileReader {
@@ -358,7 +226,7 @@ impl DirectSource for FileStreamSource {
     }
 
     fn ended(&self, at: &FilesTaken) -> bool {
-        self.frozen && self.waiting.iter().all(|(n, _)| at.names.contains_key(n))
+        self.files.ended(at)
     }
 
     fn lag(&self, _from: &FilesTaken) -> Option<u64> {

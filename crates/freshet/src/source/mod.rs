@@ -21,6 +21,7 @@
 mod data_loss;
 pub(crate) mod direct;
 pub(crate) mod direct_planner;
+pub mod file_discovery;
 pub mod file_stream;
 pub mod generator;
 pub(crate) mod planner;

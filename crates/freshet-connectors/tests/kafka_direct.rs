@@ -4,6 +4,8 @@
 //! broker that goes down and comes back, and the errors at the edges.
 #![cfg(feature = "kafka")]
 
+mod restarts;
+
 use freshet::source::{BadRecordPolicy, DirectOptions, DirectSource, StartContext};
 use freshet::testing::laws::{check_direct_source, check_retryable, closed_port, LawOptions};
 use freshet::testing::BatchStepper;
@@ -15,9 +17,10 @@ use rdkafka::config::ClientConfig;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use restarts::step;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 const I: u64 = 100;
@@ -201,25 +204,7 @@ fn checkpointed(
     dir: &Path,
     source: KafkaSource,
 ) -> (StreamingContext, CollectedBatches<KafkaRecord>) {
-    let config = StreamingConfig::new(Duration::from_millis(I))
-        .workers(2)
-        .checkpoint_interval(2)
-        .stop_on_ctrl_c(false);
-    let mut out = None;
-    let ctx = StreamingContext::get_or_create(dir, || {
-        let ctx = StreamingContext::with_clock(config.clone(), Arc::new(clock.clone()))?;
-        out = Some(ctx.direct_stream(source).uid("topic").collect_batches());
-        Ok(ctx)
-    })
-    .unwrap();
-    (ctx, out.unwrap())
-}
-
-fn step(ctx: &StreamingContext, clock: &ManualClock) -> BatchTime {
-    clock.advance(Duration::from_millis(I));
-    ctx.await_batch(clock.now(), Duration::from_secs(30))
-        .unwrap();
-    clock.now()
+    restarts::checkpointed(clock, dir, 3, "topic", source)
 }
 
 #[test]

@@ -6,7 +6,10 @@
 //! at the edges. Every test works on a stream of its own, deleted at the end.
 #![cfg(feature = "nats")]
 
+mod restarts;
 mod services;
+
+use restarts::step;
 
 use async_nats::jetstream;
 use freshet::source::{BadRecordPolicy, DirectOptions, DirectSource, StartContext};
@@ -19,7 +22,7 @@ use freshet_connectors::nats::{NatsMessage, NatsOffset, NatsSource, StartingPosi
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 const URL: &str = "nats://127.0.0.1:4222";
@@ -316,25 +319,7 @@ fn checkpointed(
     dir: &Path,
     source: NatsSource<freshet_connectors::nats::Messages>,
 ) -> (StreamingContext, CollectedBatches<NatsMessage>) {
-    let config = StreamingConfig::new(Duration::from_millis(I))
-        .workers(2)
-        .checkpoint_interval(2)
-        .stop_on_ctrl_c(false);
-    let mut out = None;
-    let ctx = StreamingContext::get_or_create(dir, || {
-        let ctx = StreamingContext::with_clock(config.clone(), Arc::new(clock.clone()))?;
-        out = Some(ctx.direct_stream(source).uid("stream").collect_batches());
-        Ok(ctx)
-    })
-    .unwrap();
-    (ctx, out.unwrap())
-}
-
-fn step(ctx: &StreamingContext, clock: &ManualClock) -> BatchTime {
-    clock.advance(Duration::from_millis(I));
-    ctx.await_batch(clock.now(), Duration::from_secs(30))
-        .unwrap();
-    clock.now()
+    restarts::checkpointed(clock, dir, 3, "stream", source)
 }
 
 #[test]

@@ -5,19 +5,22 @@
 //! edges. Every test works on its own keys (named with the process id) and deletes them.
 #![cfg(feature = "redis")]
 
+mod restarts;
 mod services;
+
+use restarts::step;
 
 use freshet::source::{BadRecordPolicy, DirectOptions, DirectSource, StartContext};
 use freshet::testing::laws::{check_direct_source, check_retryable, closed_port, LawOptions};
 use freshet::testing::BatchStepper;
 use freshet::{
-    BatchTime, Clock, CollectedBatches, ErrorDomain, ManualClock, StreamingConfig, StreamingContext,
+    BatchTime, CollectedBatches, ErrorDomain, ManualClock, StreamingConfig, StreamingContext,
 };
 use freshet_connectors::redis::{EntryId, RedisEntry, RedisOffset, RedisStreamSource, StartingId};
 use redis::{Commands, Connection, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const URL: &str = "redis://127.0.0.1:6379/";
@@ -263,7 +266,7 @@ fn checkpointed(
     dir: &Path,
     source: RedisStreamSource,
 ) -> (StreamingContext, CollectedBatches<RedisEntry>) {
-    checkpointed_keeping(clock, dir, source, 3)
+    restarts::checkpointed(clock, dir, 3, "stream", source)
 }
 
 /// The same, keeping the `keep` newest checkpoints (the source commits the oldest).
@@ -273,26 +276,7 @@ fn checkpointed_keeping(
     source: RedisStreamSource,
     keep: usize,
 ) -> (StreamingContext, CollectedBatches<RedisEntry>) {
-    let config = StreamingConfig::new(Duration::from_millis(I))
-        .workers(2)
-        .checkpoint_interval(2)
-        .keep_checkpoints(keep)
-        .stop_on_ctrl_c(false);
-    let mut out = None;
-    let ctx = StreamingContext::get_or_create(dir, || {
-        let ctx = StreamingContext::with_clock(config.clone(), Arc::new(clock.clone()))?;
-        out = Some(ctx.direct_stream(source).uid("stream").collect_batches());
-        Ok(ctx)
-    })
-    .unwrap();
-    (ctx, out.unwrap())
-}
-
-fn step(ctx: &StreamingContext, clock: &ManualClock) -> BatchTime {
-    clock.advance(Duration::from_millis(I));
-    ctx.await_batch(clock.now(), Duration::from_secs(30))
-        .unwrap();
-    clock.now()
+    restarts::checkpointed(clock, dir, keep, "stream", source)
 }
 
 #[test]

@@ -80,6 +80,7 @@ pub struct StreamingConfig {
     tolerable_checkpoint_failures: u32,
     dead_letter_dir: Option<std::path::PathBuf>,
     backpressure: crate::rate::Backpressure,
+    cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for StreamingConfig {
@@ -113,6 +114,7 @@ impl StreamingConfig {
             tolerable_checkpoint_failures: 3,
             dead_letter_dir: None,
             backpressure: crate::rate::Backpressure::off(),
+            cluster: None,
         }
     }
 
@@ -250,6 +252,28 @@ impl StreamingConfig {
     pub fn stop_on_ctrl_c(mut self, yes: bool) -> Self {
         self.stop_on_ctrl_c = yes;
         self
+    }
+
+    /// Runs the job over several processes (see [`cluster`](crate::cluster)). Without it, the
+    /// environment decides: with `FRESHET_CLUSTER_PROCESSES` set (as `freshet cluster run`
+    /// and the Kubernetes manifests do) the job runs as the cluster it describes, otherwise in
+    /// this process alone.
+    pub fn cluster(mut self, cluster: crate::cluster::ClusterConfig) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// The processes the job runs on: the ones given, or those the environment describes;
+    /// `None` for one process.
+    pub fn cluster_config(&self) -> Result<Option<crate::cluster::ClusterConfig>> {
+        let cluster = match &self.cluster {
+            Some(c) => Some(c.clone()),
+            None => crate::cluster::ClusterConfig::from_env()?,
+        };
+        if let Some(c) = &cluster {
+            c.validate()?;
+        }
+        Ok(cluster.filter(|c| c.processes() > 1))
     }
 
     /// The batch interval.

@@ -58,7 +58,7 @@ impl RestoredState {
         self.slots.get(&(slot as u32)).cloned().unwrap_or_default()
     }
 
-    fn from_parts(parts: &[Vec<u8>]) -> Result<Self> {
+    pub fn from_parts(parts: &[Vec<u8>]) -> Result<Self> {
         let mut slots: BTreeMap<u32, Vec<Vec<u8>>> = BTreeMap::new();
         for part in parts {
             for (slot, bytes) in decode_part(part)? {

@@ -256,6 +256,9 @@ pub enum Error {
     /// The dataflow runtime failed to start or run.
     #[error("runtime error: {0}")]
     Runtime(String),
+    /// A process of the job could not be reached, failed, or disagrees with the driver.
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// Waiting for a batch timed out.
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),
@@ -335,7 +338,7 @@ impl Error {
             Error::Address { .. } | Error::Io { .. } | Error::Durable { .. } => {
                 ErrorDomain::External
             }
-            Error::Timeout(_) | Error::Stopped => ErrorDomain::External,
+            Error::Timeout(_) | Error::Stopped | Error::Cluster(_) => ErrorDomain::External,
             Error::WorkerPanicked { .. } | Error::Spawn { .. } | Error::Runtime(_) => {
                 ErrorDomain::Internal
             }

@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 mod clock;
+pub mod cluster;
 mod codec;
 mod collection;
 mod config;

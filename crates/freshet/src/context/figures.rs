@@ -199,4 +199,12 @@ impl StreamingContext {
             .map(|s| s.metrics.worker_busy_total())
             .unwrap_or_default()
     }
+
+    /// The processes of the job and how each is doing, when it runs on several (`None` in a
+    /// job of one process, or before it starts). Worker indexes in the other figures are
+    /// job-wide: process `p`'s workers are `p × workers ..`.
+    pub fn cluster_status(&self) -> Option<crate::cluster::ClusterStatus> {
+        self.shared()
+            .and_then(|s| s.cluster.get().map(|c| c.snapshot()))
+    }
 }

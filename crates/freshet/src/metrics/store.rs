@@ -66,11 +66,28 @@ pub(crate) struct MetricsStore {
     inner: Mutex<Inner>,
     /// Checkpoints, incidents, output durations and watermarks.
     pub health: HealthLog,
+    /// In a process other than the driver: where the workers' figures are also sent, so the
+    /// driver shows the whole job.
+    forward: Mutex<Option<crossbeam_channel::Sender<crate::cluster::wire::ToDriver>>>,
 }
 
 impl MetricsStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends the workers' figures to `to` too (`None`: stops sending).
+    pub fn forward_to(
+        &self,
+        to: Option<crossbeam_channel::Sender<crate::cluster::wire::ToDriver>>,
+    ) {
+        *self.forward.lock().unwrap_or_else(|p| p.into_inner()) = to;
+    }
+
+    fn send_on(&self, message: impl FnOnce() -> crate::cluster::wire::ToDriver) {
+        if let Some(tx) = &*self.forward.lock().unwrap_or_else(|p| p.into_inner()) {
+            let _ = tx.send(message());
+        }
     }
 
     /// Records a node of the pipeline graph, with the name the user gave it, if any.
@@ -134,6 +151,10 @@ impl MetricsStore {
 
     /// Adds worker `worker`'s operator figures: `(node, time, records, busy ns)`.
     pub fn add_operator_figures(&self, worker: usize, entries: &[(u64, u64, u64, u64)]) {
+        self.send_on(|| crate::cluster::wire::ToDriver::Figures {
+            worker,
+            entries: entries.to_vec(),
+        });
         // The worker's busy time per batch, summed before the lock is taken (a flush holds
         // entries of one or two batches).
         let mut busy: Vec<(u64, u64)> = Vec::with_capacity(2);
@@ -180,6 +201,11 @@ impl MetricsStore {
 
     /// Counts the records a source fed into batch `time`.
     pub fn add_source_records(&self, source: u64, time: u64, records: u64) {
+        self.send_on(|| crate::cluster::wire::ToDriver::SourceRecords {
+            source,
+            time,
+            records,
+        });
         let mut inner = self.lock();
         if let Some(s) = inner.sources.get_mut(&source) {
             s.records_total += records;
@@ -244,6 +270,7 @@ impl MetricsStore {
 
     /// Sets how many keys `worker`'s part of stateful operator `node` holds.
     pub fn set_state_size(&self, node: u64, worker: usize, keys: u64) {
+        self.send_on(|| crate::cluster::wire::ToDriver::StateSize { node, worker, keys });
         if node != 0 {
             self.lock().state.insert((node, worker), keys);
         }

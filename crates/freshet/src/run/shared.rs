@@ -67,6 +67,8 @@ pub(crate) struct Shared {
     pub dead_letters: super::dead_letters::DeadLetters,
     /// Every source's rate limit, with its backpressure estimator when backpressure is on.
     rates: Mutex<Vec<RateControl>>,
+    /// The processes of the job, when it runs on several.
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::ClusterView>>,
 }
 
 /// The rate limit of one source and what adjusts it.

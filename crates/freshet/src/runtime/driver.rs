@@ -6,6 +6,8 @@
 
 use super::worker::ToWorker;
 use crate::clock::Clock;
+use crate::cluster::followers::Followers;
+use crate::cluster::wire::{SourceRange, ToFollower};
 use crate::config::StreamingConfig;
 use crate::disk::retry_when_full;
 use crate::durability::{decode_batch, BatchRecord, Coordinator};
@@ -113,7 +115,15 @@ impl SourceSet {
     }
 }
 
-/// Hands each worker its split of source `id` (a worker without one gets nothing).
+/// A planned batch: per worker of this process, its splits; and the ranges of the sources
+/// that the other processes of a cluster read.
+pub(super) struct Planned {
+    per_worker: Vec<Vec<(SourceId, Split)>>,
+    ranges: Vec<SourceRange>,
+}
+
+/// Hands each worker of this process its split of source `id` (a worker without one gets
+/// nothing; splits of other processes' workers are theirs).
 fn assign(per_worker: &mut [Vec<(SourceId, Split)>], id: SourceId, splits: Vec<Option<Split>>) {
     for (worker, split) in per_worker.iter_mut().zip(splits) {
         if let Some(split) = split {
@@ -139,6 +149,10 @@ pub(super) struct Driver {
     pub submitted: Vec<u64>,
     /// Batches submitted and not yet known to be complete.
     pub in_flight: VecDeque<u64>,
+    /// The other processes, when the job runs on several.
+    pub cluster: Option<Followers>,
+    /// The workers of the whole job (those of this process when it runs alone).
+    pub total_workers: usize,
 }
 
 impl Driver {
@@ -219,6 +233,13 @@ impl Driver {
         for tx in &self.senders {
             let _ = tx.send(ToWorker::End);
         }
+        if let Some(c) = &self.cluster {
+            match self.shared.failure() {
+                Some(e) => c.abort(&e.to_string()),
+                None if self.stop_request() == Some(StopKind::Now) => c.stop_now(),
+                None => c.end(),
+            }
+        }
         self.wake_workers();
     }
 
@@ -264,14 +285,31 @@ impl Driver {
 
     /// Plans batch `t` on every source: per worker, the splits of every source. With a
     /// checkpoint directory, what the batch consists of is logged before it is returned.
-    fn plan(&mut self, t: u64) -> Option<Vec<Vec<(SourceId, Split)>>> {
+    fn plan(&mut self, t: u64) -> Option<Planned> {
         let workers = self.senders.len();
         let mut per_worker: Vec<Vec<(SourceId, Split)>> =
             (0..workers).map(|_| Vec::new()).collect();
+        let mut ranges = Vec::new();
         let mut record: BatchRecord = Vec::new();
+        let (clustered, total) = (self.cluster.is_some(), self.total_workers);
         for (uid, s) in self.sources.sources.iter_mut() {
-            match s.plan(t, workers) {
+            let spread = clustered && s.distributed();
+            let from = match spread.then(|| s.position()).transpose() {
+                Ok(from) => from.flatten(),
+                Err(e) => {
+                    self.shared.fail(e);
+                    return None;
+                }
+            };
+            match s.plan(t, if spread { total } else { workers }) {
                 Ok((splits, r)) => {
+                    if let (Some(from), Some(record)) = (from, &r) {
+                        ranges.push(SourceRange {
+                            uid: uid.clone(),
+                            from,
+                            record: record.clone(),
+                        });
+                    }
                     record.push((uid.clone(), r));
                     self.shared
                         .metrics
@@ -295,11 +333,11 @@ impl Driver {
                 return None;
             }
         }
-        Some(per_worker)
+        Some(Planned { per_worker, ranges })
     }
 
     /// The splits of a logged batch, rebuilt by its sources.
-    fn replay_splits(&mut self, entry: &BatchEntry) -> Option<Vec<Vec<(SourceId, Split)>>> {
+    fn replay_splits(&mut self, entry: &BatchEntry) -> Option<Planned> {
         let record = match decode_batch(entry) {
             Ok(r) => r,
             Err(e) => {
@@ -310,6 +348,8 @@ impl Driver {
         let workers = self.senders.len();
         let mut per_worker: Vec<Vec<(SourceId, Split)>> =
             (0..workers).map(|_| Vec::new()).collect();
+        let mut ranges = Vec::new();
+        let (clustered, total) = (self.cluster.is_some(), self.total_workers);
         for (uid, s) in self.sources.sources.iter_mut() {
             let logged = record
                 .iter()
@@ -322,15 +362,32 @@ impl Driver {
                 );
                 continue;
             };
-            match s.replay(bytes, workers) {
-                Ok(splits) => assign(&mut per_worker, s.id(), splits),
+            let spread = clustered && s.distributed();
+            let from = match spread.then(|| s.position()).transpose() {
+                Ok(from) => from.flatten(),
+                Err(e) => {
+                    self.shared.fail(e);
+                    return None;
+                }
+            };
+            match s.replay(bytes, if spread { total } else { workers }) {
+                Ok(splits) => {
+                    if let Some(from) = from {
+                        ranges.push(SourceRange {
+                            uid: uid.clone(),
+                            from,
+                            record: bytes.clone(),
+                        });
+                    }
+                    assign(&mut per_worker, s.id(), splits)
+                }
                 Err(e) => {
                     self.shared.fail(e);
                     return None;
                 }
             }
         }
-        Some(per_worker)
+        Some(Planned { per_worker, ranges })
     }
 
     /// Marks completed batches in the batch log, and checkpoints when one is due (`last`: the
@@ -421,9 +478,12 @@ impl Driver {
             let _ = tx.send(ToWorker::Checkpoint { id });
         }
         self.wake_workers();
-        let mut parts = Vec::with_capacity(self.senders.len());
+        if let Some(cluster) = &self.cluster {
+            cluster.broadcast(&ToFollower::Checkpoint { id: id.0 })?;
+        }
+        let mut parts = Vec::with_capacity(self.total_workers);
         let deadline = Instant::now() + SNAPSHOT_DEADLINE;
-        while parts.len() < self.senders.len() {
+        while parts.len() < self.total_workers {
             if self.shared.stopping_now() {
                 return Ok(());
             }
@@ -454,7 +514,13 @@ impl Driver {
         }
         let mut config = BTreeMap::new();
         config.insert("batch_interval_ms".to_string(), self.interval().to_string());
-        config.insert("workers".to_string(), self.senders.len().to_string());
+        config.insert("workers".to_string(), self.total_workers.to_string());
+        if self.cluster.is_some() {
+            config.insert(
+                "processes".to_string(),
+                (self.total_workers / self.senders.len().max(1)).to_string(),
+            );
+        }
         let bytes = parts.iter().map(|p| p.len).sum();
         retry_when_full(
             self.config.disk_full_policy(),
@@ -483,13 +549,7 @@ impl Driver {
 
     /// Hands batch `t` to the workers once fewer than the allowed number of batches are in
     /// flight; `false` if the run ended while waiting.
-    fn submit(
-        &mut self,
-        t: u64,
-        splits: Vec<Vec<(SourceId, Split)>>,
-        tick: Instant,
-        late: Duration,
-    ) -> bool {
+    fn submit(&mut self, t: u64, planned: Planned, tick: Instant, late: Duration) -> bool {
         let max = self.config.max_in_flight();
         self.forget_completed();
         if self.in_flight.len() >= max {
@@ -508,7 +568,7 @@ impl Driver {
             scheduling_delay: late + now.saturating_duration_since(tick),
         });
         let next = t + self.interval();
-        for (tx, splits) in self.senders.iter().zip(splits) {
+        for (tx, splits) in self.senders.iter().zip(planned.per_worker) {
             let _ = tx.send(ToWorker::Batch {
                 time: t,
                 next,
@@ -516,6 +576,17 @@ impl Driver {
             });
         }
         self.wake_workers();
+        if let Some(c) = &self.cluster {
+            let batch = ToFollower::Batch {
+                time: t,
+                next,
+                sources: planned.ranges,
+            };
+            if let Err(e) = c.broadcast(&batch) {
+                self.shared.fail(e);
+                return false;
+            }
+        }
         self.in_flight.push_back(t);
         if self.coordinator.is_some() {
             self.submitted.push(t);

@@ -7,6 +7,9 @@ use super::handle::RunHandle;
 use super::monitor::{run_monitor, Listeners};
 use super::worker::{run_worker, ToWorker, WorkerSetup};
 use crate::clock::Clock;
+use crate::cluster::followers::{Expected, Followers};
+use crate::cluster::wire::ToFollower;
+use crate::cluster::{ClusterConfig, ClusterView};
 use crate::durability::{
     fingerprint, fingerprint_mismatch, CheckpointSettings, Coordinator, Recovery,
 };
@@ -14,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::{OutputEntry, Pipeline, Resolved};
 use crate::run::{RuntimeEvent, Shared, StatusCell};
 use crate::source::planner::StartInfo;
-use crossbeam_channel::{unbounded, Receiver, Sender};
+use crossbeam_channel::{unbounded, Sender};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
@@ -33,26 +36,96 @@ pub(crate) struct LaunchSpec {
     pub available_now: bool,
 }
 
-/// The workers of a run, as the driver talks to them.
+/// The workers of this process, as the driver talks to them.
 pub(super) struct Workers {
     pub senders: Vec<Sender<ToWorker>>,
     pub threads: Vec<Thread>,
     pub guards: timely::communication::WorkerGuards<()>,
-    pub parts: Receiver<(u64, std::result::Result<freshet_durable::PartInfo, String>)>,
 }
 
 impl Workers {
     /// Ends the workers now and waits for them.
-    fn abandon(self, shared: &Shared) {
+    pub fn abandon(self, shared: &Shared) {
         shared.stop_now();
         drop(self.senders);
-        drop(self.guards.join());
+        join_workers(self.guards, shared, 0);
     }
 }
 
-/// Starts the run of `spec`'s pipeline and returns its handle.
+/// Waits for this process's workers (the first one job-wide number `first`) and records a
+/// panic as the run's failure. In a cluster whose peer died, timely's network threads end
+/// with a panic when their connection breaks; that is reported already, and is caught here.
+pub(super) fn join_workers(
+    guards: timely::communication::WorkerGuards<()>,
+    shared: &Shared,
+    first: usize,
+) {
+    let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guards.join()));
+    match joined {
+        Ok(results) => {
+            for (i, r) in results.into_iter().enumerate() {
+                if let Err(message) = r {
+                    shared.fail(Error::WorkerPanicked {
+                        worker: first + i,
+                        message,
+                    });
+                }
+            }
+        }
+        Err(payload) => {
+            if shared.failure().is_none() && !shared.stopping_now() {
+                shared.fail(Error::Cluster(super::panic_message(&*payload)));
+            }
+        }
+    }
+}
+
+/// How timely connects this process's workers: threads of one process, or a cluster.
+pub(super) fn communication(
+    cluster: Option<&ClusterConfig>,
+    workers: usize,
+) -> timely::CommunicationConfig {
+    match cluster {
+        Some(c) => timely::CommunicationConfig::Cluster {
+            threads: workers,
+            process: c.process(),
+            addresses: c.peers().to_vec(),
+            report: false,
+            zerocopy: false,
+        },
+        None => timely::CommunicationConfig::Process(workers),
+    }
+}
+
+/// Waits for every other process of the cluster and sends each the start.
+fn connect_followers(
+    cluster: &ClusterConfig,
+    sources: &SourceSet,
+    config: &crate::config::StreamingConfig,
+    shared: &Arc<Shared>,
+    view: &Arc<ClusterView>,
+    start: &ToFollower,
+    parts: &crate::cluster::followers::PartSender,
+) -> Result<Followers> {
+    let uids = sources.uids();
+    let expected = Expected {
+        workers: config.worker_count(),
+        sources: &uids,
+    };
+    let followers = Followers::accept(cluster, &expected, shared, Arc::clone(view))?;
+    followers.start(start, shared, parts)?;
+    Ok(followers)
+}
+
+/// Starts the run of `spec`'s pipeline and returns its handle: as the driver, or, in a
+/// process of a cluster other than the first, as one that follows the driver.
 pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
+    let cluster = spec.pipeline.config.cluster_config()?;
+    if let Some(c) = cluster.as_ref().filter(|c| !c.is_driver()) {
+        return super::follower::launch_follower(spec, c.clone());
+    }
     let config = spec.pipeline.config.clone();
+    let config_workers = config.worker_count();
     let Resolved { sources, outputs } = prepare(&spec)?;
     let (mut coordinator, recovery) = match spec.checkpoint.clone() {
         Some(s) => {
@@ -81,6 +154,12 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
     if let Some(lost) = recovery.as_ref().map(|r| r.lost).filter(|n| *n > 0) {
         shared.lose("records of the batch log are lost to damage", lost);
     }
+    let view = cluster
+        .as_ref()
+        .map(|c| Arc::new(ClusterView::new(0, c.peers(), config.worker_count())));
+    if let Some(v) = &view {
+        let _ = shared.cluster.set(Arc::clone(v));
+    }
     let mut sources = SourceSet::new(sources);
     sources.register(&shared, coordinator.as_ref(), config.wal_fsync_policy());
     sources.control_rates(
@@ -108,26 +187,54 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
     if let Some(c) = coordinator.as_mut() {
         c.origin = Some(c.origin.unwrap_or(first_time));
     }
+    let origin = coordinator
+        .as_ref()
+        .and_then(|c| c.origin)
+        .unwrap_or(first_time);
+    let (parts_tx, parts_rx) = unbounded();
+    let followers = match (&cluster, &view) {
+        (Some(c), Some(v)) => {
+            let start = ToFollower::Start {
+                first_time,
+                origin,
+                restore: recovery
+                    .as_ref()
+                    .and_then(|r| r.checkpoint.as_ref())
+                    .map(|c| c.manifest.id.0),
+            };
+            match connect_followers(c, &sources, &config, &shared, v, &start, &parts_tx) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    sources.stop_all();
+                    return Err(e);
+                }
+            }
+        }
+        _ => None,
+    };
     let setup = WorkerSetup {
         outputs: outputs.iter().map(|o| Arc::clone(&o.install)).collect(),
         first_time,
-        origin: coordinator
-            .as_ref()
-            .and_then(|c| c.origin)
-            .unwrap_or(first_time),
+        origin,
         interval,
         shared: Arc::clone(&shared),
         mailboxes: Vec::new(),
+        first_local: 0,
         threads: unbounded().0,
         restored,
         checkpoints: coordinator.as_ref().map(|c| Arc::clone(&c.store)),
         disk_full: config.disk_full_policy(),
-        parts: unbounded().0,
+        parts: parts_tx,
     };
-    let workers = match spawn_workers(setup, config.worker_count(), &shared) {
+    let communication = communication(cluster.as_ref(), config.worker_count());
+    let spawned = spawn_workers(setup, config.worker_count(), communication, &shared);
+    let workers = match spawned {
         Ok(w) => w,
         Err(e) => {
             sources.stop_all();
+            if let Some(f) = &followers {
+                f.abort(&e.to_string());
+            }
             return Err(e);
         }
     };
@@ -143,6 +250,9 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
             Some(old) if *old != now => {
                 let e = fingerprint_mismatch(&c.settings.dir, old, &now);
                 sources.stop_all();
+                if let Some(f) = &followers {
+                    f.abort(&e.to_string());
+                }
                 workers.abandon(&shared);
                 return Err(e);
             }
@@ -165,6 +275,9 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
         Ok(m) => m,
         Err(e) => {
             sources.stop_all();
+            if let Some(f) = &followers {
+                f.abort(&e.to_string());
+            }
             workers.abandon(&shared);
             return Err(e);
         }
@@ -184,9 +297,11 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
             .flush_at_end
             .load(std::sync::atomic::Ordering::SeqCst),
         coordinator,
-        parts: workers.parts,
+        parts: parts_rx,
         submitted: Vec::new(),
         in_flight: std::collections::VecDeque::new(),
+        total_workers: config_workers * cluster.as_ref().map_or(1, |c| c.processes()),
+        cluster: followers,
     };
     let guards = workers.guards;
     let driver_shared = Arc::clone(&shared);
@@ -194,11 +309,7 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
         .name("freshet-driver".into())
         .spawn(move || {
             driver.run(first_time, replay);
-            for (i, r) in guards.join().into_iter().enumerate() {
-                if let Err(message) = r {
-                    driver_shared.fail(Error::WorkerPanicked { worker: i, message });
-                }
-            }
+            join_workers(guards, &driver_shared, 0);
             driver_shared.event(RuntimeEvent::Finished(driver_shared.failure()));
             let _ = monitor.join();
         })
@@ -207,7 +318,7 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
 }
 
 /// Checks the pipeline and takes its sources and outputs.
-fn prepare(spec: &LaunchSpec) -> Result<Resolved> {
+pub(super) fn prepare(spec: &LaunchSpec) -> Result<Resolved> {
     let resolved = spec.pipeline.take()?;
     if resolved.outputs.is_empty() {
         return Err(Error::Plan(
@@ -224,7 +335,11 @@ fn prepare(spec: &LaunchSpec) -> Result<Resolved> {
 }
 
 /// Starts every source; if one fails, those started stop again.
-fn start_sources(sources: &mut SourceSet, spec: &LaunchSpec, shared: &Arc<Shared>) -> Result<()> {
+pub(super) fn start_sources(
+    sources: &mut SourceSet,
+    spec: &LaunchSpec,
+    shared: &Arc<Shared>,
+) -> Result<()> {
     let interval = spec.pipeline.config.batch_interval();
     for i in 0..sources.len() {
         let (uid, planner) = sources.get_mut(i);
@@ -272,9 +387,14 @@ fn warn_at_least_once(sources: &SourceSet, outputs: &[OutputEntry], checkpointed
     }
 }
 
-/// Starts the worker threads and waits until each has installed the dataflow.
-fn spawn_workers(mut setup: WorkerSetup, workers: usize, shared: &Shared) -> Result<Workers> {
-    let (parts_tx, parts_rx) = unbounded();
+/// Starts this process's worker threads and waits until each has installed the dataflow (in a
+/// cluster, once every process's workers are connected).
+pub(super) fn spawn_workers(
+    mut setup: WorkerSetup,
+    workers: usize,
+    communication: timely::CommunicationConfig,
+    shared: &Shared,
+) -> Result<Workers> {
     let (threads_tx, threads_rx) = unbounded();
     let mut senders = Vec::with_capacity(workers);
     for _ in 0..workers {
@@ -283,12 +403,12 @@ fn spawn_workers(mut setup: WorkerSetup, workers: usize, shared: &Shared) -> Res
         setup.mailboxes.push(Mutex::new(Some(rx)));
     }
     setup.threads = threads_tx;
-    setup.parts = parts_tx;
     let setup = Arc::new(setup);
-    let guards = timely::execute(timely::Config::process(workers), move |w| {
-        run_worker(w, &setup)
-    })
-    .map_err(Error::Runtime)?;
+    let config = timely::Config {
+        communication,
+        worker: timely::WorkerConfig::default(),
+    };
+    let guards = execute(config, setup, shared)?;
     let mut threads: Vec<Option<Thread>> = vec![None; workers];
     let mut seen = 0;
     let deadline = Instant::now() + WORKER_START;
@@ -302,7 +422,6 @@ fn spawn_workers(mut setup: WorkerSetup, workers: usize, shared: &Shared) -> Res
                 senders,
                 threads: Vec::new(),
                 guards,
-                parts: parts_rx,
             }
             .abandon(shared);
             return Err(e);
@@ -317,6 +436,41 @@ fn spawn_workers(mut setup: WorkerSetup, workers: usize, shared: &Shared) -> Res
         senders,
         threads: threads.into_iter().flatten().collect(),
         guards,
-        parts: parts_rx,
     })
+}
+
+/// Starts timely's workers. In a cluster this waits until every process has connected, on a
+/// thread of its own, so that a failure meanwhile (a process that died) ends the wait.
+fn execute(
+    config: timely::Config,
+    setup: Arc<WorkerSetup>,
+    shared: &Shared,
+) -> Result<timely::communication::WorkerGuards<()>> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    std::thread::Builder::new()
+        .name("freshet-connect".into())
+        .spawn(move || {
+            let started = timely::execute(config, move |w| run_worker(w, &setup));
+            let _ = tx.send(started);
+        })
+        .map_err(|error| Error::spawn("connect", error))?;
+    let deadline = Instant::now() + WORKER_START;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(started) => return started.map_err(Error::Runtime),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                return Err(Error::Runtime("the workers could not be started".into()))
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if let Some(e) = shared.failure() {
+                    return Err(e);
+                }
+                if Instant::now() > deadline {
+                    return Err(Error::Cluster(format!(
+                        "the processes did not connect their workers within {WORKER_START:?}"
+                    )));
+                }
+            }
+        }
+    }
 }

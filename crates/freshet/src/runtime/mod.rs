@@ -8,6 +8,7 @@
 
 pub(crate) mod batch_job;
 mod driver;
+mod follower;
 mod handle;
 mod launch;
 mod monitor;

@@ -45,7 +45,11 @@ pub(crate) struct WorkerSetup {
     pub origin: u64,
     pub interval: u64,
     pub shared: Arc<Shared>,
+    /// One mailbox per worker of this process, by local index.
     pub mailboxes: Vec<Mutex<Option<Receiver<ToWorker>>>>,
+    /// The job-wide index of this process's first worker (0 unless the job runs on several
+    /// processes).
+    pub first_local: usize,
     pub threads: Sender<(usize, Thread)>,
     /// Operator state to restore, when recovering from a checkpoint.
     pub restored: Option<Arc<RestoredState>>,
@@ -74,8 +78,9 @@ pub(crate) fn run_worker(worker: &mut timely::worker::Worker, setup: &WorkerSetu
 
 fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
     let index = worker.index();
+    let local_index = index - setup.first_local;
     let shared = &setup.shared;
-    let Some(mailbox) = setup.mailboxes[index]
+    let Some(mailbox) = setup.mailboxes[local_index]
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .take()
@@ -104,7 +109,7 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
     for input in inputs.iter_mut() {
         input.advance_to(setup.first_time);
     }
-    let _ = setup.threads.send((index, std::thread::current()));
+    let _ = setup.threads.send((local_index, std::thread::current()));
 
     let mut open = true;
     let mut reported = setup.first_time;
@@ -185,7 +190,8 @@ fn worker_loop(worker: &mut timely::worker::Worker, setup: &WorkerSetup) {
             worker.step_or_park(Some(PARK));
         }
         local::flush(&shared.metrics, index);
-        if index == 0 {
+        // Every process hears when a batch is complete everywhere.
+        if local_index == 0 {
             let through = probe.with_frontier(|f| f.iter().copied().min().unwrap_or(u64::MAX));
             if through > reported {
                 reported = through;

@@ -323,6 +323,10 @@ impl<S: DirectSource> SourcePlanner for DirectPlanner<S> {
         self.source.replayable()
     }
 
+    fn distributed(&self) -> bool {
+        self.source.replayable()
+    }
+
     fn rate_limit(&self) -> Option<Arc<RateLimit>> {
         Some(Arc::clone(&self.rate))
     }

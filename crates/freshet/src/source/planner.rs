@@ -91,6 +91,12 @@ pub(crate) trait SourcePlanner: Send {
     }
     /// Whether batches of this source can be replayed from the batch log.
     fn replayable(&self) -> bool;
+    /// Whether the workers of every process of a cluster read this source, each process
+    /// rebuilding its workers' splits from the batch's range (`false`: only the driver's
+    /// workers read it).
+    fn distributed(&self) -> bool {
+        false
+    }
 }
 
 /// Splits `records` into `workers` contiguous runs of nearly equal length.

@@ -272,7 +272,9 @@ impl Listen {
                     return;
                 }
                 Ok(None) => {
-                    self.lost(format!("process {p} closed its control connection"));
+                    self.lost(format!(
+                        "lost process {p}: its control connection closed (the process ended or was killed)"
+                    ));
                     return;
                 }
                 Err(e)

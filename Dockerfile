@@ -34,7 +34,9 @@ USER 10001:10001
 WORKDIR /var/lib/freshet
 # Checkpoint directories of jobs that keep them (the demo keeps none).
 VOLUME /var/lib/freshet
-EXPOSE 4040
+# 4040: the web UI. 2100 and 2101: the control and data ports of a job that runs as a cluster
+# of several containers (deploy/kubernetes/freshet-statefulset.yaml).
+EXPOSE 2100 2101 4040
 # A graceful stop: the last batches complete and a last checkpoint is written. Give it time
 # (`docker stop -t 120`); a second signal stops at once.
 STOPSIGNAL SIGTERM

@@ -13,6 +13,7 @@
 
 #![deny(missing_docs)]
 
+mod cluster;
 mod empty_batch;
 mod latency;
 mod stats;
@@ -40,21 +41,33 @@ enum Scenario {
     Latency(latency::Args),
     /// Scheduling overhead of empty batches (queue stream run available-now).
     EmptyBatch(empty_batch::Args),
+    /// Cluster mode on loopback: 1 process x 2 workers against 2 processes x 1 worker, and the
+    /// cost per batch of coordinating processes.
+    Cluster(cluster::Args),
+    /// One process of a job measured by `cluster` (started by it).
+    #[command(hide = true)]
+    ClusterMember(cluster::MemberArgs),
     /// Every scenario with its default settings.
     All,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Scenario::ClusterMember(a) = &cli.scenario {
+        return cluster::member(a);
+    }
     stats::print_machine();
     match cli.scenario {
         Scenario::Wordcount(a) => wordcount::run(&a)?,
         Scenario::Latency(a) => latency::run(&a)?,
         Scenario::EmptyBatch(a) => empty_batch::run(&a)?,
+        Scenario::Cluster(a) => cluster::run(&a)?,
+        Scenario::ClusterMember(_) => {}
         Scenario::All => {
             wordcount::run(&wordcount::Args::parse_from(["wordcount"]))?;
             latency::run(&latency::Args::parse_from(["latency"]))?;
             empty_batch::run(&empty_batch::Args::parse_from(["empty-batch"]))?;
+            cluster::run(&cluster::Args::parse_from(["cluster"]))?;
         }
     }
     Ok(())

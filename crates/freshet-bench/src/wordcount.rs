@@ -400,7 +400,7 @@ fn vocabulary(vocab: usize, rng: &mut SplitMix) -> Vec<String> {
 
 /// Generates the input unless a complete copy with the same parameters is there; returns its
 /// directory.
-fn ensure_input(args: &Args) -> anyhow::Result<PathBuf> {
+pub(crate) fn ensure_input(args: &Args) -> anyhow::Result<PathBuf> {
     let params = format!(
         "v1 files={} mib={} vocab={}",
         args.files, args.mib, args.vocab

@@ -50,11 +50,16 @@ pub struct UiArgs {
 }
 
 impl UiArgs {
-    /// Starts the UI of `ctx` as asked and prints its address; `None` when it is off.
+    /// Starts the UI of `ctx` as asked and prints its address; `None` when it is off, or in a
+    /// process of a cluster other than the driver.
     pub fn start(&self, ctx: &StreamingContext) -> anyhow::Result<Option<UiServer>> {
         let Some(config) = self.config()? else {
             return Ok(None);
         };
+        if !ctx.is_driver() {
+            println!("the UI runs in process 0 of the cluster");
+            return Ok(None);
+        }
         let ui = UiServer::start(ctx, config).context("cannot start the web UI")?;
         println!("UI at {}", ui.url());
         Ok(Some(ui))
@@ -100,7 +105,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let config = StreamingConfig::new(Duration::from_millis(args.batch_ms)).workers(args.workers);
     let ctx = StreamingContext::new(config).context("invalid demo settings")?;
     let reporter = Arc::new(BatchReporter::default());
-    ctx.add_listener(reporter.clone());
+    // In a cluster, the driver (process 0) reports the job's batches.
+    if ctx.is_driver() {
+        ctx.add_listener(reporter.clone());
+    }
 
     let n = args.top;
     let sink = reporter.clone();
@@ -137,10 +145,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let attached = args.job.attach(&ctx)?;
     let ui = args.ui.start(&ctx)?;
     ctx.start().context("cannot start the demo")?;
-    println!(
-        "freshet demo: {} click events/s, {} ms batches, {} workers; Ctrl-C stops gracefully",
-        args.rate, args.batch_ms, args.workers
-    );
+    if ctx.is_driver() {
+        println!(
+            "freshet demo: {} click events/s, {} ms batches, {} workers; Ctrl-C stops gracefully",
+            args.rate, args.batch_ms, args.workers
+        );
+    }
     match (args.batches, ctx.first_batch_time()) {
         (Some(n), Some(first)) => {
             // In range by the options' bounds: at most 10^9 batches of at most an hour.
@@ -155,7 +165,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
         _ => ctx.await_termination()?,
     }
-    println!("stopped after {} batches", ctx.batches_completed());
+    if ctx.is_driver() {
+        println!("stopped after {} batches", ctx.batches_completed());
+    }
     attached.finish();
     if let Some(ui) = ui {
         ui.shutdown();

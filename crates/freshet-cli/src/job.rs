@@ -45,10 +45,13 @@ impl JobArgs {
     }
 
     /// Attaches the checkpoint directory, the event log and the webhook to `ctx` (before it
-    /// starts).
+    /// starts). In a cluster, the event log and the webhook belong to the driver (process 0).
     pub fn attach(&self, ctx: &StreamingContext) -> anyhow::Result<Attached> {
         if let Some(dir) = &self.checkpoint {
             ctx.checkpoint(dir)?;
+        }
+        if !ctx.is_driver() {
+            return Ok(Attached { webhook: None });
         }
         if let Some(dir) = self.event_log_dir() {
             {

@@ -1,6 +1,7 @@
 //! The `freshet` command.
 
 mod checkpoint;
+mod cluster;
 mod config;
 mod demo;
 mod history;
@@ -72,6 +73,9 @@ enum Command {
     /// Serves the web UI of a finished or crashed job from its event log (read-only), as
     /// Spark's history server does.
     History(history::HistoryArgs),
+    /// Runs a cluster of several processes on this machine and restarts it when one fails.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 /// The error and those of its causes that it does not already say, on one line.
@@ -111,5 +115,6 @@ fn run() -> anyhow::Result<()> {
         Command::Wordcount(args) => wordcount::run(args),
         Command::Checkpoint(cmd) => checkpoint::run(cmd),
         Command::History(args) => history::run(args),
+        Command::Cluster(cmd) => cluster::run(cmd),
     }
 }

@@ -21,3 +21,8 @@ pub fn workers(s: &str) -> Result<usize, String> {
 pub fn top(s: &str) -> Result<usize, String> {
     in_range(s, 1, 100_000)
 }
+
+/// The processes of a local cluster: 1 ..= 64.
+pub fn processes(s: &str) -> Result<usize, String> {
+    in_range(s, 1, 64)
+}

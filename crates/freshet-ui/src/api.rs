@@ -108,10 +108,17 @@ pub(crate) async fn output(State(s): State<AppState>, Path(name): Path<String>) 
 
 /// `GET /api/v1/health`: checkpoints (history and failures), incidents (receiver errors and
 /// restarts, checkpoint failures, sink retries, the error that stopped the job), output
-/// operations with their durations, event-time watermarks and late records, and per-worker
-/// busy time with its skew.
+/// operations with their durations, event-time watermarks and late records, per-worker busy
+/// time with its skew, and the processes (as `/api/v1/cluster`).
 pub(crate) async fn health(State(s): State<AppState>) -> Json<Value> {
     Json(s.view.health())
+}
+
+/// `GET /api/v1/cluster`: the processes of a job that runs on several (each one's address,
+/// workers, connection and when it was last heard from); `{"processes": []}` for a job of one
+/// process.
+pub(crate) async fn cluster(State(s): State<AppState>) -> Json<Value> {
+    Json(s.view.cluster())
 }
 
 /// Anything else.

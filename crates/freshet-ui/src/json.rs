@@ -5,6 +5,7 @@
 //! (fractional); wall-clock instants are milliseconds since the Unix epoch. The shapes are
 //! documented in `docs/monitoring.md`.
 
+use freshet::cluster::ClusterStatus;
 use freshet::metrics::{
     ActiveBatch, BatchDetail, CheckpointHistory, EventTimeStatus, GraphNode, Incident,
     OutputStatus, PipelineGraph, PublishedOutput, ReceiverState, SourceStatus,
@@ -232,8 +233,35 @@ fn workers_json(busy: &[Duration]) -> Value {
     })
 }
 
+/// The processes of a job that runs on several: `{this_process, processes: [...]}`; a job of
+/// one process (or one not started yet) has `{processes: []}`.
+pub(crate) fn cluster_json(status: Option<&ClusterStatus>) -> Value {
+    let Some(c) = status else {
+        return no_cluster_json();
+    };
+    json!({
+        "this_process": c.this_process,
+        "processes": c.processes.iter().map(|p| json!({
+            "process": p.process,
+            "address": p.address,
+            "first_worker": p.first_worker,
+            "workers": p.workers,
+            "connected": p.connected,
+            "last_heard_ms": p.last_heard_ms,
+            "late": p.late,
+            "error": p.error,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The cluster of a job of one process (and of a recorded run from before processes were
+/// recorded).
+pub(crate) fn no_cluster_json() -> Value {
+    json!({ "processes": [] })
+}
+
 /// What an operator looks at when something is wrong: checkpoints, incidents, output
-/// operations, event-time progress and per-worker load.
+/// operations, event-time progress, per-worker load and, in a cluster, the processes.
 pub(crate) fn health_json(ctx: &StreamingContext) -> Value {
     json!({
         "checkpoints": checkpoints_json(&ctx.checkpoint_history()),
@@ -241,12 +269,61 @@ pub(crate) fn health_json(ctx: &StreamingContext) -> Value {
         "outputs": ctx.outputs_status().iter().map(output_status_json).collect::<Vec<_>>(),
         "event_time": ctx.event_time_status().iter().map(event_time_json).collect::<Vec<_>>(),
         "workers": workers_json(&ctx.worker_busy()),
+        "cluster": cluster_json(ctx.cluster_status().as_ref()),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cluster_lists_its_processes_and_one_process_none() {
+        assert_eq!(cluster_json(None), json!({ "processes": [] }));
+        let status = ClusterStatus {
+            this_process: 0,
+            processes: vec![
+                freshet::cluster::ProcessStatus {
+                    process: 0,
+                    address: "10.0.0.1:2101".into(),
+                    first_worker: 0,
+                    workers: 2,
+                    connected: true,
+                    last_heard_ms: None,
+                    late: false,
+                    error: None,
+                },
+                freshet::cluster::ProcessStatus {
+                    process: 1,
+                    address: "10.0.0.2:2101".into(),
+                    first_worker: 2,
+                    workers: 2,
+                    connected: false,
+                    last_heard_ms: Some(4_200),
+                    late: false,
+                    error: Some("connection reset".into()),
+                },
+            ],
+        };
+        assert_eq!(
+            cluster_json(Some(&status)),
+            json!({
+                "this_process": 0,
+                "processes": [
+                    {
+                        "process": 0, "address": "10.0.0.1:2101", "first_worker": 0,
+                        "workers": 2, "connected": true, "last_heard_ms": null,
+                        "late": false, "error": null,
+                    },
+                    {
+                        "process": 1, "address": "10.0.0.2:2101", "first_worker": 2,
+                        "workers": 2, "connected": false, "last_heard_ms": 4200,
+                        "late": false, "error": "connection reset",
+                    },
+                ],
+            })
+        );
+    }
 
     #[test]
     fn a_source_shows_its_lag_per_partition() {

@@ -366,6 +366,7 @@ fn router(state: AppState) -> Router {
         .route("/api/v1/outputs", get(api::outputs))
         .route("/api/v1/outputs/{name}", get(api::output))
         .route("/api/v1/health", get(api::health))
+        .route("/api/v1/cluster", get(api::cluster))
         .route("/api/v1/events", get(events::stream))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(

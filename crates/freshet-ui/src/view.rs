@@ -24,8 +24,10 @@ pub(crate) trait View: Send + Sync {
     fn sources(&self) -> Value;
     /// The latest batch of every published output, each with its `name`.
     fn outputs(&self) -> Vec<Value>;
-    /// Checkpoints, incidents, output operations, watermarks and workers.
+    /// Checkpoints, incidents, output operations, watermarks, workers and processes.
     fn health(&self) -> Value;
+    /// The processes of the job (`{processes: []}` for a job of one process).
+    fn cluster(&self) -> Value;
     /// Everything the page shows besides the batch series: the status with `active`,
     /// `graph`, `sources`, `outputs` and `health`.
     fn snapshot(&self) -> Value {
@@ -98,5 +100,9 @@ impl View for LiveView {
 
     fn health(&self) -> Value {
         json::health_json(&self.ctx)
+    }
+
+    fn cluster(&self) -> Value {
+        json::cluster_json(self.ctx.cluster_status().as_ref())
     }
 }

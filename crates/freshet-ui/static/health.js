@@ -1,6 +1,7 @@
 // Freshet UI, the Health page: checkpoints, problems (incidents), output operations, event-time
-// watermarks and per-worker busy time. Drawn by app.js from /api/v1/health (or the snapshot of
-// the event stream). Every chart carries data-points="N" like the others.
+// watermarks, per-worker busy time and, in a cluster, the processes. Drawn by app.js from
+// /api/v1/health (or the snapshot of the event stream). Every chart carries data-points="N" like
+// the others.
 "use strict";
 
 (function () {
@@ -85,12 +86,53 @@
     return [table(h, [["Operator", false], ["Node", true], ["Watermark", false], ["As of batch", false], ["Late records", true]], rows, "no event-time window operator")];
   }
 
-  function workers(h, w) {
+  // The processes of a job that runs on several; none for a job of one process.
+  function clusterProcesses(health) {
+    const c = health.cluster;
+    return c && c.processes && c.processes.length > 1 ? c.processes : [];
+  }
+
+  // "worker 2 (process 1)" in a cluster, "worker 2" otherwise.
+  function workerLabel(i, procs) {
+    const p = procs.find((x) => i >= x.first_worker && i < x.first_worker + x.workers);
+    return "worker " + i + (p ? ` (process ${p.process})` : "");
+  }
+
+  function workers(h, w, procs) {
     const { el, fmtMs } = h;
     const skew = w.skew || 1;
     return [el("p", {}, "Skew (busiest over mean): ", el("strong", { class: skew > 1.5 ? "err" : "", text: skew.toFixed(2) }),
       skew > 1.5 ? " — one worker does much more than the others: hot keys?" : ""),
-      bars(h, "worker-busy", w.busy_ms.map((b, i) => ["worker " + i, b]), fmtMs)];
+      bars(h, "worker-busy", w.busy_ms.map((b, i) => [workerLabel(i, procs), b]), fmtMs)];
+  }
+
+  function lastHeard(h, p, thisProcess) {
+    if (p.last_heard_ms === null || p.last_heard_ms === undefined) return p.process === thisProcess ? "this process" : "never";
+    return (p.last_heard_ms < 60000 ? (p.last_heard_ms / 1000).toFixed(1) + " s" : h.fmtMs(p.last_heard_ms)) + " ago";
+  }
+
+  function processes(h, c, procs, busyMs) {
+    const { el, fmtMs } = h;
+    const busy = procs.map((p) => busyMs.slice(p.first_worker, p.first_worker + p.workers).reduce((a, b) => a + b, 0));
+    const mean = busy.reduce((a, b) => a + b, 0) / procs.length;
+    const rows = procs.map((p, i) => {
+      const why = [];
+      if (p.late) why.push("not heard from for more than 3 s");
+      if (mean > 0 && busy[i] > 1.5 * mean) why.push(`busy ${(busy[i] / mean).toFixed(2)}× the mean of the processes`);
+      const range = p.workers > 1 ? `${p.first_worker}–${p.first_worker + p.workers - 1}` : String(p.first_worker);
+      return el("tr", {},
+        el("td", {}, el("strong", { text: String(p.process) }), p.process === 0 ? " (driver)" : ""),
+        el("td", {}, el("code", { text: p.address })),
+        el("td", { text: range }),
+        el("td", {},
+          el("span", { class: "pill " + (p.connected ? "pill-run" : "pill-stop"), text: p.connected ? "connected" : "disconnected" }),
+          ...(why.length ? [el("span", { class: "pill pill-warn", text: "late", title: why.join("; ") })] : []),
+          ...(p.error ? [el("span", { class: "err", text: " " + p.error })] : [])),
+        el("td", { text: lastHeard(h, p, c.this_process) }),
+        el("td", { class: "num" + (why.length ? " err" : ""), text: fmtMs(busy[i]) }));
+    });
+    return [el("p", { class: "muted", text: "Late: not heard from for more than 3 s, or busy more than 1.5× the mean of the processes." }),
+      table(h, [["Process", false], ["Address", false], ["Workers", false], ["State", false], ["Last heard", false], ["Busy (its workers)", true]], rows, "one process")];
   }
 
   function card(h, title, id, parts) {
@@ -104,13 +146,15 @@
         host.replaceChildren(h.el("p", { class: "muted", text: "loading…" }));
         return;
       }
+      const procs = clusterProcesses(health);
       host.replaceChildren(
         h.el("div", { class: "grid2 even" },
           card(h, "Problems", "health-incidents", incidents(h, health.incidents)),
           card(h, "Checkpoints", "health-checkpoints", checkpoints(h, health.checkpoints))),
+        ...(procs.length ? [card(h, "Processes", "health-processes", processes(h, health.cluster, procs, health.workers.busy_ms))] : []),
         h.el("div", { class: "grid2 even" },
           card(h, "Output operations", "health-outputs", outputs(h, health.outputs)),
-          card(h, "Workers", "health-workers", workers(h, health.workers))),
+          card(h, "Workers", "health-workers", workers(h, health.workers, procs))),
         card(h, "Event time", "health-event-time", eventTime(h, health.event_time)));
     },
   };

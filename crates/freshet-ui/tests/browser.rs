@@ -1,8 +1,10 @@
 //! Headless Chromium loads the page of a running pipeline, and the charts, the pipeline
-//! drawing and the live results must have drawn data (not merely returned 200).
+//! drawing and the live results must have drawn data (not merely returned 200); for a job of
+//! two processes, the Health page lists them.
 //!
 //! Needs Debian's `chromium` (installed by `.ci/run`); without it the test fails and says so.
 
+use freshet::cluster::ClusterConfig;
 use freshet::source::generator::GeneratorOptions;
 use freshet::{StreamingConfig, StreamingContext};
 use freshet_ui::{UiConfig, UiServer};
@@ -202,4 +204,92 @@ fn check_views(html: &str, completed: u64) {
         "{drawn:?}"
     );
     assert!(html.contains("no problems so far"));
+    // One process: no Processes table, and workers without a process.
+    assert!(!html.contains("id=\"health-processes\""));
+    assert!(!html.contains("(process "));
+}
+
+/// `n` free ports on 127.0.0.1.
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+#[test]
+fn headless_chromium_draws_the_processes_of_a_cluster() {
+    let Some(chrome) = chromium() else {
+        panic!("chromium is not installed: `apt-get install chromium` (.ci/run installs it)");
+    };
+
+    // Two processes of one job in this test process, one worker each, the UI on the driver.
+    let ports = free_ports(3);
+    let control = format!("127.0.0.1:{}", ports[0]);
+    let peers: Vec<String> = ports[1..]
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    let contexts: Vec<StreamingContext> = (0..2)
+        .map(|p| {
+            let ctx = StreamingContext::new(
+                StreamingConfig::new(Duration::from_millis(100))
+                    .workers(1)
+                    .stop_on_ctrl_c(false)
+                    .cluster(ClusterConfig::new(p, peers.clone()).control(control.clone())),
+            )
+            .unwrap();
+            ctx.click_stream(GeneratorOptions::rate(2_000))
+                .map(|c| (c.page, 1u64))
+                .reduce_by_key(|a, b| a + b)
+                .foreach_batch(|_, _| {});
+            ctx
+        })
+        .collect();
+    let ui = UiServer::start(&contexts[0], UiConfig::new("127.0.0.1:0".parse().unwrap())).unwrap();
+    let starts: Vec<_> = contexts
+        .iter()
+        .cloned()
+        .map(|ctx| std::thread::spawn(move || ctx.start()))
+        .collect();
+    for s in starts {
+        s.join().unwrap().unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while contexts[0].worker_busy().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no figures of process 1's worker"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let url = format!("http://{}/?live=poll", ui.local_addr());
+    let html = dump_dom(&chrome, &url, "1400,2000");
+    contexts[0].stop(true).unwrap();
+    let _ = contexts[1].await_termination_or_timeout(Duration::from_secs(60));
+    ui.shutdown();
+
+    assert!(
+        html.contains("id=\"health-processes\""),
+        "no Processes table"
+    );
+    assert!(html.contains("(driver)"), "the driver is not marked");
+    for address in &peers {
+        assert!(
+            html.contains(&format!(">{address}<")),
+            "no process at {address}"
+        );
+    }
+    assert_eq!(
+        html.matches(">connected<").count(),
+        2,
+        "both processes connected"
+    );
+    for label in ["worker 0 (process 0)", "worker 1 (process 1)"] {
+        assert!(html.contains(label), "no worker labelled {label:?}");
+    }
 }

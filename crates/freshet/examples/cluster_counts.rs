@@ -14,7 +14,7 @@
 //! (each word's count since the start, for the words of the batch). With `--checkpoint` the
 //! job recovers from a crash and its output is the same as without one. With
 //! `--available-now` it processes the files present, `--files-per-batch` per batch, and
-//! stops.
+//! stops. `--pause-ms N` makes every part of a batch that holds lines take N ms longer.
 
 use freshet::sink::FileSink;
 use freshet::source::file_stream::FileStreamOptions;
@@ -32,6 +32,7 @@ struct Args {
     files_per_batch: usize,
     checkpoint_every: u64,
     available_now: bool,
+    pause_ms: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -45,6 +46,7 @@ fn parse_args() -> Result<Args, String> {
         files_per_batch: 2,
         checkpoint_every: 3,
         available_now: false,
+        pause_ms: 0,
     };
     let (mut input, mut output) = (None, None);
     let mut it = std::env::args().skip(1);
@@ -64,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
             "--window-batches" => args.window_batches = number(&value)?,
             "--files-per-batch" => args.files_per_batch = number(&value)? as usize,
             "--checkpoint-every" => args.checkpoint_every = number(&value)?,
+            "--pause-ms" => args.pause_ms = number(&value)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -81,8 +84,16 @@ fn build(args: &Args) -> freshet::Result<StreamingContext> {
     let options = FileStreamOptions::new()
         .include_existing(true)
         .max_files_per_batch(args.files_per_batch);
+    let pause = Duration::from_millis(args.pause_ms);
     let pairs = ctx
         .text_file_stream_with(&args.input, options)
+        // Work that takes time (crash tests use it to kill the job mid-way).
+        .map_partitions(move |lines: Vec<String>| {
+            if !lines.is_empty() {
+                std::thread::sleep(pause);
+            }
+            lines
+        })
         .flat_map(|line: String| {
             line.split_whitespace()
                 .map(str::to_owned)

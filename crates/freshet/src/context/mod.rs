@@ -167,6 +167,17 @@ impl StreamingContext {
             .push(listener);
     }
 
+    /// Whether this process is the job's driver: `true` for a job of one process, and in a
+    /// cluster for process 0, which plans the batches and serves the UI, the event log and
+    /// alerts. The other processes of a cluster leave those to it.
+    pub fn is_driver(&self) -> bool {
+        match self.inner.pipeline.config.cluster_config() {
+            Ok(c) => c.is_none_or(|c| c.is_driver()),
+            // `start` reports the bad settings.
+            Err(_) => true,
+        }
+    }
+
     /// Starts processing: a batch is cut every batch interval until the context is stopped.
     ///
     /// Fails if the context has already started, has no output operation, or a source cannot

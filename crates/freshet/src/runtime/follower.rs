@@ -232,7 +232,7 @@ fn restore(
     })?;
     let loaded = store.load(CheckpointId(id)).map_err(|e| {
         Error::durable(
-            &format!(
+            format!(
                 "checkpoint {id} (the checkpoint directory must be storage every process shares)"
             ),
             e,

@@ -35,6 +35,8 @@ pub struct DemoArgs {
     ui: UiArgs,
     #[command(flatten)]
     job: crate::job::JobArgs,
+    #[command(flatten)]
+    cluster: crate::cluster::ClusterArgs,
 }
 
 /// Options of the web UI, shared by the commands that run a stream.
@@ -103,6 +105,7 @@ fn describe(counts: &[(String, u64)]) -> String {
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let config = StreamingConfig::new(Duration::from_millis(args.batch_ms)).workers(args.workers);
+    let config = args.cluster.apply(config)?;
     let ctx = StreamingContext::new(config).context("invalid demo settings")?;
     let reporter = Arc::new(BatchReporter::default());
     // In a cluster, the driver (process 0) reports the job's batches.

@@ -26,6 +26,8 @@ pub struct WordcountArgs {
     /// How many words to show (1 ..= 100000).
     #[arg(long, env = "FRESHET_TOP", default_value_t = 10, value_parser = crate::ranges::top)]
     top: usize,
+    #[command(flatten)]
+    cluster: crate::cluster::ClusterArgs,
 }
 
 fn words(lines: Dataset<String>) -> Dataset<(String, u64)> {
@@ -50,6 +52,7 @@ pub fn run(args: WordcountArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = StreamingConfig::new(Duration::from_millis(args.batch_ms)).workers(args.workers);
+    let config = args.cluster.apply(config)?;
     let ctx = StreamingContext::new(config)?;
     let reporter = Arc::new(BatchReporter::default());
     ctx.add_listener(reporter.clone());

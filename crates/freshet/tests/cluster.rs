@@ -3,7 +3,7 @@
 
 mod cluster_run;
 
-use cluster_run::{alone, batches, cluster_env, example, free_ports, write_inputs};
+use cluster_run::{alone, batches, cluster_env, example, free_ports, write_files, write_inputs};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -192,6 +192,63 @@ fn a_process_with_another_worker_count_is_refused() {
             text(o).contains("runs 2 workers, the driver 1"),
             "{}",
             text(o)
+        );
+    }
+}
+
+#[test]
+fn a_job_checkpointed_by_three_processes_resumes_in_one_with_its_state_repartitioned() {
+    let bin = example("cluster_counts");
+    let root = tempfile::tempdir().unwrap();
+    let (all, growing) = (root.path().join("all"), root.path().join("growing"));
+    write_inputs(&all, 14, 42);
+    write_files(&growing, 0..8, 42);
+    let args = |input: &Path, out: &Path, extra: &[&str]| {
+        let mut a = vec![
+            "--input".to_string(),
+            input.to_str().unwrap().to_string(),
+            "--output".to_string(),
+            out.to_str().unwrap().to_string(),
+            "--available-now".to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+
+    let reference = root.path().join("reference");
+    assert!(alone(&bin)
+        .args(args(&all, &reference, &[]))
+        .status()
+        .unwrap()
+        .success());
+
+    let (out, ck) = (root.path().join("out"), root.path().join("ck"));
+    let ck_arg = ck.to_str().unwrap().to_string();
+    let first = args(&growing, &out, &["--checkpoint", &ck_arg]);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let ports = free_ports(3);
+    let children: Vec<Child> = (0..3).map(|p| start(&bin, p, &ports, &first)).collect();
+    for (p, child) in children.into_iter().enumerate() {
+        let o = finish(child, &format!("process {p}"));
+        assert!(o.status.success(), "process {p}: {}", text(&o));
+    }
+    // More files, and the job goes on as one process of two workers.
+    write_files(&growing, 8..14, 42);
+    let o = alone(&bin)
+        .args(args(
+            &growing,
+            &out,
+            &["--checkpoint", &ck_arg, "--workers", "2"],
+        ))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+
+    for kind in ["windows", "totals"] {
+        assert_eq!(
+            batches(&out, kind),
+            batches(&reference, kind),
+            "{kind} differ after the change from 3 processes to 1"
         );
     }
 }

@@ -1,10 +1,13 @@
 //! `freshet cluster run`: one Freshet cluster of several processes on this machine, started,
 //! watched and restarted together (the part YARN plays for Spark).
 
+mod flags;
 mod group;
 mod layout;
 mod signals;
 mod supervisor;
+
+pub use flags::ClusterArgs;
 
 use clap::{Args, Subcommand};
 use std::ffi::OsString;

@@ -77,10 +77,12 @@ impl ClusterConfig {
     /// The job's cluster as the environment describes it (see [`ENV_PROCESSES`] and the
     /// variables next to it), or `None` when `FRESHET_CLUSTER_PROCESSES` is not set.
     pub fn from_env() -> Result<Option<ClusterConfig>> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(|name| std::env::var(name).ok())
     }
 
-    pub(crate) fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>> {
+    /// The cluster that variables with the names of the environment describe, each looked
+    /// up with `var` (for settings that come from elsewhere, such as command-line flags).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>> {
         let Some(processes) = var(ENV_PROCESSES) else {
             return Ok(None);
         };
@@ -255,7 +257,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        ClusterConfig::from_lookup(|k| vars.get(k).cloned())
+        ClusterConfig::from_vars(|k| vars.get(k).cloned())
     }
 
     #[test]

@@ -23,10 +23,16 @@ pub fn example(name: &str) -> PathBuf {
 /// Writes `n` text files of words into `dir`, each a second older than the next, so a file
 /// stream takes them in the same order every time.
 pub fn write_inputs(dir: &Path, n: usize, seed: u64) {
+    write_files(dir, 0..n, seed);
+}
+
+/// Writes files number `range` (see [`write_inputs`]); a file's words depend only on `seed`
+/// and its number.
+pub fn write_files(dir: &Path, range: std::ops::Range<usize>, seed: u64) {
     std::fs::create_dir_all(dir).unwrap();
-    let mut x = seed | 1;
     let base = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    for i in 0..n {
+    for i in range {
+        let mut x = (seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1;
         let mut text = String::new();
         for _ in 0..40 {
             x ^= x << 13;

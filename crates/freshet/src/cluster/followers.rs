@@ -3,10 +3,10 @@
 //! snapshots, figures, stop requests and failures. A connection that drops before the end
 //! fails the job at once.
 
-use super::status::ClusterView;
 use super::wire::{read_message, write_message, ToDriver, ToFollower};
 use super::ClusterConfig;
 use crate::error::{Error, Result};
+use crate::metrics::ClusterView;
 use crate::run::{RuntimeEvent, Shared, StopKind};
 use crossbeam_channel::Sender;
 use freshet_durable::PartInfo;
@@ -299,19 +299,13 @@ impl Listen {
                 ToDriver::Part { checkpoint, part } => {
                     let _ = self.parts.send((checkpoint, part));
                 }
-                ToDriver::Figures { worker, entries } => {
-                    metrics.add_operator_figures(worker, &entries);
-                }
-                ToDriver::SourceRecords {
-                    source,
-                    time,
-                    records,
-                } => {
-                    metrics.add_source_records(source, time, records);
-                    self.shared.add_records(time, records);
-                }
-                ToDriver::StateSize { node, worker, keys } => {
-                    metrics.set_state_size(node, worker, keys);
+                ToDriver::Figures(update) => {
+                    if let crate::metrics::FigureUpdate::SourceRecords { time, records, .. } =
+                        update
+                    {
+                        self.shared.add_records(time, records);
+                    }
+                    metrics.apply(update);
                 }
                 ToDriver::StopRequested { now } => {
                     if now {

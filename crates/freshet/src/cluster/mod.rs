@@ -21,13 +21,17 @@
 
 mod config;
 pub(crate) mod followers;
-mod status;
 pub(crate) mod to_driver;
 pub(crate) mod wire;
 
+pub(crate) use crate::metrics::ClusterView;
+pub use crate::metrics::{ClusterStatus, ProcessStatus};
 pub use config::{
     ClusterConfig, ENV_CONTROL, ENV_HOSTS_FILE, ENV_PEERS, ENV_PROCESS, ENV_PROCESSES,
     MAX_PROCESSES,
 };
-pub(crate) use status::ClusterView;
-pub use status::{ClusterStatus, ProcessStatus};
+
+/// How to run a job on several processes and machines (`docs/cluster.md`; its examples are
+/// compiled as tests).
+#[doc = include_str!("../../../../docs/cluster.md")]
+pub mod guide {}

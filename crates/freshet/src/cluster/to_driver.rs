@@ -3,12 +3,13 @@
 //! driver fails the process at once.
 
 use super::followers::{HEARTBEAT, SILENCE};
-use super::status::ClusterView;
 use super::wire::{read_message, write_message, ToDriver, ToFollower};
 use super::ClusterConfig;
 use crate::error::{Error, Result};
+use crate::metrics::ClusterView;
+use crate::metrics::FigureUpdate;
 use crate::run::Shared;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -110,6 +111,7 @@ impl DriverLink {
         shared: &Arc<Shared>,
         view: Arc<ClusterView>,
         uplink: Receiver<ToDriver>,
+        figures: Receiver<FigureUpdate>,
     ) -> Result<Receiver<ToFollower>> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let reader = self
@@ -127,7 +129,7 @@ impl DriverLink {
         let (shared, mut writer) = (Arc::clone(shared), self.stream);
         std::thread::Builder::new()
             .name("freshet-uplink".into())
-            .spawn(move || send_up(&mut writer, &uplink, &shared))
+            .spawn(move || send_up(&mut writer, &uplink, &figures, &shared))
             .map_err(|e| Error::spawn("control", e))?;
         Ok(rx)
     }
@@ -183,17 +185,38 @@ fn listen(
     }
 }
 
-/// Writes what the process says to the driver, and a heartbeat when it says nothing, until
-/// every sender is gone.
-fn send_up(writer: &mut TcpStream, uplink: &Receiver<ToDriver>, shared: &Shared) {
+/// Writes what the process says to the driver (its messages, and its workers' figures), and a
+/// heartbeat when it says nothing, until every sender of messages is gone.
+fn send_up(
+    writer: &mut TcpStream,
+    uplink: &Receiver<ToDriver>,
+    figures: &Receiver<FigureUpdate>,
+    shared: &Shared,
+) {
+    let mut figures_open = true;
     loop {
-        let message = match uplink.recv_timeout(HEARTBEAT) {
-            Ok(m) => m,
-            Err(RecvTimeoutError::Timeout) => ToDriver::Heartbeat,
-            Err(RecvTimeoutError::Disconnected) => {
-                let _ = writer.shutdown(std::net::Shutdown::Write);
-                return;
-            }
+        let never = crossbeam_channel::never();
+        let figures_rx = if figures_open { figures } else { &never };
+        let message = crossbeam_channel::select! {
+            recv(uplink) -> m => match m {
+                Ok(m) => m,
+                Err(_) => {
+                    // The last figures first.
+                    while let Ok(f) = figures.try_recv() {
+                        let _ = write_message(writer, &ToDriver::Figures(f));
+                    }
+                    let _ = writer.shutdown(std::net::Shutdown::Write);
+                    return;
+                }
+            },
+            recv(figures_rx) -> f => match f {
+                Ok(f) => ToDriver::Figures(f),
+                Err(_) => {
+                    figures_open = false;
+                    continue;
+                }
+            },
+            default(HEARTBEAT) => ToDriver::Heartbeat,
         };
         let last = matches!(message, ToDriver::Failed { .. });
         if let Err(e) = write_message(writer, &message) {

@@ -65,19 +65,8 @@ pub(crate) enum ToDriver {
         checkpoint: u64,
         part: std::result::Result<PartInfo, String>,
     },
-    /// A worker's operator figures: `(node, time, records, busy ns)`.
-    Figures {
-        worker: usize,
-        entries: Vec<(u64, u64, u64, u64)>,
-    },
-    /// Records a source fed into a batch on this process.
-    SourceRecords {
-        source: u64,
-        time: u64,
-        records: u64,
-    },
-    /// A worker's keyed state size.
-    StateSize { node: u64, worker: usize, keys: u64 },
+    /// A figure one of the process's workers added.
+    Figures(crate::metrics::FigureUpdate),
     /// The process's context was asked to stop (`now`: without finishing the batches).
     StopRequested { now: bool },
     /// The process failed.

@@ -7,6 +7,7 @@
 //! (`pipeline_graph`, `batch_detail`, `sources_status`, `published_outputs`) for the web UI,
 //! the JSON API and Prometheus.
 
+mod cluster_view;
 mod health;
 mod health_log;
 pub(crate) mod local;
@@ -16,7 +17,9 @@ pub use health::{
     CheckpointFailure, CheckpointHistory, EventTimeStatus, Incident, IncidentKind, OutputStatus,
 };
 
-pub(crate) use store::MetricsStore;
+pub(crate) use cluster_view::ClusterView;
+pub use cluster_view::{ClusterStatus, ProcessStatus};
+pub(crate) use store::{FigureUpdate, MetricsStore};
 
 use crate::listener::BatchInfo;
 use crate::time::BatchTime;

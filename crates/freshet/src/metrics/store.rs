@@ -68,7 +68,25 @@ pub(crate) struct MetricsStore {
     pub health: HealthLog,
     /// In a process other than the driver: where the workers' figures are also sent, so the
     /// driver shows the whole job.
-    forward: Mutex<Option<crossbeam_channel::Sender<crate::cluster::wire::ToDriver>>>,
+    forward: Mutex<Option<crossbeam_channel::Sender<FigureUpdate>>>,
+}
+
+/// A figure a worker added, as sent on to the driver of a cluster.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) enum FigureUpdate {
+    /// A worker's operator figures: `(node, time, records, busy ns)`.
+    Operators {
+        worker: usize,
+        entries: Vec<(u64, u64, u64, u64)>,
+    },
+    /// Records a source fed into a batch.
+    SourceRecords {
+        source: u64,
+        time: u64,
+        records: u64,
+    },
+    /// A worker's keyed state size.
+    StateSize { node: u64, worker: usize, keys: u64 },
 }
 
 impl MetricsStore {
@@ -77,14 +95,11 @@ impl MetricsStore {
     }
 
     /// Sends the workers' figures to `to` too (`None`: stops sending).
-    pub fn forward_to(
-        &self,
-        to: Option<crossbeam_channel::Sender<crate::cluster::wire::ToDriver>>,
-    ) {
+    pub fn forward_to(&self, to: Option<crossbeam_channel::Sender<FigureUpdate>>) {
         *self.forward.lock().unwrap_or_else(|p| p.into_inner()) = to;
     }
 
-    fn send_on(&self, message: impl FnOnce() -> crate::cluster::wire::ToDriver) {
+    fn send_on(&self, message: impl FnOnce() -> FigureUpdate) {
         if let Some(tx) = &*self.forward.lock().unwrap_or_else(|p| p.into_inner()) {
             let _ = tx.send(message());
         }
@@ -149,9 +164,26 @@ impl MetricsStore {
             });
     }
 
+    /// Adds what another process of a cluster forwarded.
+    pub fn apply(&self, update: FigureUpdate) {
+        match update {
+            FigureUpdate::Operators { worker, entries } => {
+                self.add_operator_figures(worker, &entries)
+            }
+            FigureUpdate::SourceRecords {
+                source,
+                time,
+                records,
+            } => self.add_source_records(source, time, records),
+            FigureUpdate::StateSize { node, worker, keys } => {
+                self.set_state_size(node, worker, keys)
+            }
+        }
+    }
+
     /// Adds worker `worker`'s operator figures: `(node, time, records, busy ns)`.
     pub fn add_operator_figures(&self, worker: usize, entries: &[(u64, u64, u64, u64)]) {
-        self.send_on(|| crate::cluster::wire::ToDriver::Figures {
+        self.send_on(|| FigureUpdate::Operators {
             worker,
             entries: entries.to_vec(),
         });
@@ -201,7 +233,7 @@ impl MetricsStore {
 
     /// Counts the records a source fed into batch `time`.
     pub fn add_source_records(&self, source: u64, time: u64, records: u64) {
-        self.send_on(|| crate::cluster::wire::ToDriver::SourceRecords {
+        self.send_on(|| FigureUpdate::SourceRecords {
             source,
             time,
             records,
@@ -270,7 +302,7 @@ impl MetricsStore {
 
     /// Sets how many keys `worker`'s part of stateful operator `node` holds.
     pub fn set_state_size(&self, node: u64, worker: usize, keys: u64) {
-        self.send_on(|| crate::cluster::wire::ToDriver::StateSize { node, worker, keys });
+        self.send_on(|| FigureUpdate::StateSize { node, worker, keys });
         if node != 0 {
             self.lock().state.insert((node, worker), keys);
         }

@@ -68,7 +68,7 @@ pub(crate) struct Shared {
     /// Every source's rate limit, with its backpressure estimator when backpressure is on.
     rates: Mutex<Vec<RateControl>>,
     /// The processes of the job, when it runs on several.
-    pub cluster: std::sync::OnceLock<Arc<crate::cluster::ClusterView>>,
+    pub cluster: std::sync::OnceLock<Arc<crate::metrics::ClusterView>>,
 }
 
 /// The rate limit of one source and what adjusts it.

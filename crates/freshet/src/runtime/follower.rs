@@ -94,7 +94,8 @@ pub(super) fn launch_follower(spec: LaunchSpec, cluster: ClusterConfig) -> Resul
         parts: parts_tx,
     };
     let (up_tx, up_rx) = unbounded();
-    let messages = match link.run(&shared, Arc::clone(&view), up_rx) {
+    let (figures_tx, figures_rx) = unbounded();
+    let messages = match link.run(&shared, Arc::clone(&view), up_rx, figures_rx) {
         Ok(m) => m,
         Err(e) => {
             stop(&mut sources);
@@ -117,7 +118,7 @@ pub(super) fn launch_follower(spec: LaunchSpec, cluster: ClusterConfig) -> Resul
             return Err(e);
         }
     };
-    shared.metrics.forward_to(Some(up_tx.clone()));
+    shared.metrics.forward_to(Some(figures_tx));
     spec.status
         .update(|st| st.first_time = Some(started.first_time));
     let monitor = {

@@ -2,10 +2,10 @@
 //! SIGKILL at random moments: the supervisor restarts the job as a whole, it recovers from its
 //! checkpoint, and its output ends equal to an uninterrupted run's.
 
-#[path = "../../freshet/tests/cluster_run/mod.rs"]
-mod cluster_run;
+#[path = "../../freshet/tests/run_example/mod.rs"]
+mod run_example;
 
-use cluster_run::{alone, batches, example, free_ports, write_inputs};
+use run_example::{alone, batches, example, free_ports, job_args, write_inputs};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -52,17 +52,7 @@ fn a_process_killed_at_random_moments_under_the_supervisor_loses_and_repeats_not
     let root = tempfile::tempdir().unwrap();
     let input = root.path().join("in");
     write_inputs(&input, 300, 0xC1A5_7E55);
-    let job = |out: &std::path::Path| {
-        vec![
-            "--input".to_string(),
-            input.to_str().unwrap().to_string(),
-            "--output".to_string(),
-            out.to_str().unwrap().to_string(),
-            "--available-now".to_string(),
-            "--files-per-batch".to_string(),
-            "1".to_string(),
-        ]
-    };
+    let job = |out: &std::path::Path| job_args(&input, out, &["--files-per-batch", "1"]);
 
     // The uninterrupted run, in one process.
     let reference = root.path().join("reference");

@@ -4,6 +4,8 @@
 //!
 //! Needs Debian's `chromium` (installed by `.ci/run`); without it the test fails and says so.
 
+mod common;
+
 use freshet::cluster::ClusterConfig;
 use freshet::source::generator::GeneratorOptions;
 use freshet::{StreamingConfig, StreamingContext};
@@ -209,17 +211,6 @@ fn check_views(html: &str, completed: u64) {
     assert!(!html.contains("(process "));
 }
 
-/// `n` free ports on 127.0.0.1.
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
-}
-
 #[test]
 fn headless_chromium_draws_the_processes_of_a_cluster() {
     let Some(chrome) = chromium() else {
@@ -227,12 +218,7 @@ fn headless_chromium_draws_the_processes_of_a_cluster() {
     };
 
     // Two processes of one job in this test process, one worker each, the UI on the driver.
-    let ports = free_ports(3);
-    let control = format!("127.0.0.1:{}", ports[0]);
-    let peers: Vec<String> = ports[1..]
-        .iter()
-        .map(|p| format!("127.0.0.1:{p}"))
-        .collect();
+    let (control, peers) = common::cluster_addresses(2);
     let contexts: Vec<StreamingContext> = (0..2)
         .map(|p| {
             let ctx = StreamingContext::new(

@@ -10,7 +10,7 @@ use freshet::source::generator::GeneratorOptions;
 use freshet::{BatchTime, ManualClock, StreamingConfig, StreamingContext};
 use freshet_ui::{UiConfig, UiServer};
 use serde_json::{json, Value};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,17 +19,6 @@ const INTERVAL: Duration = Duration::from_millis(100);
 
 fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
-}
-
-/// `n` free ports on 127.0.0.1 (bound all at once, so they differ, then released).
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
 }
 
 /// Process `process` of a job on `peers` (data addresses) with the driver's control address
@@ -64,12 +53,7 @@ fn sample(scrape: &str, series: &str) -> Option<f64> {
 
 #[test]
 fn the_driver_shows_both_processes_of_a_cluster() {
-    let ports = free_ports(3);
-    let control = format!("127.0.0.1:{}", ports[0]);
-    let peers: Vec<String> = ports[1..]
-        .iter()
-        .map(|p| format!("127.0.0.1:{p}"))
-        .collect();
+    let (control, peers) = common::cluster_addresses(2);
     let (driver, clock) = process(0, &peers, &control);
     let (other, _) = process(1, &peers, &control);
     let ui = UiServer::start(&driver, UiConfig::new(loopback())).unwrap();

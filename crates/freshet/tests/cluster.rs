@@ -1,9 +1,11 @@
 //! A job over several processes on 127.0.0.1: the same results as one process, and a prompt,
 //! clear failure of every process when one of them dies or disagrees.
 
-mod cluster_run;
+mod run_example;
 
-use cluster_run::{alone, batches, cluster_env, example, free_ports, write_files, write_inputs};
+use run_example::{
+    alone, batches, cluster_env, example, free_ports, job_args, write_files, write_inputs,
+};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -42,17 +44,7 @@ fn three_processes_give_the_windows_and_totals_of_one() {
     let root = tempfile::tempdir().unwrap();
     let input = root.path().join("in");
     write_inputs(&input, 14, 0x5EED);
-    let run = |out: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--available-now",
-        ];
-        args.extend_from_slice(extra);
-        args.into_iter().map(str::to_string).collect::<Vec<_>>()
-    };
+    let run = |out: &Path, extra: &[&str]| job_args(&input, out, extra);
 
     let one = root.path().join("one");
     let status = alone(&bin)
@@ -163,18 +155,8 @@ fn a_process_with_another_worker_count_is_refused() {
     write_inputs(&input, 2, 9);
     let ports = free_ports(2);
     let out = root.path().join("out");
-    let args = |workers: &'static str| {
-        vec![
-            "--input".to_string(),
-            input.to_str().unwrap().to_string(),
-            "--output".to_string(),
-            out.to_str().unwrap().to_string(),
-            "--available-now".to_string(),
-            "--workers".to_string(),
-            workers.to_string(),
-        ]
-    };
-    let spawn = |p: usize, workers: &'static str| {
+    let args = |workers: &str| job_args(&input, &out, &["--workers", workers]);
+    let spawn = |p: usize, workers: &str| {
         let mut cmd: Command = alone(&bin);
         cluster_env(&mut cmd, p, &ports);
         cmd.args(args(workers))
@@ -203,17 +185,7 @@ fn a_job_checkpointed_by_three_processes_resumes_in_one_with_its_state_repartiti
     let (all, growing) = (root.path().join("all"), root.path().join("growing"));
     write_inputs(&all, 14, 42);
     write_files(&growing, 0..8, 42);
-    let args = |input: &Path, out: &Path, extra: &[&str]| {
-        let mut a = vec![
-            "--input".to_string(),
-            input.to_str().unwrap().to_string(),
-            "--output".to_string(),
-            out.to_str().unwrap().to_string(),
-            "--available-now".to_string(),
-        ];
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
+    let args = job_args;
 
     let reference = root.path().join("reference");
     assert!(alone(&bin)

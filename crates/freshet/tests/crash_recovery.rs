@@ -2,6 +2,9 @@
 //! and restarted, must end with the same output as an uninterrupted run, and after every kill
 //! its newest batch must hold the counts over exactly the files consumed so far.
 
+mod run_example;
+
+use run_example::example;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,21 +33,6 @@ impl Rng {
 
 fn example_binary() -> PathBuf {
     example("exactly_once")
-}
-
-/// The path of example `name`, (re)built so that it is never older than the code under test
-/// (a no-op when `cargo test` has just built it).
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let debug_dir = exe.parent().unwrap().parent().unwrap();
-    let bin = debug_dir.join("examples").join(name);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "freshet", "--example", name])
-        .status()
-        .unwrap();
-    assert!(status.success(), "cannot build the {name} example");
-    bin
 }
 
 fn spawn(bin: &Path, input: &Path, output: &Path, checkpoint: &Path) -> Child {

@@ -120,3 +120,16 @@ impl EventStream {
         false
     }
 }
+
+/// The control address and `n` data addresses of a cluster on 127.0.0.1, on free ports.
+pub fn cluster_addresses(n: usize) -> (String, Vec<String>) {
+    let listeners: Vec<std::net::TcpListener> = (0..=n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let mut addresses: Vec<String> = listeners
+        .iter()
+        .map(|l| format!("127.0.0.1:{}", l.local_addr().unwrap().port()))
+        .collect();
+    let control = addresses.remove(0);
+    (control, addresses)
+}

@@ -132,6 +132,15 @@ fn assign(per_worker: &mut [Vec<(SourceId, Split)>], id: SourceId, splits: Vec<O
     }
 }
 
+/// Where source `s` stands before a batch, when the other processes read it (`spread`).
+fn position_before(s: &dyn SourcePlanner, spread: bool) -> Result<Option<Vec<u8>>> {
+    if spread {
+        s.position()
+    } else {
+        Ok(None)
+    }
+}
+
 /// The driver thread's state.
 pub(super) struct Driver {
     pub config: StreamingConfig,
@@ -294,8 +303,8 @@ impl Driver {
         let (clustered, total) = (self.cluster.is_some(), self.total_workers);
         for (uid, s) in self.sources.sources.iter_mut() {
             let spread = clustered && s.distributed();
-            let from = match spread.then(|| s.position()).transpose() {
-                Ok(from) => from.flatten(),
+            let from = match position_before(s.as_ref(), spread) {
+                Ok(from) => from,
                 Err(e) => {
                     self.shared.fail(e);
                     return None;
@@ -363,8 +372,8 @@ impl Driver {
                 continue;
             };
             let spread = clustered && s.distributed();
-            let from = match spread.then(|| s.position()).transpose() {
-                Ok(from) => from.flatten(),
+            let from = match position_before(s.as_ref(), spread) {
+                Ok(from) => from,
                 Err(e) => {
                     self.shared.fail(e);
                     return None;

@@ -5,8 +5,9 @@
 
 use super::driver::SourceSet;
 use super::handle::RunHandle;
-use super::launch::{communication, join_workers, prepare, spawn_workers, LaunchSpec, Workers};
-use super::monitor::run_monitor;
+use super::launch::{
+    communication, join_workers, prepare, spawn_monitor, spawn_workers, LaunchSpec, Workers,
+};
 use super::worker::{ToWorker, WorkerSetup};
 use crate::cluster::to_driver::{DriverLink, Started};
 use crate::cluster::wire::{SourceRange, ToDriver, ToFollower};
@@ -121,16 +122,7 @@ pub(super) fn launch_follower(spec: LaunchSpec, cluster: ClusterConfig) -> Resul
     shared.metrics.forward_to(Some(figures_tx));
     spec.status
         .update(|st| st.first_time = Some(started.first_time));
-    let monitor = {
-        let status = Arc::clone(&spec.status);
-        let shared = Arc::clone(&shared);
-        let listeners = Arc::clone(&spec.listeners);
-        std::thread::Builder::new()
-            .name("freshet-monitor".into())
-            .spawn(move || run_monitor(&status, &shared, &listeners, events_rx))
-            .map_err(|error| Error::spawn("monitor", error))
-    };
-    let monitor = match monitor {
+    let monitor = match spawn_monitor(&spec, &shared, events_rx) {
         Ok(m) => m,
         Err(e) => {
             stop(&mut sources);

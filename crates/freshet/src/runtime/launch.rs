@@ -262,16 +262,7 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
     // The context owns the status until the monitor starts.
     spec.status.update(|st| st.first_time = Some(first_time));
 
-    let monitor = {
-        let status = Arc::clone(&spec.status);
-        let shared = Arc::clone(&shared);
-        let listeners = Arc::clone(&spec.listeners);
-        std::thread::Builder::new()
-            .name("freshet-monitor".into())
-            .spawn(move || run_monitor(&status, &shared, &listeners, events_rx))
-            .map_err(|error| Error::spawn("monitor", error))
-    };
-    let monitor = match monitor {
+    let monitor = match spawn_monitor(&spec, &shared, events_rx) {
         Ok(m) => m,
         Err(e) => {
             sources.stop_all();
@@ -315,6 +306,21 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
         })
         .map_err(|error| Error::spawn("driver", error))?;
     Ok(RunHandle::new(shared, events_tx))
+}
+
+/// Starts the thread that owns the run's status and tells the listeners.
+pub(super) fn spawn_monitor(
+    spec: &LaunchSpec,
+    shared: &Arc<Shared>,
+    events: crossbeam_channel::Receiver<RuntimeEvent>,
+) -> Result<std::thread::JoinHandle<()>> {
+    let status = Arc::clone(&spec.status);
+    let shared = Arc::clone(shared);
+    let listeners = Arc::clone(&spec.listeners);
+    std::thread::Builder::new()
+        .name("freshet-monitor".into())
+        .spawn(move || run_monitor(&status, &shared, &listeners, events))
+        .map_err(|error| Error::spawn("monitor", error))
 }
 
 /// Checks the pipeline and takes its sources and outputs.

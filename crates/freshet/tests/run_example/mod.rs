@@ -1,5 +1,5 @@
-//! Running the `cluster_counts` example as one process or as a cluster, and reading what it
-//! wrote (shared by the cluster tests of the core and of the CLI).
+//! Running the examples as processes, alone or as a cluster, and reading what
+//! `cluster_counts` wrote (shared by the crash and cluster tests of the core and of the CLI).
 
 #![allow(dead_code)]
 
@@ -104,6 +104,20 @@ pub fn cluster_env(cmd: &mut Command, process: usize, ports: &[u16]) {
         .env("FRESHET_CLUSTER_PROCESS", process.to_string())
         .env("FRESHET_CLUSTER_PEERS", peers.join(","))
         .env("FRESHET_CLUSTER_CONTROL", format!("127.0.0.1:{}", ports[0]));
+}
+
+/// The arguments of a `cluster_counts` run over `input` into `out`, available-now, then
+/// `extra`.
+pub fn job_args(input: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "--input".to_string(),
+        input.to_str().unwrap().to_string(),
+        "--output".to_string(),
+        out.to_str().unwrap().to_string(),
+        "--available-now".to_string(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
 }
 
 /// A command without any cluster variables inherited from the test's environment.

@@ -4,7 +4,7 @@
 
 mod run_example;
 
-use run_example::example;
+use run_example::{batch_dirs, example};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -103,16 +103,7 @@ fn newest_output(out: &Path) -> Option<BTreeMap<String, u64>> {
 
 /// The `key<TAB>count` lines of the newest batch directory that has every worker's part.
 fn newest_batch(out: &Path) -> Option<BTreeMap<String, u64>> {
-    let mut batches: Vec<(u64, PathBuf)> = std::fs::read_dir(out)
-        .ok()?
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            let t = name.strip_prefix("batch-")?.parse().ok()?;
-            Some((t, e.path()))
-        })
-        .collect();
-    batches.sort();
+    let batches = batch_dirs(out);
     for (_, dir) in batches.iter().rev() {
         let parts: Vec<PathBuf> = (0..WORKERS)
             .map(|w| dir.join(format!("part-{w:05}")))

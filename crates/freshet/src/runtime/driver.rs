@@ -132,12 +132,19 @@ fn assign(per_worker: &mut [Vec<(SourceId, Split)>], id: SourceId, splits: Vec<O
     }
 }
 
-/// Where source `s` stands before a batch, when the other processes read it (`spread`).
-fn position_before(s: &dyn SourcePlanner, spread: bool) -> Result<Option<Vec<u8>>> {
-    if spread {
-        s.position()
+/// For how many workers source `s` plans a batch: every worker of the job when the other
+/// processes of a cluster read it too (with where it stands before the batch, which they need),
+/// else the `local` workers of this process.
+fn reach(
+    s: &dyn SourcePlanner,
+    clustered: bool,
+    local: usize,
+    total: usize,
+) -> Result<(usize, Option<Vec<u8>>)> {
+    if clustered && s.distributed() {
+        Ok((total, s.position()?))
     } else {
-        Ok(None)
+        Ok((local, None))
     }
 }
 
@@ -302,15 +309,14 @@ impl Driver {
         let mut record: BatchRecord = Vec::new();
         let (clustered, total) = (self.cluster.is_some(), self.total_workers);
         for (uid, s) in self.sources.sources.iter_mut() {
-            let spread = clustered && s.distributed();
-            let from = match position_before(s.as_ref(), spread) {
-                Ok(from) => from,
+            let (n, from) = match reach(s.as_ref(), clustered, workers, total) {
+                Ok(r) => r,
                 Err(e) => {
                     self.shared.fail(e);
                     return None;
                 }
             };
-            match s.plan(t, if spread { total } else { workers }) {
+            match s.plan(t, n) {
                 Ok((splits, r)) => {
                     if let (Some(from), Some(record)) = (from, &r) {
                         ranges.push(SourceRange {
@@ -371,15 +377,14 @@ impl Driver {
                 );
                 continue;
             };
-            let spread = clustered && s.distributed();
-            let from = match position_before(s.as_ref(), spread) {
-                Ok(from) => from,
+            let (n, from) = match reach(s.as_ref(), clustered, workers, total) {
+                Ok(r) => r,
                 Err(e) => {
                     self.shared.fail(e);
                     return None;
                 }
             };
-            match s.replay(bytes, if spread { total } else { workers }) {
+            match s.replay(bytes, n) {
                 Ok(splits) => {
                     if let Some(from) = from {
                         ranges.push(SourceRange {

@@ -52,20 +52,8 @@ pub fn write_files(dir: &Path, range: std::ops::Range<usize>, seed: u64) {
 /// line, oldest first, the sorted lines of every worker's part.
 pub fn batches(out: &Path, kind: &str) -> Vec<Vec<String>> {
     let dir = out.join(kind);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut times: Vec<(u64, PathBuf)> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            let t = name.strip_prefix("batch-")?.parse().ok()?;
-            Some((t, e.path()))
-        })
-        .collect();
-    times.sort();
     let mut all = Vec::new();
-    for (_, batch) in times {
+    for (_, batch) in batch_dirs(&dir) {
         let mut lines: Vec<String> = Vec::new();
         for part in std::fs::read_dir(&batch).unwrap().flatten() {
             let name = part.file_name().to_string_lossy().to_string();
@@ -81,6 +69,23 @@ pub fn batches(out: &Path, kind: &str) -> Vec<Vec<String>> {
         }
     }
     all
+}
+
+/// The `batch-<time>` directories a file sink wrote in `dir`, oldest first.
+pub fn batch_dirs(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut times: Vec<(u64, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let t = name.strip_prefix("batch-")?.parse().ok()?;
+            Some((t, e.path()))
+        })
+        .collect();
+    times.sort();
+    times
 }
 
 /// `n + 1` free ports on 127.0.0.1: the control port, then one data port per process.

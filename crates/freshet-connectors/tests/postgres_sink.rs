@@ -116,6 +116,20 @@ fn appends_by_copy_and_by_insert_write_every_record_once() {
     }
 }
 
+#[test]
+fn a_database_without_the_marker_table_gets_one() {
+    let db = Db::connect();
+    let table = db.fresh("first_sink");
+    visits_table(&db, &table);
+    let markers = format!("{table}_markers");
+    db.exec(&format!("DROP TABLE IF EXISTS {markers}"));
+    let sink = PostgresSink::new(CONN, &table).marker_table(markers.clone());
+    write_batches(&sink, &batches());
+    assert_eq!(db.visits(&table).len(), 25);
+    assert_eq!(db.count(&format!("SELECT count(*) FROM {markers}")), 5);
+    db.exec(&format!("DROP TABLE {markers}"));
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct PageViews {
     page: String,

@@ -62,8 +62,6 @@ pub(crate) fn open<T>(
         .map_err(|e| SinkError::internal(format!("postgres sink: starting a runtime: {e}")))?;
     let (conn, columns) = runtime.block_on(async {
         let mut conn = connect(&checked).await?;
-        let markers = &checked.marker_table;
-        table::create(&mut conn.client, markers, &marker::create_sql(markers)).await?;
         if let Some(ddl) = &ddl {
             table::create(&mut conn.client, &checked.table, ddl).await?;
         }
@@ -110,12 +108,12 @@ fn names(columns: &[Column]) -> String {
     names.join(", ")
 }
 
-/// Opens a connection (its I/O runs as a task of the writer's runtime) and prepares the
-/// marker statements.
+/// Opens a connection (its I/O runs as a task of the writer's runtime), creates the marker
+/// table if the database has none yet, and prepares the marker statements.
 async fn connect(checked: &Checked) -> Result<Conn, SinkError> {
     let hosts = format!("{:?}", checked.config.get_hosts());
     let what = format!("postgres sink: connecting to {hosts}");
-    let (client, connection) = checked
+    let (mut client, connection) = checked
         .config
         .connect(NoTls)
         .await
@@ -126,6 +124,7 @@ async fn connect(checked: &Checked) -> Result<Conn, SinkError> {
         }
     });
     let markers = &checked.marker_table;
+    table::create(&mut client, markers, &marker::create_sql(markers)).await?;
     let prepare = |sql: String| {
         let client = &client;
         async move {

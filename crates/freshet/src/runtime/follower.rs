@@ -108,6 +108,7 @@ pub(super) fn launch_follower(spec: LaunchSpec, cluster: ClusterConfig) -> Resul
         workers,
         communication(Some(&cluster), workers),
         &shared,
+        || Ok(()),
     );
     let workers_started = match spawned {
         Ok(w) => w,

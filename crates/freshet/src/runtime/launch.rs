@@ -97,24 +97,20 @@ pub(super) fn communication(
     }
 }
 
-/// Waits for every other process of the cluster and sends each the start.
-fn connect_followers(
+/// Waits for every other process of the cluster to connect and say who it is.
+fn accept_followers(
     cluster: &ClusterConfig,
     sources: &SourceSet,
     config: &crate::config::StreamingConfig,
     shared: &Arc<Shared>,
     view: &Arc<ClusterView>,
-    start: &ToFollower,
-    parts: &crate::cluster::followers::PartSender,
 ) -> Result<Followers> {
     let uids = sources.uids();
     let expected = Expected {
         workers: config.worker_count(),
         sources: &uids,
     };
-    let followers = Followers::accept(cluster, &expected, shared, Arc::clone(view))?;
-    followers.start(start, shared, parts)?;
-    Ok(followers)
+    Followers::accept(cluster, &expected, shared, Arc::clone(view))
 }
 
 /// Starts the run of `spec`'s pipeline and returns its handle: as the driver, or, in a
@@ -174,6 +170,17 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
     }
     warn_at_least_once(&sources, &outputs, coordinator.is_some());
 
+    // In a cluster, the others first: the first batch time is chosen once they are all there.
+    let followers = match (&cluster, &view) {
+        (Some(c), Some(v)) => match accept_followers(c, &sources, &config, &shared, v) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                sources.stop_all();
+                return Err(e);
+            }
+        },
+        _ => None,
+    };
     let interval = config.batch_interval().as_millis() as u64;
     let resume_at = recovery.as_ref().and_then(|r| {
         r.replay.first().map(|e| e.time).or_else(|| {
@@ -192,25 +199,18 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
         .and_then(|c| c.origin)
         .unwrap_or(first_time);
     let (parts_tx, parts_rx) = unbounded();
-    let followers = match (&cluster, &view) {
-        (Some(c), Some(v)) => {
-            let start = ToFollower::Start {
-                first_time,
-                origin,
-                restore: recovery
-                    .as_ref()
-                    .and_then(|r| r.checkpoint.as_ref())
-                    .map(|c| c.manifest.id.0),
-            };
-            match connect_followers(c, &sources, &config, &shared, v, &start, &parts_tx) {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    sources.stop_all();
-                    return Err(e);
-                }
-            }
-        }
-        _ => None,
+    let start = ToFollower::Start {
+        first_time,
+        origin,
+        restore: recovery
+            .as_ref()
+            .and_then(|r| r.checkpoint.as_ref())
+            .map(|c| c.manifest.id.0),
+    };
+    // Once this process's workers listen for the others' connections, the others may start.
+    let start_followers = || match &followers {
+        Some(f) => f.start(&start, &shared, &parts_tx),
+        None => Ok(()),
     };
     let setup = WorkerSetup {
         outputs: outputs.iter().map(|o| Arc::clone(&o.install)).collect(),
@@ -224,10 +224,16 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
         restored,
         checkpoints: coordinator.as_ref().map(|c| Arc::clone(&c.store)),
         disk_full: config.disk_full_policy(),
-        parts: parts_tx,
+        parts: parts_tx.clone(),
     };
     let communication = communication(cluster.as_ref(), config.worker_count());
-    let spawned = spawn_workers(setup, config.worker_count(), communication, &shared);
+    let spawned = spawn_workers(
+        setup,
+        config.worker_count(),
+        communication,
+        &shared,
+        start_followers,
+    );
     let workers = match spawned {
         Ok(w) => w,
         Err(e) => {
@@ -394,12 +400,14 @@ fn warn_at_least_once(sources: &SourceSet, outputs: &[OutputEntry], checkpointed
 }
 
 /// Starts this process's worker threads and waits until each has installed the dataflow (in a
-/// cluster, once every process's workers are connected).
+/// cluster, once every process's workers are connected). `started` runs once the workers are
+/// being started (the driver then lets the other processes start theirs).
 pub(super) fn spawn_workers(
     mut setup: WorkerSetup,
     workers: usize,
     communication: timely::CommunicationConfig,
     shared: &Shared,
+    started: impl FnOnce() -> Result<()>,
 ) -> Result<Workers> {
     let (threads_tx, threads_rx) = unbounded();
     let mut senders = Vec::with_capacity(workers);
@@ -414,7 +422,7 @@ pub(super) fn spawn_workers(
         communication,
         worker: timely::WorkerConfig::default(),
     };
-    let guards = execute(config, setup, shared)?;
+    let guards = execute(config, setup, shared, started)?;
     let mut threads: Vec<Option<Thread>> = vec![None; workers];
     let mut seen = 0;
     let deadline = Instant::now() + WORKER_START;
@@ -451,6 +459,7 @@ fn execute(
     config: timely::Config,
     setup: Arc<WorkerSetup>,
     shared: &Shared,
+    started: impl FnOnce() -> Result<()>,
 ) -> Result<timely::communication::WorkerGuards<()>> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     std::thread::Builder::new()
@@ -460,6 +469,9 @@ fn execute(
             let _ = tx.send(started);
         })
         .map_err(|error| Error::spawn("connect", error))?;
+    if let Err(e) = started() {
+        shared.fail(e);
+    }
     let deadline = Instant::now() + WORKER_START;
     loop {
         match rx.recv_timeout(Duration::from_millis(20)) {

@@ -24,6 +24,10 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     records: u64,
     seconds: u64,

@@ -20,6 +20,10 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A record with the usual column types.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Event {

@@ -25,6 +25,10 @@ use freshet_connectors::http::HttpIngest;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     addr: String,
     output: PathBuf,

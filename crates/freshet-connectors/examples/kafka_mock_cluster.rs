@@ -15,6 +15,10 @@
 use rdkafka::mocking::MockCluster;
 use std::io::{BufRead, Write};
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn parse_topic(spec: &str) -> Result<(String, i32), String> {
     let (name, partitions) = spec
         .rsplit_once(':')

@@ -26,6 +26,10 @@ use freshet_connectors::kafka::{KafkaSink, KafkaSource};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     brokers: String,
     input_topic: String,

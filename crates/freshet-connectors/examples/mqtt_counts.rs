@@ -16,6 +16,10 @@ use freshet_connectors::mqtt::{MqttMessage, MqttSource};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     broker: String,
     topic: String,

@@ -21,6 +21,10 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use tokio_postgres::NoTls;
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Event {
     id: i64,

@@ -23,6 +23,10 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A row of the counts table.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct PageViews {

@@ -19,6 +19,10 @@ use freshet_connectors::redis::RedisStreamSource;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     url: String,
     stream: String,

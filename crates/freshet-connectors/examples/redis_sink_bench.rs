@@ -21,6 +21,10 @@ use freshet_connectors::redis::RedisSink;
 use redis::{Commands, Connection};
 use std::time::{Duration, Instant};
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     url: String,
     records: u64,

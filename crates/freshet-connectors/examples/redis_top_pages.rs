@@ -32,6 +32,10 @@ use redis::Commands;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     url: String,
     prefix: String,

@@ -18,6 +18,10 @@ use freshet_connectors::zeromq::{ZmqReceiver, ZmqSource};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     receiver: ZmqReceiver,
     checkpoint: Option<PathBuf>,

@@ -12,6 +12,10 @@ use freshet::source::file_stream::FileStreamOptions;
 use freshet::{Dataset, StreamingConfig, StreamingContext};
 use std::time::Duration;
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The error lines of a log, without the `ERROR ` marker.
 fn filter_errors(lines: Dataset<String>) -> Dataset<String> {
     lines

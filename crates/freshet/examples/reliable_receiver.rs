@@ -22,6 +22,10 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Accepts one sender at a time and acknowledges what the write-ahead log holds.
 struct AckingLineReceiver {
     addr: String,

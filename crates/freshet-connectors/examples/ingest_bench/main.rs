@@ -47,6 +47,10 @@ mod rabbitmq;
 mod redis;
 mod zeromq;
 
+/// A fast allocator, as a deployed job would use (see docs/operations.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// HTTP ingest and ZeroMQ take this many times `--messages`: they are fed while the pipeline
 /// runs and take 200,000 records in less than one batch, so the figure would be mostly the
 /// wait for the batch to end.

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p freshet-bench -- wordcount
+//! cargo run --release -p freshet-bench -- json
 //! cargo run --release -p freshet-bench -- latency
 //! cargo run --release -p freshet-bench -- empty-batch
 //! cargo run --release -p freshet-bench -- all
@@ -15,6 +16,7 @@
 
 mod cluster;
 mod empty_batch;
+mod json;
 mod latency;
 mod stats;
 mod wordcount;
@@ -37,6 +39,9 @@ enum Scenario {
     /// Word count over generated text files: a hand-written loop against Freshet (stream with
     /// 1 and 2 workers, and a batch job).
     Wordcount(wordcount::Args),
+    /// Two queries over generated JSON lines (filter + project, and a count per key per
+    /// event-time window): a hand-written loop against Freshet (stream with 1 and 2 workers).
+    Json(json::Args),
     /// End-to-end latency (record creation to output) at a fixed input rate, per batch interval.
     Latency(latency::Args),
     /// Scheduling overhead of empty batches (queue stream run available-now).
@@ -59,12 +64,14 @@ fn main() -> anyhow::Result<()> {
     stats::print_machine();
     match cli.scenario {
         Scenario::Wordcount(a) => wordcount::run(&a)?,
+        Scenario::Json(a) => json::run(&a)?,
         Scenario::Latency(a) => latency::run(&a)?,
         Scenario::EmptyBatch(a) => empty_batch::run(&a)?,
         Scenario::Cluster(a) => cluster::run(&a)?,
         Scenario::ClusterMember(_) => {}
         Scenario::All => {
             wordcount::run(&wordcount::Args::parse_from(["wordcount"]))?;
+            json::run(&json::Args::parse_from(["json"]))?;
             latency::run(&latency::Args::parse_from(["latency"]))?;
             empty_batch::run(&empty_batch::Args::parse_from(["empty-batch"]))?;
             cluster::run(&cluster::Args::parse_from(["cluster"]))?;

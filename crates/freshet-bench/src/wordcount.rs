@@ -343,7 +343,7 @@ fn warm_page_cache(files: &[PathBuf]) -> anyhow::Result<u64> {
 }
 
 /// The input files of `dir` (hidden and `_`-prefixed names excepted), sorted.
-fn input_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn input_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let path = entry?.path();
@@ -357,10 +357,11 @@ fn input_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// A small deterministic generator (SplitMix64).
-struct SplitMix(u64);
+pub(crate) struct SplitMix(pub(crate) u64);
 
 impl SplitMix {
-    fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -369,7 +370,7 @@ impl SplitMix {
     }
 
     /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 }

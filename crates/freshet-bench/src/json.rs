@@ -24,7 +24,7 @@
 //!   `map`, or `map` to `(channel, date_time)` and the event-time window API), and the collector
 //!   one (`flat_map_into` parsing into [`BidRef`] and pushing only what the query needs).
 
-use crate::stats::{best_and_median, data_root, millions, per_sec, process_cpu_time, warn_if_busy};
+use crate::stats::{best_and_median, data_root, millions, per_sec, timed, warn_if_busy, Timed};
 use crate::wordcount::{input_files, SplitMix};
 use anyhow::{bail, Context as _};
 use clap::builder::RangedU64ValueParser;
@@ -278,11 +278,11 @@ fn measure(
     let mut cpu = Vec::new();
     let mut first = None;
     for _ in 0..reps.max(1) {
-        let cpu_start = process_cpu_time();
-        let start = Instant::now();
-        let answer = f()?;
-        let took = start.elapsed();
-        let cpu_took = process_cpu_time().saturating_sub(cpu_start);
+        let Timed {
+            answer,
+            wall: took,
+            cpu: cpu_took,
+        } = timed(&mut f)?;
         if let Some(r) = reference {
             if answer != *r {
                 bail!(

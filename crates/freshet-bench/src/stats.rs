@@ -105,3 +105,25 @@ pub fn data_root() -> PathBuf {
         .unwrap_or(target)
         .join("bench-data")
 }
+
+/// A timed run: its result, its wall time, and the CPU time of the whole process meanwhile.
+pub struct Timed<A> {
+    /// What the run returned.
+    pub answer: A,
+    /// Its wall time.
+    pub wall: std::time::Duration,
+    /// The process's user and system time during it.
+    pub cpu: std::time::Duration,
+}
+
+/// Runs `f` once and times it.
+pub fn timed<A>(f: impl FnOnce() -> anyhow::Result<A>) -> anyhow::Result<Timed<A>> {
+    let cpu_start = process_cpu_time();
+    let start = std::time::Instant::now();
+    let answer = f()?;
+    Ok(Timed {
+        answer,
+        wall: start.elapsed(),
+        cpu: process_cpu_time().saturating_sub(cpu_start),
+    })
+}

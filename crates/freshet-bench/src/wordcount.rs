@@ -16,7 +16,7 @@
 //! - Freshet batch job: `Dataset::text_file(dir).flat_map(..).map(..).reduce_by_key(..).count()`
 //!   (one partition, hence one worker thread, per file).
 
-use crate::stats::{best_and_median, data_root, millions, per_sec, process_cpu_time, warn_if_busy};
+use crate::stats::{best_and_median, data_root, millions, per_sec, timed, warn_if_busy, Timed};
 use anyhow::{bail, Context as _};
 use freshet::source::file_stream::FileStreamOptions;
 use freshet::{Dataset, StreamingConfig, StreamingContext};
@@ -183,11 +183,11 @@ fn measure(
     let mut cpu = Vec::new();
     let mut first = None;
     for _ in 0..reps.max(1) {
-        let cpu_start = process_cpu_time();
-        let start = Instant::now();
-        let counted = f()?;
-        let took = start.elapsed();
-        let cpu_took = process_cpu_time().saturating_sub(cpu_start);
+        let Timed {
+            answer: counted,
+            wall: took,
+            cpu: cpu_took,
+        } = timed(&mut f)?;
         if let Some(r) = reference {
             if !counted.agrees_with(&r) {
                 bail!("{name}: counted {counted:?}, expected {r:?}");

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::ops;
 use crate::plan::{Builder, Lineage, Plan};
 use crate::runtime::batch_job::run_batch_job;
-use crate::source::file_stream::read_lines;
+use crate::source::file_stream::{ranges, read_range};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -203,6 +203,9 @@ impl Dataset<String> {
     /// The lines of the text files at `path`: a file, a directory (its files, hidden ones
     /// excepted), or a glob pattern (`logs/*.log`), in as many partitions as the machine has
     /// cores (at most one per file). See [`text_file_with`](Self::text_file_with).
+    ///
+    /// A batch job reads each file in byte ranges of a few MiB, one at a time as the pipeline
+    /// takes them, so its memory does not grow with the size of the files.
     pub fn text_file(path: impl AsRef<Path>) -> Result<Dataset<String>> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self::text_file_in(path.as_ref(), cores)
@@ -243,22 +246,26 @@ impl Dataset<String> {
             lineage,
             move |b: &mut Builder<'_>| {
                 let files = Arc::clone(&files);
-                b.static_input(Arc::new(move |worker, peers, env| {
-                    let mut lines = Vec::new();
-                    for (p, run) in files.iter().enumerate() {
-                        if p % peers != worker {
-                            continue;
+                b.parts_input(Arc::new(move |worker, peers, env| {
+                    let mine: Vec<PathBuf> = files
+                        .iter()
+                        .enumerate()
+                        .filter(|(p, _)| p % peers == worker)
+                        .flat_map(|(_, run)| run.iter().cloned())
+                        .collect();
+                    let shared = Arc::clone(&env.shared);
+                    // Each file in byte ranges of a few MiB, read when the dataflow takes them.
+                    Box::new(mine.into_iter().flat_map(ranges).map(move |range| {
+                        let mut lines = Vec::new();
+                        let path = range.path().to_path_buf();
+                        let read = read_range(&range, &mut lines, &mut |what, _raw| {
+                            shared.skip("text_file", &format!("{}: {what}", path.display()))
+                        });
+                        if let Err(e) = read {
+                            shared.fail(Error::io(&path, e));
                         }
-                        for file in run {
-                            if let Err(e) = read_lines(file, &mut lines, &mut |what, _raw| {
-                                env.shared
-                                    .skip("text_file", &format!("{}: {what}", file.display()))
-                            }) {
-                                env.shared.fail(Error::io(file, e));
-                            }
-                        }
-                    }
-                    lines
+                        lines
+                    }))
                 }))
             },
         )))

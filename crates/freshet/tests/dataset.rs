@@ -158,6 +158,28 @@ fn text_file_skips_lines_that_are_not_utf8() {
 }
 
 #[test]
+fn text_file_reads_large_files_in_parts_and_keeps_every_line_in_order() {
+    // Lines of many lengths, so the parts a file is read in (a few MiB each) end mid-line.
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = Vec::new();
+    for f in 0..2 {
+        let mut text = String::new();
+        for i in 0..120_000 {
+            let line = format!("{f}-{i}-{}", "x".repeat(i % 97));
+            text.push_str(&line);
+            text.push('\n');
+            expected.push(line);
+        }
+        assert!(text.len() > 5 << 20);
+        write(dir.path(), &format!("big-{f}.txt"), &text);
+    }
+    for partitions in [1, 2] {
+        let ds = Dataset::text_file_with(dir.path(), partitions).unwrap();
+        assert_eq!(ds.collect().unwrap(), expected, "{partitions} partitions");
+    }
+}
+
+#[test]
 fn text_file_deleted_before_the_job_fails_the_job() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "gone.txt", "x\n");

@@ -144,6 +144,11 @@ pub(crate) type ReadSplit<T> =
 /// Produces this worker's partition of a static dataset: `(worker, peers) -> records`.
 pub(crate) type MakePartition<T> = Arc<dyn Fn(usize, usize, &WorkerEnv) -> Vec<T> + Send + Sync>;
 
+/// Produces this worker's partition of a static dataset as parts read one at a time:
+/// `(worker, peers) -> parts`.
+pub(crate) type MakeParts<T> =
+    Arc<dyn Fn(usize, usize, &WorkerEnv) -> Box<dyn Iterator<Item = Vec<T>>> + Send + Sync>;
+
 struct SourceInput<T: Data> {
     id: SourceId,
     /// Its plan node (reading is charged to it as busy time), and the batch being read.
@@ -296,6 +301,56 @@ impl<T: Data> WorkerInput for StaticInput<T> {
     }
 }
 
+/// A static dataset of a batch job read part by part as the dataflow takes it, so that no more
+/// than a part and what is in flight is in memory at once.
+struct PartsInput<T: Data> {
+    handle: Option<Handle<T>>,
+    make: MakeParts<T>,
+    /// The parts not read yet.
+    parts: Option<Box<dyn Iterator<Item = Vec<T>>>>,
+    pending: Pending<T>,
+}
+
+impl<T: Data> WorkerInput for PartsInput<T> {
+    fn source(&self) -> Option<SourceId> {
+        None
+    }
+
+    fn feed(&mut self, time: u64, _split: Option<Split>, env: &WorkerEnv) {
+        let Some(handle) = self.handle.as_mut() else {
+            return;
+        };
+        handle.advance_to(time);
+        self.parts = Some((self.make)(env.index, env.peers, env));
+    }
+
+    fn pump(&mut self, max: usize, _env: &WorkerEnv) -> (u64, bool) {
+        while self.pending.records.is_empty() {
+            match self.parts.as_mut().and_then(Iterator::next) {
+                Some(part) => self.pending.hold(part),
+                None => {
+                    self.parts = None;
+                    break;
+                }
+            }
+        }
+        let (sent, more) = self.pending.pump(self.handle.as_mut(), max);
+        (sent, more || self.parts.is_some())
+    }
+
+    fn advance_to(&mut self, time: u64) {
+        if let Some(h) = self.handle.as_mut() {
+            if *h.time() < time {
+                h.advance_to(time);
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        self.handle = None;
+    }
+}
+
 /// Installs plans into one worker's dataflow.
 pub(crate) struct Builder<'s> {
     /// The timely scope being built.
@@ -402,6 +457,26 @@ impl<'s> Builder<'s> {
             make,
             cache: None,
             reuse: self.streaming,
+            pending: Pending::new(),
+        }));
+        stream
+    }
+
+    /// A new input that carries this worker's partition of a static dataset, produced in
+    /// parts: a batch job reads one part at a time as the dataflow takes them; a stream, which
+    /// feeds the whole partition at every batch, reads them all once and keeps them.
+    pub fn parts_input<T: Data>(&mut self, make: MakeParts<T>) -> TStream<'s, T> {
+        if self.streaming {
+            return self.static_input(Arc::new(move |worker, peers, env| {
+                make(worker, peers, env).flatten().collect()
+            }));
+        }
+        let mut handle: Handle<T> = InputHandle::new();
+        let stream = handle.to_stream(self.scope);
+        self.inputs.push(Box::new(PartsInput {
+            handle: Some(handle),
+            make,
+            parts: None,
             pending: Pending::new(),
         }));
         stream

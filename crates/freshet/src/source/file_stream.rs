@@ -104,9 +104,16 @@ pub(crate) struct FileRange {
     end: u64,
 }
 
+impl FileRange {
+    /// The file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// The byte ranges of `path` (at most [`RANGE_BYTES`] each), or one empty range when the file
 /// cannot be read now (the reader then reports it).
-fn ranges(path: PathBuf) -> Vec<FileRange> {
+pub(crate) fn ranges(path: PathBuf) -> Vec<FileRange> {
     let size = std::fs::metadata(&path).map_or(0, |m| m.len());
     if size == 0 {
         return vec![FileRange {
@@ -154,7 +161,7 @@ impl SplitReader for FileReader {
 }
 
 /// Appends the lines that start in `range` (the last one read to its end, past `range.end`).
-fn read_range(
+pub(crate) fn read_range(
     range: &FileRange,
     out: &mut Vec<String>,
     bad: &mut dyn FnMut(&str, &[u8]),
@@ -232,18 +239,4 @@ impl DirectSource for FileStreamSource {
     fn lag(&self, _from: &FilesTaken) -> Option<u64> {
         None
     }
-}
-
-/// Appends the lines of the text file `path` to `out`; a line that is not UTF-8 goes to `bad`.
-pub(crate) fn read_lines(
-    path: &Path,
-    out: &mut Vec<String>,
-    bad: &mut dyn FnMut(&str, &[u8]),
-) -> std::io::Result<()> {
-    let range = FileRange {
-        path: path.to_path_buf(),
-        start: 0,
-        end: u64::MAX,
-    };
-    read_range(&range, out, bad)
 }

@@ -136,6 +136,15 @@ pub(crate) trait WorkerInput {
 
 type Handle<T> = InputHandle<u64, CapacityContainerBuilder<Vec<T>>>;
 
+/// Moves an input that is still open forward to `time`, if it is behind.
+fn advance<T: Data>(handle: &mut Option<Handle<T>>, time: u64) {
+    if let Some(h) = handle.as_mut() {
+        if *h.time() < time {
+            h.advance_to(time);
+        }
+    }
+}
+
 /// Reads the next part of a split of a streaming source into records; returns whether the
 /// split has more parts.
 pub(crate) type ReadSplit<T> =
@@ -243,11 +252,7 @@ impl<T: Data> WorkerInput for SourceInput<T> {
     }
 
     fn advance_to(&mut self, time: u64) {
-        if let Some(h) = self.handle.as_mut() {
-            if *h.time() < time {
-                h.advance_to(time);
-            }
-        }
+        advance(&mut self.handle, time);
     }
 
     fn close(&mut self) {
@@ -289,11 +294,7 @@ impl<T: Data> WorkerInput for StaticInput<T> {
     }
 
     fn advance_to(&mut self, time: u64) {
-        if let Some(h) = self.handle.as_mut() {
-            if *h.time() < time {
-                h.advance_to(time);
-            }
-        }
+        advance(&mut self.handle, time);
     }
 
     fn close(&mut self) {
@@ -339,11 +340,7 @@ impl<T: Data> WorkerInput for PartsInput<T> {
     }
 
     fn advance_to(&mut self, time: u64) {
-        if let Some(h) = self.handle.as_mut() {
-            if *h.time() < time {
-                h.advance_to(time);
-            }
-        }
+        advance(&mut self.handle, time);
     }
 
     fn close(&mut self) {

@@ -62,7 +62,8 @@ impl DriverLink {
         // The driver answers once every process has connected.
         stream.set_read_timeout(Some(timeout)).map_err(io)?;
         let mut writer = stream.try_clone().map_err(io)?;
-        write_message(&mut writer, hello)?;
+        write_message(&mut writer, hello)
+            .map_err(|e| Error::Cluster(format!("the driver at {address}: {e}")))?;
         let mut reader = stream.try_clone().map_err(io)?;
         let started = loop {
             match read_message::<ToFollower>(&mut reader).map_err(io)? {
@@ -221,7 +222,9 @@ fn send_up(
         let last = matches!(message, ToDriver::Failed { .. });
         if let Err(e) = write_message(writer, &message) {
             if !shared.stopping_now() {
-                shared.fail(e);
+                shared.fail(Error::Cluster(format!(
+                    "the driver (process 0) is unreachable: {e}"
+                )));
             }
             return;
         }

@@ -1,7 +1,6 @@
 //! What the driver and the other processes say to each other over the control connection,
 //! and how a message is framed: a 4-byte little-endian length, then the encoded message.
 
-use crate::error::{Error, Result};
 use freshet_durable::PartInfo;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -75,22 +74,25 @@ pub(crate) enum ToDriver {
     Heartbeat,
 }
 
-/// Writes one message.
-pub(crate) fn write_message<T: Serialize>(w: &mut impl Write, message: &T) -> Result<()> {
-    let bytes = crate::codec::encode("a cluster message", message)?;
+/// Writes one message; the error says what went wrong, for the caller to name the peer.
+pub(crate) fn write_message<T: Serialize>(
+    w: &mut impl Write,
+    message: &T,
+) -> std::result::Result<(), String> {
+    let bytes = crate::codec::encode("a cluster message", message).map_err(|e| e.to_string())?;
     let len = u32::try_from(bytes.len())
         .ok()
         .filter(|n| (*n as usize) <= MAX_FRAME)
         .ok_or_else(|| {
-            Error::Cluster(format!(
+            format!(
                 "a cluster message of {} bytes is over the limit of {MAX_FRAME}",
                 bytes.len()
-            ))
+            )
         })?;
     w.write_all(&len.to_le_bytes())
         .and_then(|()| w.write_all(&bytes))
         .and_then(|()| w.flush())
-        .map_err(|e| Error::Cluster(format!("cannot send to the other process: {e}")))
+        .map_err(|e| format!("cannot send: {e}"))
 }
 
 /// Reads one message; `Ok(None)` when the peer closed the connection between messages.

@@ -8,9 +8,11 @@
 //! cargo run --release -p freshet-bench -- all
 //! ```
 //!
-//! The binary uses mimalloc as its global allocator (as a production deployment would); the
-//! figures in `docs/benchmarks.md` were measured with it. Benchmarks print figures; they are
-//! not timed tests and assert only that the engine's results are right.
+//! The binary uses mimalloc as its global allocator (as Freshet's own binaries do) unless it is
+//! built with `--no-default-features`, when it uses the system allocator, as a user's program
+//! does by default; `docs/benchmarks.md` says which figures were measured with which.
+//! Benchmarks print figures; they are not timed tests and assert only that the engine's results
+//! are right.
 
 #![deny(missing_docs)]
 
@@ -23,6 +25,7 @@ mod wordcount;
 
 use clap::{Parser, Subcommand};
 
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

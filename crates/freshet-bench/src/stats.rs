@@ -67,8 +67,13 @@ pub fn print_machine() {
         .map(|n| n.get())
         .unwrap_or(1);
     println!(
-        "machine: {cores} cores, load average {} (global allocator: mimalloc, {} build)",
+        "machine: {cores} cores, load average {} (global allocator: {}, {} build)",
         load_average().map_or_else(|| "unknown".to_string(), |l| format!("{l:.2}")),
+        if cfg!(feature = "mimalloc") {
+            "mimalloc"
+        } else {
+            "system"
+        },
         if cfg!(debug_assertions) {
             "DEBUG"
         } else {

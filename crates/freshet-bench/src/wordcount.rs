@@ -49,6 +49,14 @@ pub struct Args {
     /// Worker counts of the streaming runs, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     pub workers: Vec<usize>,
+    /// The forms of the Freshet pipeline to measure, comma separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "textbook,collector,combine"
+    )]
+    pub styles: Vec<Style>,
     /// Skip the batch-job (`Dataset::text_file`) measurement.
     #[arg(long)]
     pub no_batch_job: bool,
@@ -106,6 +114,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         (Style::Collector, "flat_map_into"),
         (Style::PartitionCombine, "map_partitions combine"),
     ] {
+        if !args.styles.contains(&style) {
+            continue;
+        }
         for &w in &args.workers {
             measure(
                 &mut rows,
@@ -246,16 +257,16 @@ fn hand_count<S: BuildHasher + Clone>(files: &[PathBuf], hasher: S) -> Counted {
     }
 }
 
-/// Freshet streaming word count over the directory, run available-now.
 /// How the Freshet word count is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Style {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Style {
     /// `flat_map` (a `Vec<String>` per line) → `map((w, 1))` → `reduce_by_key`: the textbook form.
     Textbook,
     /// `flat_map_into` pushing `(w, 1)` → `reduce_by_key`: no `Vec` per line, no `map` stage.
     Collector,
     /// `map_partitions` counting each partition with borrowed `&str` keys (as the hand loop
     /// does) → `reduce_by_key`: Spark's "combine inside mapPartitions" idiom.
+    #[value(name = "combine")]
     PartitionCombine,
 }
 

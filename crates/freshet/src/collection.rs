@@ -14,11 +14,14 @@ macro_rules! collection_ops {
                 U: $crate::data::Data,
                 F: Fn(T) -> U + Send + Sync + 'static,
             {
-                let f: std::sync::Arc<dyn Fn(T) -> U + Send + Sync> = std::sync::Arc::new(f);
-                self.wrap(
-                    self.plan
-                        .derive("map", move |s, _b| $crate::ops::narrow::map(s, f.clone())),
-                )
+                let f = std::sync::Arc::new(f);
+                self.wrap(self.plan.narrow(
+                    "map",
+                    std::sync::Arc::new(move || -> $crate::plan::StepFn<T, U> {
+                        let f = f.clone();
+                        Box::new(move |x, out| out(f(x)))
+                    }),
+                ))
             }
 
             /// Applies `f` to every record and flattens the results.
@@ -29,9 +32,17 @@ macro_rules! collection_ops {
                 F: Fn(T) -> I + Send + Sync + 'static,
             {
                 let f = std::sync::Arc::new(f);
-                self.wrap(self.plan.derive("flat_map", move |s, _b| {
-                    $crate::ops::narrow::flat_map(s, f.clone())
-                }))
+                self.wrap(self.plan.narrow(
+                    "flat_map",
+                    std::sync::Arc::new(move || -> $crate::plan::StepFn<T, U> {
+                        let f = f.clone();
+                        Box::new(move |x, out| {
+                            for y in f(x) {
+                                out(y)
+                            }
+                        })
+                    }),
+                ))
             }
 
             /// Like [`flat_map`](Self::flat_map), with a closure that pushes its results into
@@ -44,18 +55,19 @@ macro_rules! collection_ops {
                 F: Fn(T, &mut Vec<U>) + Send + Sync + 'static,
             {
                 let f = std::sync::Arc::new(f);
-                self.wrap(self.plan.derive("flat_map", move |s, _b| {
-                    let f = f.clone();
-                    $crate::ops::narrow(
-                        s,
-                        "flat_map",
-                        move |data: &mut Vec<T>, out: &mut Vec<U>| {
-                            for x in data.drain(..) {
-                                f(x, out);
+                self.wrap(self.plan.narrow(
+                    "flat_map",
+                    std::sync::Arc::new(move || -> $crate::plan::StepFn<T, U> {
+                        let f = f.clone();
+                        let mut made: Vec<U> = Vec::new();
+                        Box::new(move |x, out| {
+                            f(x, &mut made);
+                            for y in made.drain(..) {
+                                out(y)
                             }
-                        },
-                    )
-                }))
+                        })
+                    }),
+                ))
             }
 
             /// Keeps the records for which `f` returns `true`.
@@ -63,10 +75,18 @@ macro_rules! collection_ops {
             where
                 F: Fn(&T) -> bool + Send + Sync + 'static,
             {
-                let f: std::sync::Arc<dyn Fn(&T) -> bool + Send + Sync> = std::sync::Arc::new(f);
-                self.wrap(self.plan.derive("filter", move |s, _b| {
-                    $crate::ops::narrow::filter(s, f.clone())
-                }))
+                let f = std::sync::Arc::new(f);
+                self.wrap(self.plan.narrow(
+                    "filter",
+                    std::sync::Arc::new(move || -> $crate::plan::StepFn<T, T> {
+                        let f = f.clone();
+                        Box::new(move |x, out| {
+                            if f(&x) {
+                                out(x)
+                            }
+                        })
+                    }),
+                ))
             }
 
             /// Applies `f` to each whole partition (one per worker) of every batch, empty
@@ -132,8 +152,15 @@ macro_rules! collection_ops {
                     merge_value: f.clone(),
                     merge_combiners: f,
                 };
-                self.wrap(self.plan.derive("reduce_by_key", move |s, b| {
-                    $crate::ops::keyed::combine_by_key(s, &b.env, "reduce_by_key", combiner.clone())
+                self.wrap(self.plan.derive_fused("reduce_by_key", move |input, b| {
+                    let parts = b.env.peers;
+                    $crate::ops::keyed::combine_by_key_fused(
+                        input,
+                        b,
+                        "reduce_by_key",
+                        combiner.clone(),
+                        parts,
+                    )
                 }))
             }
 
@@ -157,12 +184,14 @@ macro_rules! collection_ops {
                     merge_value: std::sync::Arc::new(merge_value),
                     merge_combiners: std::sync::Arc::new(merge_combiners),
                 };
-                self.wrap(self.plan.derive("combine_by_key", move |s, b| {
-                    $crate::ops::keyed::combine_by_key(
-                        s,
-                        &b.env,
+                self.wrap(self.plan.derive_fused("combine_by_key", move |input, b| {
+                    let parts = b.env.peers;
+                    $crate::ops::keyed::combine_by_key_fused(
+                        input,
+                        b,
                         "combine_by_key",
                         combiner.clone(),
+                        parts,
                     )
                 }))
             }
@@ -191,18 +220,17 @@ macro_rules! collection_ops {
                 F: Fn(V) -> I + Send + Sync + 'static,
             {
                 let f = std::sync::Arc::new(f);
-                self.wrap(self.plan.derive("flat_map_values", move |s, _b| {
-                    let f = f.clone();
-                    $crate::ops::narrow(
-                        s,
-                        "flat_map_values",
-                        move |data: &mut Vec<(K, V)>, out: &mut Vec<(K, U)>| {
-                            for (k, v) in data.drain(..) {
-                                out.extend(f(v).into_iter().map(|u| (k.clone(), u)));
+                self.wrap(self.plan.narrow(
+                    "flat_map_values",
+                    std::sync::Arc::new(move || -> $crate::plan::StepFn<(K, V), (K, U)> {
+                        let f = f.clone();
+                        Box::new(move |(k, v), out| {
+                            for u in f(v) {
+                                out((k.clone(), u))
                             }
-                        },
-                    )
-                }))
+                        })
+                    }),
+                ))
             }
 
             /// For every key present on either side, the key with both sides' values.

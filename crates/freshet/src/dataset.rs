@@ -106,7 +106,7 @@ impl<T: Data> Dataset<T> {
         let workers = self.workers()?;
         let result: Arc<Mutex<Vec<T>>> = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&result);
-        let plan = self.plan.clone();
+        let plan = self.plan.consumer();
         run_batch_job(
             workers,
             Arc::new(move |b: &mut Builder<'_>| {
@@ -176,7 +176,7 @@ impl<T: Data> Dataset<T> {
         let workers = self.workers()?;
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let plan = self.plan.clone();
+        let plan = self.plan.consumer();
         let target = dir.clone();
         let batch_dir: ops::output::BatchDir = Arc::new(move |_t| target.clone());
         run_batch_job(

@@ -100,7 +100,7 @@ impl<T: Data> DStream<T> {
     pub fn sink<S: Sink<T>>(&self, sink: S) -> Output {
         let at_least_once = sink.guarantee() == Guarantee::AtLeastOnce;
         let sink = Arc::new(sink);
-        let plan = self.plan.clone();
+        let plan = self.plan.consumer();
         let every = self.plan.lineage().slide;
         self.output("sink", at_least_once, move |node, output| {
             Arc::new(move |b: &mut Builder<'_>| {
@@ -179,7 +179,7 @@ impl<T: Data> DStream<T> {
         F: Fn(BatchTime, Vec<T>) + Send + Sync + 'static,
     {
         let f = Arc::new(f);
-        let plan = self.plan.clone();
+        let plan = self.plan.consumer();
         let every = self.plan.lineage().slide;
         self.output("foreach_batch", false, move |id, output| {
             Arc::new(move |b: &mut Builder<'_>| {
@@ -206,7 +206,7 @@ impl<T: Data> DStream<T> {
     where
         T: Debug,
     {
-        let plan = self.plan.clone();
+        let plan = self.plan.consumer();
         let every = self.plan.lineage().slide;
         self.output("print", false, move |id, output| {
             Arc::new(move |b: &mut Builder<'_>| {
@@ -244,7 +244,7 @@ impl<T: Data> DStream<T> {
         T: Debug,
     {
         let name: String = name.into();
-        let plan = self.plan.clone();
+        let plan = self.plan.consumer();
         let label = name.clone();
         let every = self.plan.lineage().slide;
         let output = self.output("publish", false, move |id, output| {
@@ -287,7 +287,7 @@ impl<T: Data> DStream<T> {
                 None => format!("{prefix}-{t}"),
             })
         });
-        let plan = self.plan.clone();
+        let plan = self.plan.consumer();
         let every = self.plan.lineage().slide;
         self.output("save_as_text_files", false, move |id, _| {
             Arc::new(move |b: &mut Builder<'_>| {

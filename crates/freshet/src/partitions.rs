@@ -38,9 +38,9 @@ fn combined<K: Key, V: Data, C: Data>(
         partitions: n.max(1),
         ..plan.lineage().clone()
     };
-    plan.derive_with(name, lineage, move |s, b| {
+    plan.derive_fused_with(name, lineage, move |input, b| {
         let parts = partitions_of(Some(n), b.env.peers);
-        keyed::combine_by_key_in(s, &b.env, name, c.clone(), parts)
+        keyed::combine_by_key_fused(input, b, name, c.clone(), parts)
     })
 }
 

@@ -231,7 +231,7 @@ impl<T: Data> DStream<T> {
         let interval = millis(self.ctx.config.batch_interval()).max(1);
         // A windowed stream has batches (and remembers them) only where a window ends.
         let every = self.plan.lineage().slide;
-        let plan = self.plan.clone();
+        let plan = self.plan.consumer();
         let store = Arc::clone(&kept);
         let output = next_id();
         self.ctx

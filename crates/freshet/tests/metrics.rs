@@ -261,9 +261,14 @@ fn a_job_behind_its_clock_shows_its_backlog_and_is_flagged() {
 }
 
 #[test]
-fn sources_and_narrow_operators_have_busy_time() {
+fn sources_and_operators_have_busy_time_and_fused_steps_count_their_records() {
     let (ctx, clock) = common::context(1);
     let records: Vec<u64> = (0..200_000).collect();
+    let kept = records
+        .iter()
+        .map(|x| x.wrapping_mul(2_654_435_761) % 1000)
+        .filter(|x| x % 3 == 0)
+        .count() as u64;
     ctx.queue_stream(vec![records])
         .map(|x| x.wrapping_mul(2_654_435_761) % 1000)
         .filter(|x| x % 3 == 0)
@@ -271,12 +276,25 @@ fn sources_and_narrow_operators_have_busy_time() {
         .collect_batches();
     common::run_batches(&ctx, &clock, 1);
     let detail = ctx.batch_detail(BatchTime(common::I)).unwrap();
-    for name in ["queue_stream", "map", "filter"] {
-        let op = detail
+    let op = |name: &str| {
+        detail
             .operators
             .iter()
             .find(|o| o.name == name)
-            .unwrap_or_else(|| panic!("no {name} in {:?}", detail.operators));
-        assert!(op.busy > Duration::ZERO, "{name} has no busy time: {op:?}");
+            .unwrap_or_else(|| panic!("no {name} in {:?}", detail.operators))
+            .clone()
+    };
+    // `map` runs fused into the operator that runs `filter`, which is charged for both.
+    for name in ["queue_stream", "filter"] {
+        assert!(op(name).busy > Duration::ZERO, "{name} has no busy time");
     }
+    assert_eq!(op("map").busy, Duration::ZERO);
+    assert_eq!(
+        (op("map").records_in, op("map").records_out),
+        (200_000, 200_000)
+    );
+    assert_eq!(
+        (op("filter").records_in, op("filter").records_out),
+        (200_000, kept)
+    );
 }

@@ -279,3 +279,74 @@ fn flat_map_values_pairs_every_result_with_its_key() {
         },
     );
 }
+
+/// Counts the calls of a user function.
+fn counted<T>(calls: &std::sync::Arc<std::sync::atomic::AtomicU64>, x: T) -> T {
+    calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    x
+}
+
+#[test]
+fn a_chain_read_by_two_operators_runs_once_per_record() {
+    let (ctx, clock) = context(2);
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let c = calls.clone();
+    let words = ctx
+        .queue_stream(vec![strings(&["a b a", "c"]), strings(&["b"])])
+        .flat_map(|line: String| line.split(' ').map(str::to_string).collect::<Vec<_>>())
+        .map(move |w| counted(&c, w));
+    // Read twice: by a keyed aggregation (which fuses a chain read by it alone) and by an output.
+    let counts = words
+        .map(|w| (w, 1u64))
+        .reduce_by_key(|a, b| a + b)
+        .collect_batches();
+    let all = words.collect_batches();
+    run_batches(&ctx, &clock, 2);
+    ctx.stop(true).unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 5);
+    assert_eq!(
+        sorted(&counts, 2),
+        vec![
+            vec![
+                ("a".to_string(), 2),
+                ("b".to_string(), 1),
+                ("c".to_string(), 1)
+            ],
+            vec![("b".to_string(), 1)]
+        ]
+    );
+    assert_eq!(
+        sorted(&all, 2),
+        vec![strings(&["a", "a", "b", "c"]), strings(&["b"])]
+    );
+}
+
+#[test]
+fn a_chain_fused_into_a_keyed_aggregation_gives_what_separate_operators_give() {
+    let input = || vec![(0..5_000u64).collect::<Vec<_>>(), (2_000..9_000).collect()];
+    let build = |ctx: &freshet::StreamingContext| {
+        ctx.queue_stream(input())
+            .filter(|x| x % 7 != 3)
+            .flat_map(|x| vec![x % 97, x % 13])
+            .map(|k| (k, 1u64))
+            .reduce_by_key(|a, b| a + b)
+            .collect_batches()
+    };
+    let mut expected = Vec::new();
+    for batch in input() {
+        let mut counts = std::collections::BTreeMap::new();
+        for x in batch.into_iter().filter(|x| x % 7 != 3) {
+            for k in [x % 97, x % 13] {
+                *counts.entry(k).or_insert(0u64) += 1;
+            }
+        }
+        expected.push(counts.into_iter().collect::<Vec<_>>());
+    }
+    for workers in [1, 2, 3] {
+        let (ctx, clock) = context(workers);
+        let got = build(&ctx);
+        run_batches(&ctx, &clock, 2);
+        ctx.stop(true).unwrap();
+        assert_eq!(sorted(&got, 2), expected, "{workers} workers");
+    }
+}

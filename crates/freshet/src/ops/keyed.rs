@@ -1,9 +1,9 @@
 //! Keyed aggregations: `combine_by_key` (and through it `reduce_by_key`, `count_by_value`) and
 //! `group_by_key`. Records are combined on their worker first, then routed by key.
 
-use super::{per_time, route, EmitEmpty, FastMap};
+use super::{per_time, per_time_records, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
-use crate::plan::{TStream, WorkerEnv};
+use crate::plan::{Builder, Plan, TStream, WorkerEnv};
 use std::rc::Rc;
 use std::sync::Arc;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
@@ -95,19 +95,65 @@ pub(crate) fn combine_by_key_in<'s, K: Key, V: Data, C: Data>(
         move || hint.new_map::<K, C>(),
         move |map, data: &mut Vec<(K, V)>| {
             for (k, v) in data.drain(..) {
-                let slot = map.entry(k).or_insert(None);
-                *slot = Some(match slot.take() {
-                    Some(acc) => merge_value(acc, v),
-                    None => create(v),
-                });
+                add_value(map, k, v, &*create, &*merge_value);
             }
         },
         move |_t, map, out| hint2.drain(map, out),
     );
+    merge_workers(local, env, name, c.merge_combiners, parts)
+}
+
+/// [`combine_by_key_in`] over the records of plan node `input`, combined as the narrow chain
+/// ending there makes them (see [`Plan::attach`]).
+pub(crate) fn combine_by_key_fused<'s, K: Key, V: Data, C: Data>(
+    input: &Plan<(K, V)>,
+    b: &mut Builder<'s>,
+    name: &str,
+    c: Combiner<V, C>,
+    parts: usize,
+) -> TStream<'s, (K, C)> {
+    let (create, merge_value) = (c.create.clone(), c.merge_value.clone());
+    let hint = SizeHint::default();
+    let hint2 = hint.clone();
+    let local = per_time_records(
+        input,
+        b,
+        name,
+        move || hint.new_map::<K, C>(),
+        move |map, (k, v)| add_value(map, k, v, &*create, &*merge_value),
+        move |_t, map, out| hint2.drain(map, out),
+    );
+    merge_workers(local, &b.env, name, c.merge_combiners, parts)
+}
+
+/// Adds `v` to key `k`'s combiner in `map`.
+#[inline]
+fn add_value<K: Key, V, C>(
+    map: &mut FastMap<K, Option<C>>,
+    k: K,
+    v: V,
+    create: &dyn Fn(V) -> C,
+    merge_value: &dyn Fn(C, V) -> C,
+) {
+    let slot = map.entry(k).or_insert(None);
+    *slot = Some(match slot.take() {
+        Some(acc) => merge_value(acc, v),
+        None => create(v),
+    });
+}
+
+/// With more than one worker: routes each worker's combiners by key to the first `parts`
+/// workers and merges them there.
+fn merge_workers<'s, K: Key, C: Data>(
+    local: TStream<'s, (K, C)>,
+    env: &Rc<WorkerEnv>,
+    name: &str,
+    merge: Arc<dyn Fn(C, C) -> C + Send + Sync>,
+    parts: usize,
+) -> TStream<'s, (K, C)> {
     if env.peers == 1 {
         return local;
     }
-    let merge = c.merge_combiners;
     let hint = SizeHint::default();
     let hint2 = hint.clone();
     per_time(

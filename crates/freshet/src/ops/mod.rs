@@ -22,14 +22,17 @@ pub(crate) mod sort;
 pub(crate) mod state;
 pub(crate) mod window;
 
+use crate::data::Data;
 use crate::durability::decode_state;
-use crate::plan::{TStream, WorkerEnv};
+use crate::plan::{Builder, Plan, TStream, WorkerEnv};
 use crate::time::with_batch_time;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::rc::Rc;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{ParallelizationContract, Pipeline};
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::{Capability, Operator};
 
 pub(crate) use narrow::narrow;
@@ -149,6 +152,65 @@ where
             }
         },
     )
+}
+
+/// [`per_time`] with [`EmitEmpty::Never`] over the records of plan node `input`, fused with the
+/// narrow chain ending there (see [`Plan::attach`]): `add` takes the records one at a time, as
+/// the chain makes them.
+pub(crate) fn per_time_records<'s, T, U, S, I, A, F>(
+    input: &Plan<T>,
+    b: &mut Builder<'s>,
+    name: &str,
+    init: I,
+    mut add: A,
+    mut finish: F,
+) -> TStream<'s, U>
+where
+    T: Data,
+    U: 'static,
+    S: 'static,
+    I: Fn() -> S + 'static,
+    A: FnMut(&mut S, T) + 'static,
+    F: FnMut(u64, S, &mut Vec<U>) + 'static,
+{
+    let mut op = OperatorBuilder::new(name.to_owned(), b.scope);
+    let mut input = input.attach(b, &mut op);
+    let (output, stream) = op.new_output::<Vec<U>>();
+    let mut output = OutputBuilder::<u64, CapacityContainerBuilder<Vec<U>>>::from(output);
+    let node = local::installing();
+    op.build(move |capabilities| {
+        drop(capabilities);
+        let mut pending: BTreeMap<u64, (Option<Capability<u64>>, S)> = BTreeMap::new();
+        let mut out: Vec<U> = Vec::new();
+        move |frontiers| {
+            let mut output = output.activate();
+            let mut timer = OpTimer::start(node);
+            input.for_each(&mut |icap, records| {
+                let Some(&t) = icap.least() else { return };
+                timer.batch(t);
+                let entry = pending.entry(t).or_insert_with(|| (None, init()));
+                if entry.0.is_none() {
+                    entry.0 = icap.retain_least(0);
+                }
+                let state = &mut entry.1;
+                with_batch_time(t, || records(&mut |x| add(state, x)));
+            });
+            while let Some(entry) = pending.first_entry() {
+                let t = *entry.key();
+                if frontiers[0].less_equal(&t) {
+                    break;
+                }
+                let (cap, state) = entry.remove();
+                timer.batch(t);
+                with_batch_time(t, || finish(t, state, &mut out));
+                if let (Some(cap), false) = (cap, out.is_empty()) {
+                    output.session(&cap).give_container(&mut out);
+                }
+                out.clear();
+            }
+        }
+    });
+    stream
 }
 
 /// [`per_time`] over two inputs: `add1` and `add2` update the same per-batch state.

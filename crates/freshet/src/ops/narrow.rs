@@ -5,7 +5,6 @@ use crate::data::{Data, Key};
 use crate::metrics::local::{self, OpTimer};
 use crate::plan::TStream;
 use crate::time::with_batch_time;
-use std::sync::Arc;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::{Concat, Operator};
@@ -31,41 +30,6 @@ where
                     output.session(&cap).give_container(&mut buf);
                 }
             });
-        }
-    })
-}
-
-/// `map`.
-pub(crate) fn map<'s, T: Data, U: Data>(
-    s: TStream<'s, T>,
-    f: Arc<dyn Fn(T) -> U + Send + Sync>,
-) -> TStream<'s, U> {
-    narrow(s, "map", move |data, out| {
-        out.extend(data.drain(..).map(|x| f(x)))
-    })
-}
-
-/// `filter`.
-pub(crate) fn filter<'s, T: Data>(
-    s: TStream<'s, T>,
-    f: Arc<dyn Fn(&T) -> bool + Send + Sync>,
-) -> TStream<'s, T> {
-    narrow(s, "filter", move |data, out| {
-        out.extend(data.drain(..).filter(|x| f(x)))
-    })
-}
-
-/// `flat_map`.
-pub(crate) fn flat_map<'s, T, U, I, F>(s: TStream<'s, T>, f: Arc<F>) -> TStream<'s, U>
-where
-    T: Data,
-    U: Data,
-    I: IntoIterator<Item = U>,
-    F: Fn(T) -> I + Send + Sync + 'static,
-{
-    narrow(s, "flat_map", move |data, out| {
-        for x in data.drain(..) {
-            out.extend(f(x));
         }
     })
 }

@@ -8,14 +8,23 @@
 
 mod builder;
 mod count;
+mod fuse;
 mod memo;
 
 pub(crate) use builder::{Builder, ReadSplit, SourceId, Split, WorkerEnv};
+pub(crate) use fuse::{ChainInput, Step, StepFn};
 
 use crate::data::Data;
+use crate::metrics::local::{self, OpTimer};
 use crate::metrics::NodeKind;
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::time::with_batch_time;
+use fuse::{AttachFn, Head, Then};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
 
 /// A timely stream of Freshet records, timestamped with batch times in milliseconds.
 pub(crate) type TStream<'s, T> = timely::dataflow::Stream<'s, u64, Vec<T>>;
@@ -70,6 +79,11 @@ struct Node<T> {
     label: Mutex<Option<String>>,
     lineage: Lineage,
     install: Box<InstallFn<T>>,
+    /// For a narrow step (`map`, `filter`, ...): how to fuse it, with the steps before it, into
+    /// the operator that consumes it.
+    chain: Option<Arc<AttachFn<T>>>,
+    /// How many plan nodes and outputs read this node (a chain is fused only into a single one).
+    consumers: AtomicUsize,
 }
 
 /// One node of the logical plan, producing records of type `T`.
@@ -107,7 +121,69 @@ impl<T: Data> Plan<T> {
                 label: Mutex::new(None),
                 lineage,
                 install: Box::new(install),
+                chain: None,
+                consumers: AtomicUsize::new(0),
             }),
+        }
+    }
+
+    /// This plan, as read by one more consumer (a plan node or an output): every consumer
+    /// holds its input through this, so that a narrow chain knows whether it may be fused.
+    pub fn consumer(&self) -> Self {
+        self.node.consumers.fetch_add(1, Ordering::Relaxed);
+        self.clone()
+    }
+
+    /// A narrow node: `step` applied to every record of this node's stream. It is fused into
+    /// the operator that consumes it (see [`fuse`](self::fuse)), or installed as one operator
+    /// running the whole chain when it cannot be.
+    pub fn narrow<U: Data>(&self, name: &str, step: Step<T, U>) -> Plan<U> {
+        let parent = self.consumer();
+        let id = next_id();
+        let chain: Arc<AttachFn<U>> = Arc::new(move |b, op| {
+            let inner = parent.attach(b, op);
+            Box::new(Then::new(inner, &step, id))
+        });
+        let attach = Arc::clone(&chain);
+        let op_name = name.to_string();
+        Plan {
+            node: Arc::new(Node {
+                id,
+                name: name.into(),
+                kind: NodeKind::Operator,
+                label: Mutex::new(None),
+                lineage: self.lineage().clone(),
+                install: Box::new(move |b: &mut Builder<'_>| materialize(b, &op_name, &*attach)),
+                chain: Some(chain),
+                consumers: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Adds this node's records as an input of the operator `op` being built: through the
+    /// fused chain of narrow steps ending here when this node is one read by nothing else and
+    /// not installed yet, else from the node's stream.
+    pub fn attach<'s>(
+        &self,
+        b: &mut Builder<'s>,
+        op: &mut OperatorBuilder<'s, u64>,
+    ) -> Box<dyn ChainInput<T>> {
+        match &self.node.chain {
+            Some(chain)
+                if self.node.consumers.load(Ordering::Relaxed) <= 1
+                    && b.memo().get::<T>(self.node.id).is_none() =>
+            {
+                let consumer = b.current_node();
+                b.begin_node(self.node.id, &self.node.name, self.label(), self.node.kind);
+                let input = chain(b, op);
+                b.end_node();
+                b.add_edge(self.node.id, consumer);
+                input
+            }
+            _ => {
+                let stream = self.stream(b);
+                Box::new(Head::new(op.new_input(stream, Pipeline)))
+            }
         }
     }
 
@@ -125,7 +201,7 @@ impl<T: Data> Plan<T> {
     where
         F: for<'s> Fn(TStream<'s, T>, &mut Builder<'s>) -> TStream<'s, U> + Send + Sync + 'static,
     {
-        let parent = self.clone();
+        let parent = self.consumer();
         Plan::with_kind(
             name,
             NodeKind::Operator,
@@ -134,6 +210,29 @@ impl<T: Data> Plan<T> {
                 let input = parent.stream(b);
                 f(input, b)
             },
+        )
+    }
+
+    /// Like [`derive`](Self::derive), for an operator that reads this node through
+    /// [`attach`](Self::attach), so that a narrow chain ending here runs inside it.
+    pub fn derive_fused<U: Data, F>(&self, name: &str, f: F) -> Plan<U>
+    where
+        F: for<'s> Fn(&Plan<T>, &mut Builder<'s>) -> TStream<'s, U> + Send + Sync + 'static,
+    {
+        self.derive_fused_with(name, self.lineage().clone(), f)
+    }
+
+    /// [`derive_fused`](Self::derive_fused) for a node whose lineage differs from this one's.
+    pub fn derive_fused_with<U: Data, F>(&self, name: &str, lineage: Lineage, f: F) -> Plan<U>
+    where
+        F: for<'s> Fn(&Plan<T>, &mut Builder<'s>) -> TStream<'s, U> + Send + Sync + 'static,
+    {
+        let parent = self.consumer();
+        Plan::with_kind(
+            name,
+            NodeKind::Operator,
+            lineage,
+            move |b: &mut Builder<'_>| f(&parent, b),
         )
     }
 
@@ -157,8 +256,8 @@ impl<T: Data> Plan<T> {
             + Sync
             + 'static,
     {
-        let left = self.clone();
-        let right = other.clone();
+        let left = self.consumer();
+        let right = other.consumer();
         let lineage = self.lineage().merge(other.lineage());
         Plan::with_kind(
             name,
@@ -181,7 +280,7 @@ impl<T: Data> Plan<T> {
             + Sync
             + 'static,
     {
-        let parents: Vec<Plan<T>> = plans.to_vec();
+        let parents: Vec<Plan<T>> = plans.iter().map(Plan::consumer).collect();
         let lineage = parents
             .iter()
             .skip(1)
@@ -212,7 +311,12 @@ impl<T: Data> Plan<T> {
             None => {
                 b.begin_node(self.node.id, &self.node.name, self.label(), self.node.kind);
                 let s = (self.node.install)(b);
-                let s = count::count_records(s, self.node.id);
+                // A fused chain counts its records itself.
+                let s = if self.node.chain.is_some() {
+                    s
+                } else {
+                    count::count_records(s, self.node.id)
+                };
                 b.end_node();
                 b.memo().insert(self.node.id, s.clone());
                 s
@@ -245,4 +349,33 @@ impl<T: Data> Plan<T> {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+}
+
+/// Installs a chain of narrow steps as one operator whose output is the chain's records.
+fn materialize<'s, T: Data>(
+    b: &mut Builder<'s>,
+    name: &str,
+    attach: &AttachFn<T>,
+) -> TStream<'s, T> {
+    let mut op = OperatorBuilder::new(name.to_owned(), b.scope);
+    let mut input = attach(b, &mut op);
+    let (output, stream) = op.new_output::<Vec<T>>();
+    let mut output = OutputBuilder::<u64, CapacityContainerBuilder<Vec<T>>>::from(output);
+    let node = local::installing();
+    op.build(move |_capabilities| {
+        let mut buf: Vec<T> = Vec::new();
+        move |_frontiers| {
+            let mut output = output.activate();
+            let mut timer = OpTimer::start(node);
+            input.for_each(&mut |cap, records| {
+                let Some(&t) = cap.least() else { return };
+                timer.batch(t);
+                with_batch_time(t, || records(&mut |x| buf.push(x)));
+                if !buf.is_empty() {
+                    output.session(&cap).give_container(&mut buf);
+                }
+            });
+        }
+    });
+    stream
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 const PARK: Duration = Duration::from_millis(5);
 
 /// How many records an input sends into the dataflow per step (see `WorkerInput::pump`).
-pub(crate) const CHUNK: usize = 256;
+pub(crate) const CHUNK: usize = 4096;
 
 /// What the driver tells a worker.
 pub(crate) enum ToWorker {

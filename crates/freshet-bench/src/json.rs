@@ -31,6 +31,7 @@ use clap::builder::RangedU64ValueParser;
 use freshet::event_time::{WatermarkOptions, WindowSpec};
 use freshet::source::file_stream::FileStreamOptions;
 use freshet::{DStream, StreamingConfig, StreamingContext};
+use freshet_connectors::files::{TypedFileSource, TypedFileStreams, TypedStreamOptions};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -155,6 +156,9 @@ enum Form {
     /// `flat_map_into` parsing into the borrowed [`BidRef`] and pushing only the kept
     /// projections (A) or the `(channel, date_time)` pairs (B).
     Collector,
+    /// The typed JSON-lines source (`freshet_connectors::files`) parsing each line straight
+    /// into the owned [`Bid`], then the textbook form's `filter` and `map` (A) or `map` (B).
+    Typed,
 }
 
 /// What a query found.
@@ -226,6 +230,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         for (form, label) in [
             (Form::Textbook, textbook_label(query)),
             (Form::Collector, "flat_map_into"),
+            (Form::Typed, "typed JSON source"),
         ] {
             for &w in &args.workers {
                 measure(
@@ -436,6 +441,18 @@ fn bid_lines(ctx: &StreamingContext, dir: &Path, files_per_batch: usize) -> DStr
     )
 }
 
+/// The bids of the files of `dir` from the typed JSON-lines source, `files_per_batch` files per
+/// batch.
+fn bids(ctx: &StreamingContext, dir: &Path, files_per_batch: usize) -> DStream<Bid> {
+    ctx.typed_file_stream(
+        TypedFileSource::json_lines(dir).options(
+            TypedStreamOptions::new()
+                .include_existing(true)
+                .max_files_per_batch(files_per_batch),
+        ),
+    )
+}
+
 /// Parses a line into the owned [`Bid`] (the generated input has no malformed line).
 fn parse_owned(line: String) -> Bid {
     serde_json::from_str(&line).expect("a bid as JSON")
@@ -449,8 +466,15 @@ fn freshet_filter(
     form: Form,
 ) -> anyhow::Result<Answer> {
     let ctx = context(workers)?;
+    if form == Form::Typed {
+        let kept = bids(&ctx, dir, files_per_batch)
+            .filter(|b: &Bid| b.price > PRICE_THRESHOLD)
+            .map(|b: Bid| (b.auction, b.price));
+        return sum_kept(&ctx, &kept);
+    }
     let lines = bid_lines(&ctx, dir, files_per_batch);
     let kept = match form {
+        Form::Typed => unreachable!("the typed form returned above"),
         Form::Textbook => lines
             .map(parse_owned)
             .filter(|b: &Bid| b.price > PRICE_THRESHOLD)
@@ -462,6 +486,11 @@ fn freshet_filter(
             }
         }),
     };
+    sum_kept(&ctx, &kept)
+}
+
+/// Runs query A's pipeline available-now: how many bids it kept, and their prices' sum.
+fn sum_kept(ctx: &StreamingContext, kept: &DStream<(u64, u64)>) -> anyhow::Result<Answer> {
     let bids = Arc::new(AtomicU64::new(0));
     let price_sum = Arc::new(AtomicU64::new(0));
     let (b, s) = (Arc::clone(&bids), Arc::clone(&price_sum));
@@ -484,15 +513,17 @@ fn freshet_windows(
     form: Form,
 ) -> anyhow::Result<Answer> {
     let ctx = context(workers)?;
-    let lines = bid_lines(&ctx, dir, files_per_batch);
     let pairs = match form {
-        Form::Textbook => lines
+        Form::Typed => bids(&ctx, dir, files_per_batch).map(|b: Bid| (b.channel, b.date_time)),
+        Form::Textbook => bid_lines(&ctx, dir, files_per_batch)
             .map(parse_owned)
             .map(|b: Bid| (b.channel, b.date_time)),
-        Form::Collector => lines.flat_map_into(|line: String, out: &mut Vec<(String, u64)>| {
-            let b: BidRef = serde_json::from_str(&line).expect("a bid as JSON");
-            out.push((b.channel.to_owned(), b.date_time));
-        }),
+        Form::Collector => bid_lines(&ctx, dir, files_per_batch).flat_map_into(
+            |line: String, out: &mut Vec<(String, u64)>| {
+                let b: BidRef = serde_json::from_str(&line).expect("a bid as JSON");
+                out.push((b.channel.to_owned(), b.date_time));
+            },
+        ),
     };
     let counted = pairs
         .with_event_time(

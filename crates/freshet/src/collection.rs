@@ -19,7 +19,10 @@ macro_rules! collection_ops {
                     "map",
                     std::sync::Arc::new(move || -> $crate::plan::StepFn<T, U> {
                         let f = f.clone();
-                        Box::new(move |x, out| out(f(x)))
+                        Box::new(move |x, out| {
+                            out(f(x));
+                            1
+                        })
                     }),
                 ))
             }
@@ -37,9 +40,12 @@ macro_rules! collection_ops {
                     std::sync::Arc::new(move || -> $crate::plan::StepFn<T, U> {
                         let f = f.clone();
                         Box::new(move |x, out| {
+                            let mut n = 0;
                             for y in f(x) {
-                                out(y)
+                                out(y);
+                                n += 1;
                             }
+                            n
                         })
                     }),
                 ))
@@ -62,9 +68,11 @@ macro_rules! collection_ops {
                         let mut made: Vec<U> = Vec::new();
                         Box::new(move |x, out| {
                             f(x, &mut made);
+                            let n = made.len();
                             for y in made.drain(..) {
                                 out(y)
                             }
+                            n
                         })
                     }),
                 ))
@@ -81,9 +89,11 @@ macro_rules! collection_ops {
                     std::sync::Arc::new(move || -> $crate::plan::StepFn<T, T> {
                         let f = f.clone();
                         Box::new(move |x, out| {
-                            if f(&x) {
+                            let keep = f(&x);
+                            if keep {
                                 out(x)
                             }
+                            usize::from(keep)
                         })
                     }),
                 ))
@@ -225,9 +235,12 @@ macro_rules! collection_ops {
                     std::sync::Arc::new(move || -> $crate::plan::StepFn<(K, V), (K, U)> {
                         let f = f.clone();
                         Box::new(move |(k, v), out| {
+                            let mut n = 0;
                             for u in f(v) {
-                                out((k.clone(), u))
+                                out((k.clone(), u));
+                                n += 1;
                             }
+                            n
                         })
                     }),
                 ))

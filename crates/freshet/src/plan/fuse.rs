@@ -23,8 +23,8 @@ use timely::dataflow::operators::generic::InputHandleCore;
 use timely::dataflow::operators::InputCapability;
 
 /// One narrow step as one worker runs it: turns a record into zero or more records, each given
-/// to the sink.
-pub(crate) type StepFn<T, U> = Box<dyn FnMut(T, &mut dyn FnMut(U))>;
+/// to the sink, and returns how many it gave.
+pub(crate) type StepFn<T, U> = Box<dyn FnMut(T, &mut dyn FnMut(U)) -> usize>;
 
 /// Makes a worker's instance of a narrow step (which may keep scratch space of its own).
 pub(crate) type Step<T, U> = Arc<dyn Fn() -> StepFn<T, U> + Send + Sync>;
@@ -91,17 +91,12 @@ impl<T: 'static, U: 'static> ChainInput<U> for Then<T, U> {
         let (step, node) = (&mut self.step, self.node);
         self.inner.for_each(&mut |cap, records| {
             let time = cap.least().copied();
-            let mut emitted = 0u64;
+            let mut emitted = 0usize;
             f(cap, &mut |sink: &mut dyn FnMut(U)| {
-                records(&mut |x| {
-                    step(x, &mut |y| {
-                        emitted += 1;
-                        sink(y)
-                    })
-                })
+                records(&mut |x| emitted += step(x, &mut *sink))
             });
             if let (Some(t), true) = (time, emitted > 0) {
-                local::records(node, t, emitted);
+                local::records(node, t, emitted as u64);
             }
         });
     }

@@ -647,3 +647,54 @@ fn a_pipeline_writes_rolled_partitioned_json_lines_read_back_as_a_stream_would_s
         .unwrap();
     assert_eq!(sorted(back), sorted(batches.concat()));
 }
+
+#[test]
+fn a_json_lines_file_larger_than_a_read_range_gives_every_record_once() {
+    // Over 1 MiB, so the file is read in several byte ranges, on two workers; lines are long
+    // enough to straddle range boundaries. One bad line lies past the first range.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    let mut id = 0u64;
+    let mut bad_at = None;
+    while text.len() < 9 << 20 {
+        if bad_at.is_none() && text.len() > 5 << 20 {
+            bad_at = Some(text.len());
+            text.push_str("{\"id\": \"not a number\"}\n");
+            continue;
+        }
+        let mut o = order(id);
+        o.note = Some("x".repeat((id % 300) as usize));
+        text.push_str(&serde_json::to_string(&o).unwrap());
+        text.push('\n');
+        expected.push(o);
+        id += 1;
+    }
+    std::fs::write(dir.path().join("big.jsonl"), &text).unwrap();
+    let letters = tempfile::tempdir().unwrap();
+    let mut stepper = BatchStepper::new(
+        StreamingConfig::new(Duration::from_millis(100))
+            .workers(2)
+            .dead_letter_dir(letters.path()),
+    )
+    .unwrap();
+    let out = stepper
+        .context()
+        .typed_file_stream(
+            TypedFileSource::<Order>::json_lines(dir.path()).options(
+                TypedStreamOptions::new()
+                    .include_existing(true)
+                    .bad_records(BadRecordPolicy::DeadLetter),
+            ),
+        )
+        .uid("big")
+        .collect_batches();
+    stepper.start().unwrap();
+    stepper.step().unwrap();
+    stepper.stop().unwrap();
+    let got: Vec<Order> = out.batches().into_iter().flat_map(|(_, r)| r).collect();
+    assert_eq!(sorted(got), expected);
+    let letter = std::fs::read_to_string(letters.path().join("big.jsonl")).unwrap();
+    let at = format!("the line at byte {}", bad_at.unwrap());
+    assert!(letter.contains(&at), "{letter}");
+}

@@ -5,8 +5,10 @@
 //! directories of the sinks are seen; names starting with `.` or `_` are ignored, so a writer
 //! renames a finished `.name.tmp` into place: files must not change once visible). Files not
 //! taken before, oldest modification time first then by path, join the batch, at most
-//! [`TypedStreamOptions::max_files_per_batch`] of them; each file is one split, read whole by
-//! one worker and decoded in its [`FileFormat`].
+//! [`TypedStreamOptions::max_files_per_batch`] of them. A JSON lines file is read in byte
+//! ranges of at most 1 MiB (a line belongs to the range it starts in), spread over the workers,
+//! so a large file is never held in memory whole; a CSV or Parquet file is one split, read whole
+//! by one worker. Records are decoded in the file's [`FileFormat`].
 //!
 //! The offset is the set of files taken, by path relative to the directory, so a replayed
 //! batch reads the same files. It is bounded by age as Spark's `maxFileAge`: files modified
@@ -20,6 +22,7 @@
 use super::csv_sink::CsvOptions;
 use super::error::{check_range, FormatError};
 use super::format::FileFormat;
+use super::json_lines::{byte_ranges, decode_json_lines_in};
 use freshet::source::file_discovery::FileDiscovery;
 pub use freshet::source::file_discovery::FilesTaken;
 use freshet::source::{
@@ -162,9 +165,11 @@ impl<T: Data> TypedFileSource<T> {
     }
 }
 
-/// One file of a batch.
+/// One file of a batch, or (JSON lines) one byte range of it.
 pub struct FileSplit {
     path: PathBuf,
+    /// The lines that start in these bytes; `None`: the whole file.
+    range: Option<(u64, u64)>,
 }
 
 /// Reads one file of a [`TypedFileSource`] into records.
@@ -183,9 +188,13 @@ impl<T: Data> SplitReader for TypedFileReader<T> {
         out: &mut Vec<T>,
         ctx: &ReadContext<'_>,
     ) -> Result<(), SourceError> {
-        let result = self.format.decode(&split.path, out, &mut |row| {
-            ctx.bad_record_raw(&row.describe(), &row.raw)
-        });
+        let mut bad = |row: super::BadRow| ctx.bad_record_raw(&row.describe(), &row.raw);
+        let result = match (self.format, split.range) {
+            (FileFormat::JsonLines, range) => {
+                decode_json_lines_in(&split.path, range, out, &mut bad)
+            }
+            (format, _) => format.decode(&split.path, out, &mut bad),
+        };
         match result {
             Ok(()) => Ok(()),
             Err(FormatError::Io { path, error })
@@ -241,10 +250,24 @@ impl<T: Data> DirectSource for TypedFileSource<T> {
         to: &FilesTaken,
         _workers: usize,
     ) -> Result<Vec<FileSplit>, SourceError> {
+        let by_range = matches!(self.format, FileFormat::JsonLines);
         Ok(self
             .files()?
             .new_files(from, to)
-            .map(|path| FileSplit { path })
+            .flat_map(|path| {
+                // JSON lines are read in byte ranges, spread over the workers and never held
+                // whole; the other formats a file at a time.
+                let ranges = if by_range {
+                    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+                    byte_ranges(size).into_iter().map(Some).collect()
+                } else {
+                    vec![None]
+                };
+                ranges.into_iter().map(move |range| FileSplit {
+                    path: path.clone(),
+                    range,
+                })
+            })
             .collect())
     }
 

@@ -227,12 +227,25 @@ fn killed_at_random_moments_it_counts_every_line_exactly_once() {
             &mut child,
             Duration::from_secs(60),
         );
+        // The two outputs of a batch are written one after the other: the topic may still be
+        // behind the files.
+        let committed = reached
+            && wait_for_output(
+                || Some(topic_counts(&topic_records(&brokers, topic))),
+                &expected,
+                &mut child,
+                Duration::from_secs(60),
+            );
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(
             reached,
             "the files of {topic} hold {:?}, expected {expected:?}",
             file_counts(output)
+        );
+        assert!(
+            committed,
+            "the topic {topic} does not hold the expected counts"
         );
     };
     run("counts", &output, &checkpoint);

@@ -1,7 +1,7 @@
 //! Keyed aggregations: `combine_by_key` (and through it `reduce_by_key`, `count_by_value`) and
 //! `group_by_key`. Records are combined on their worker first, then routed by key.
 
-use super::{per_time, per_time_records, route, EmitEmpty, FastMap};
+use super::{per_time, per_time_records, per_time_records_from, route, EmitEmpty, FastMap};
 use crate::data::{Data, Key};
 use crate::plan::{Builder, Plan, TStream, WorkerEnv};
 use std::rc::Rc;
@@ -86,18 +86,12 @@ pub(crate) fn combine_by_key_in<'s, K: Key, V: Data, C: Data>(
     let (create, merge_value) = (c.create.clone(), c.merge_value.clone());
     let hint = SizeHint::default();
     let hint2 = hint.clone();
-    let local = per_time(
+    let local = per_time_records_from(
         s,
         Pipeline,
         name,
-        env,
-        EmitEmpty::Never,
         move || hint.new_map::<K, C>(),
-        move |map, data: &mut Vec<(K, V)>| {
-            for (k, v) in data.drain(..) {
-                add_value(map, k, v, &*create, &*merge_value);
-            }
-        },
+        move |map, (k, v)| add_value(map, k, v, &*create, &*merge_value),
         move |_t, map, out| hint2.drain(map, out),
     );
     merge_workers(local, env, name, c.merge_combiners, parts)

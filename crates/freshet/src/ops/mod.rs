@@ -24,7 +24,7 @@ pub(crate) mod window;
 
 use crate::data::Data;
 use crate::durability::decode_state;
-use crate::plan::{Builder, Plan, TStream, WorkerEnv};
+use crate::plan::{Builder, ChainInput, Head, Plan, TStream, WorkerEnv};
 use crate::time::with_batch_time;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -32,8 +32,9 @@ use std::rc::Rc;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{ParallelizationContract, Pipeline};
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
-use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::generic::{OutputBuilder, OutputBuilderSession};
 use timely::dataflow::operators::{Capability, Operator};
+use timely::progress::frontier::MutableAntichain;
 
 pub(crate) use narrow::narrow;
 
@@ -135,23 +136,47 @@ where
                         cap.downgrade(&(t + env.interval));
                     }
                 } else {
-                    while let Some(entry) = pending.first_entry() {
-                        let t = *entry.key();
-                        if frontier.less_equal(&t) {
-                            break;
-                        }
-                        let (cap, state) = entry.remove();
-                        timer.batch(t);
-                        with_batch_time(t, || finish(t, state, &mut out));
-                        if let (Some(cap), false) = (cap, out.is_empty()) {
-                            output.session(&cap).give_container(&mut out);
-                        }
-                        out.clear();
-                    }
+                    finish_passed(
+                        &mut pending,
+                        frontier,
+                        &mut timer,
+                        &mut finish,
+                        &mut out,
+                        output,
+                    );
                 }
             }
         },
     )
+}
+
+/// The batches of a per-time operator: each batch's capability (held while the batch has
+/// records and the operator must emit for it) and state.
+type PendingBatches<S> = BTreeMap<u64, (Option<Capability<u64>>, S)>;
+
+/// Finishes, in time order, the batches of `pending` that `frontier` has passed, giving each
+/// one's output under its capability.
+fn finish_passed<S, U: 'static>(
+    pending: &mut PendingBatches<S>,
+    frontier: &MutableAntichain<u64>,
+    timer: &mut OpTimer,
+    finish: &mut impl FnMut(u64, S, &mut Vec<U>),
+    out: &mut Vec<U>,
+    output: &mut OutputBuilderSession<'_, u64, CapacityContainerBuilder<Vec<U>>>,
+) {
+    while let Some(entry) = pending.first_entry() {
+        let t = *entry.key();
+        if frontier.less_equal(&t) {
+            break;
+        }
+        let (cap, state) = entry.remove();
+        timer.batch(t);
+        with_batch_time(t, || finish(t, state, out));
+        if let (Some(cap), false) = (cap, out.is_empty()) {
+            output.session(&cap).give_container(out);
+        }
+        out.clear();
+    }
 }
 
 /// [`per_time`] with [`EmitEmpty::Never`] over the records of plan node `input`, fused with the
@@ -161,6 +186,52 @@ pub(crate) fn per_time_records<'s, T, U, S, I, A, F>(
     input: &Plan<T>,
     b: &mut Builder<'s>,
     name: &str,
+    init: I,
+    add: A,
+    finish: F,
+) -> TStream<'s, U>
+where
+    T: Data,
+    U: 'static,
+    S: 'static,
+    I: Fn() -> S + 'static,
+    A: FnMut(&mut S, T) + 'static,
+    F: FnMut(u64, S, &mut Vec<U>) + 'static,
+{
+    let mut op = OperatorBuilder::new(name.to_owned(), b.scope);
+    let input = input.attach(b, &mut op);
+    per_time_records_of(op, input, init, add, finish)
+}
+
+/// [`per_time_records`] over a stream that is not a plan node's (the records of a container
+/// one at a time, `pact` routing them).
+pub(crate) fn per_time_records_from<'s, T, U, S, P, I, A, F>(
+    stream: TStream<'s, T>,
+    pact: P,
+    name: &str,
+    init: I,
+    add: A,
+    finish: F,
+) -> TStream<'s, U>
+where
+    T: Data,
+    U: 'static,
+    S: 'static,
+    P: ParallelizationContract<u64, Vec<T>>,
+    P::Puller: 'static,
+    I: Fn() -> S + 'static,
+    A: FnMut(&mut S, T) + 'static,
+    F: FnMut(u64, S, &mut Vec<U>) + 'static,
+{
+    let mut op = OperatorBuilder::new(name.to_owned(), stream.scope());
+    let input = Box::new(Head::new(op.new_input(stream, pact)));
+    per_time_records_of(op, input, init, add, finish)
+}
+
+/// Builds the operator of [`per_time_records`] from `op`, whose one input `input` is.
+fn per_time_records_of<'s, T, U, S, I, A, F>(
+    mut op: OperatorBuilder<'s, u64>,
+    mut input: Box<dyn ChainInput<T>>,
     init: I,
     mut add: A,
     mut finish: F,
@@ -173,14 +244,12 @@ where
     A: FnMut(&mut S, T) + 'static,
     F: FnMut(u64, S, &mut Vec<U>) + 'static,
 {
-    let mut op = OperatorBuilder::new(name.to_owned(), b.scope);
-    let mut input = input.attach(b, &mut op);
     let (output, stream) = op.new_output::<Vec<U>>();
     let mut output = OutputBuilder::<u64, CapacityContainerBuilder<Vec<U>>>::from(output);
     let node = local::installing();
     op.build(move |capabilities| {
         drop(capabilities);
-        let mut pending: BTreeMap<u64, (Option<Capability<u64>>, S)> = BTreeMap::new();
+        let mut pending: PendingBatches<S> = BTreeMap::new();
         let mut out: Vec<U> = Vec::new();
         move |frontiers| {
             let mut output = output.activate();
@@ -195,19 +264,14 @@ where
                 let state = &mut entry.1;
                 with_batch_time(t, || records(&mut |x| add(state, x)));
             });
-            while let Some(entry) = pending.first_entry() {
-                let t = *entry.key();
-                if frontiers[0].less_equal(&t) {
-                    break;
-                }
-                let (cap, state) = entry.remove();
-                timer.batch(t);
-                with_batch_time(t, || finish(t, state, &mut out));
-                if let (Some(cap), false) = (cap, out.is_empty()) {
-                    output.session(&cap).give_container(&mut out);
-                }
-                out.clear();
-            }
+            finish_passed(
+                &mut pending,
+                &frontiers[0],
+                &mut timer,
+                &mut finish,
+                &mut out,
+                &mut output,
+            );
         }
     });
     stream

@@ -12,13 +12,13 @@ mod fuse;
 mod memo;
 
 pub(crate) use builder::{Builder, ReadSplit, SourceId, Split, WorkerEnv};
-pub(crate) use fuse::{ChainInput, Step, StepFn};
+pub(crate) use fuse::{ChainInput, Head, Step, StepFn};
 
 use crate::data::Data;
 use crate::metrics::local::{self, OpTimer};
 use crate::metrics::NodeKind;
 use crate::time::with_batch_time;
-use fuse::{AttachFn, Head, Then};
+use fuse::{AttachFn, Then};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use timely::container::CapacityContainerBuilder;

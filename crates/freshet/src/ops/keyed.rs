@@ -83,17 +83,8 @@ pub(crate) fn combine_by_key_in<'s, K: Key, V: Data, C: Data>(
     c: Combiner<V, C>,
     parts: usize,
 ) -> TStream<'s, (K, C)> {
-    let (create, merge_value) = (c.create.clone(), c.merge_value.clone());
-    let hint = SizeHint::default();
-    let hint2 = hint.clone();
-    let local = per_time_records_from(
-        s,
-        Pipeline,
-        name,
-        move || hint.new_map::<K, C>(),
-        move |map, (k, v)| add_value(map, k, v, &*create, &*merge_value),
-        move |_t, map, out| hint2.drain(map, out),
-    );
+    let (init, add, finish) = local_combine(&c);
+    let local = per_time_records_from(s, Pipeline, name, init, add, finish);
     merge_workers(local, env, name, c.merge_combiners, parts)
 }
 
@@ -106,18 +97,37 @@ pub(crate) fn combine_by_key_fused<'s, K: Key, V: Data, C: Data>(
     c: Combiner<V, C>,
     parts: usize,
 ) -> TStream<'s, (K, C)> {
+    let (init, add, finish) = local_combine(&c);
+    let local = per_time_records(input, b, name, init, add, finish);
+    merge_workers(local, &b.env, name, c.merge_combiners, parts)
+}
+
+/// Each key's combiner in one batch (`None` only while a value is being merged into it).
+type Combiners<K, C> = FastMap<K, Option<C>>;
+
+/// The per-batch functions of a worker's combine: a map sized as the last batch's was, each
+/// record added to its key's combiner, and the map drained into `(key, combiner)` records.
+#[allow(
+    clippy::type_complexity,
+    reason = "three closures, each named by its bounds"
+)]
+fn local_combine<K: Key, V: Data, C: Data>(
+    c: &Combiner<V, C>,
+) -> (
+    impl Fn() -> Combiners<K, C>,
+    impl FnMut(&mut Combiners<K, C>, (K, V)),
+    impl FnMut(u64, Combiners<K, C>, &mut Vec<(K, C)>),
+) {
     let (create, merge_value) = (c.create.clone(), c.merge_value.clone());
     let hint = SizeHint::default();
     let hint2 = hint.clone();
-    let local = per_time_records(
-        input,
-        b,
-        name,
+    (
         move || hint.new_map::<K, C>(),
-        move |map, (k, v)| add_value(map, k, v, &*create, &*merge_value),
-        move |_t, map, out| hint2.drain(map, out),
-    );
-    merge_workers(local, &b.env, name, c.merge_combiners, parts)
+        move |map: &mut Combiners<K, C>, (k, v): (K, V)| {
+            add_value(map, k, v, &*create, &*merge_value)
+        },
+        move |_t, map, out: &mut Vec<(K, C)>| hint2.drain(map, out),
+    )
 }
 
 /// Adds `v` to key `k`'s combiner in `map`.

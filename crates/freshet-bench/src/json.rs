@@ -24,7 +24,9 @@
 //!   `map`, or `map` to `(channel, date_time)` and the event-time window API), and the collector
 //!   one (`flat_map_into` parsing into [`BidRef`] and pushing only what the query needs).
 
-use crate::stats::{best_and_median, data_root, millions, per_sec, timed, warn_if_busy, Timed};
+use crate::stats::{
+    best_and_median, generated, millions, per_sec, timed, warn_if_busy, write_file, Timed,
+};
 use crate::wordcount::{input_files, SplitMix};
 use anyhow::{bail, Context as _};
 use clap::builder::RangedU64ValueParser;
@@ -35,11 +37,10 @@ use freshet_connectors::files::{TypedFileSource, TypedFileStreams, TypedStreamOp
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Settings of the JSON scenario.
 #[derive(clap::Parser, Debug, Clone)]
@@ -597,33 +598,20 @@ fn write_bid(line: &mut String, i: u64, rng: &mut SplitMix) {
 /// time order (but for the jitter).
 fn ensure_input(args: &Args) -> anyhow::Result<PathBuf> {
     let params = format!("v1 events={} files={}", args.events, args.files);
-    let dir = data_root().join(format!("json-bids-{}e-{}f", args.events, args.files));
-    let marker = dir.join("_COMPLETE");
-    if std::fs::read_to_string(&marker).is_ok_and(|m| m == params) {
-        return Ok(dir);
-    }
-    let start = Instant::now();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut rng = SplitMix(0xB1D5_5EED);
-    let mut line = String::new();
-    let files = args.files as u64;
-    for k in 0..files {
-        let tmp = dir.join(format!(".part-{k:03}.json.tmp"));
-        let path = dir.join(format!("part-{k:03}.json"));
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-        for i in args.events * k / files..args.events * (k + 1) / files {
-            write_bid(&mut line, i, &mut rng);
-            out.write_all(line.as_bytes())?;
+    let name = format!("json-bids-{}e-{}f", args.events, args.files);
+    generated(&name, &params, |dir| {
+        let mut rng = SplitMix(0xB1D5_5EED);
+        let mut line = String::new();
+        let files = args.files as u64;
+        for k in 0..files {
+            write_file(dir, &format!("part-{k:03}.json"), |out| {
+                for i in args.events * k / files..args.events * (k + 1) / files {
+                    write_bid(&mut line, i, &mut rng);
+                    out.write_all(line.as_bytes())?;
+                }
+                Ok(())
+            })?;
         }
-        out.flush()?;
-        drop(out);
-        std::fs::rename(&tmp, &path)?;
-    }
-    std::fs::write(&marker, &params)?;
-    println!(
-        "generated {} in {:.1} s",
-        dir.display(),
-        start.elapsed().as_secs_f64()
-    );
-    Ok(dir)
+        Ok(())
+    })
 }

@@ -132,3 +132,44 @@ pub fn timed<A>(f: impl FnOnce() -> anyhow::Result<A>) -> anyhow::Result<Timed<A
         cpu: process_cpu_time().saturating_sub(cpu_start),
     })
 }
+
+/// The input directory `name` under [`data_root`], made by `generate` unless a complete copy
+/// made with the same `params` is there (its `_COMPLETE` marker holds them).
+pub fn generated(
+    name: &str,
+    params: &str,
+    generate: impl FnOnce(&std::path::Path) -> anyhow::Result<()>,
+) -> anyhow::Result<PathBuf> {
+    use anyhow::Context as _;
+    let dir = data_root().join(name);
+    let marker = dir.join("_COMPLETE");
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m == params) {
+        return Ok(dir);
+    }
+    let start = std::time::Instant::now();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    generate(&dir)?;
+    std::fs::write(&marker, params)?;
+    println!(
+        "generated {} in {:.1} s",
+        dir.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(dir)
+}
+
+/// Writes file `name` of `dir` with `write`, under a hidden temporary name renamed into place
+/// once complete.
+pub fn write_file(
+    dir: &std::path::Path,
+    name: &str,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+    write(&mut out)?;
+    out.flush()?;
+    drop(out);
+    std::fs::rename(&tmp, dir.join(name))
+}

@@ -18,17 +18,18 @@
 //! - Freshet batch job: `Dataset::text_file(dir).flat_map(..).map(..).reduce_by_key(..).count()`
 //!   (one partition, hence one worker thread, per file).
 
-use crate::stats::{best_and_median, data_root, millions, per_sec, timed, warn_if_busy, Timed};
+use crate::stats::{
+    best_and_median, generated, millions, per_sec, timed, warn_if_busy, write_file, Timed,
+};
 use anyhow::{bail, Context as _};
 use freshet::source::file_stream::FileStreamOptions;
 use freshet::{Dataset, StreamingConfig, StreamingContext};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Settings of the word-count scenario.
 #[derive(clap::Parser, Debug, Clone)]
@@ -450,56 +451,40 @@ pub(crate) fn ensure_input(args: &Args) -> anyhow::Result<PathBuf> {
         "v1 files={} mib={} vocab={}",
         args.files, args.mib, args.vocab
     );
-    let dir = data_root().join(format!(
-        "wordcount-{}x{}mib-{}w",
-        args.files, args.mib, args.vocab
-    ));
-    let marker = dir.join("_COMPLETE");
-    if std::fs::read_to_string(&marker).is_ok_and(|m| m == params) {
-        return Ok(dir);
-    }
-    let start = Instant::now();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut rng = SplitMix(0x5EED_F00D);
-    let words = vocabulary(args.vocab, &mut rng);
-    // Zipf with exponent 1: P(rank k) proportional to 1 / (k + 1).
-    let mut cumulative = Vec::with_capacity(words.len());
-    let mut sum = 0.0;
-    for k in 0..words.len() {
-        sum += 1.0 / (k + 1) as f64;
-        cumulative.push(sum);
-    }
-    let target = (args.mib as u64) << 20;
-    for i in 0..args.files {
-        let tmp = dir.join(format!(".part-{i:03}.txt.tmp"));
-        let path = dir.join(format!("part-{i:03}.txt"));
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-        let mut written = 0u64;
-        let mut line = String::new();
-        while written < target {
-            line.clear();
-            let n = 8 + (rng.next() % 9) as usize;
-            for j in 0..n {
-                if j > 0 {
-                    line.push(' ');
-                }
-                let u = rng.unit() * sum;
-                let k = cumulative.partition_point(|&c| c < u).min(words.len() - 1);
-                line.push_str(&words[k]);
-            }
-            line.push('\n');
-            out.write_all(line.as_bytes())?;
-            written += line.len() as u64;
+    let name = format!("wordcount-{}x{}mib-{}w", args.files, args.mib, args.vocab);
+    generated(&name, &params, |dir| {
+        let mut rng = SplitMix(0x5EED_F00D);
+        let words = vocabulary(args.vocab, &mut rng);
+        // Zipf with exponent 1: P(rank k) proportional to 1 / (k + 1).
+        let mut cumulative = Vec::with_capacity(words.len());
+        let mut sum = 0.0;
+        for k in 0..words.len() {
+            sum += 1.0 / (k + 1) as f64;
+            cumulative.push(sum);
         }
-        out.flush()?;
-        drop(out);
-        std::fs::rename(&tmp, &path)?;
-    }
-    std::fs::write(&marker, &params)?;
-    println!(
-        "generated {} in {:.1} s",
-        dir.display(),
-        start.elapsed().as_secs_f64()
-    );
-    Ok(dir)
+        let target = (args.mib as u64) << 20;
+        for i in 0..args.files {
+            write_file(dir, &format!("part-{i:03}.txt"), |out| {
+                let mut written = 0u64;
+                let mut line = String::new();
+                while written < target {
+                    line.clear();
+                    let n = 8 + (rng.next() % 9) as usize;
+                    for j in 0..n {
+                        if j > 0 {
+                            line.push(' ');
+                        }
+                        let u = rng.unit() * sum;
+                        let k = cumulative.partition_point(|&c| c < u).min(words.len() - 1);
+                        line.push_str(&words[k]);
+                    }
+                    line.push('\n');
+                    out.write_all(line.as_bytes())?;
+                    written += line.len() as u64;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })
 }

@@ -123,6 +123,42 @@ macro_rules! collection_ops {
                 }))
             }
 
+            /// [`map_partitions`](Self::map_partitions) with a function that may fail: an
+            /// `Err` fails the job with an [`Error::Operator`]($crate::Error::Operator) naming
+            /// this operator and the batch, wrapping the message as an
+            /// [`Error::Function`]($crate::Error::Function); the partition's records are not
+            /// passed on.
+            pub fn try_map_partitions<U, I, E, F>(&self, f: F) -> $ty<U>
+            where
+                U: $crate::data::Data,
+                I: IntoIterator<Item = U> + 'static,
+                E: std::fmt::Display,
+                F: Fn(Vec<T>) -> std::result::Result<I, E> + Send + Sync + 'static,
+            {
+                let f = std::sync::Arc::new(f);
+                self.wrap(self.plan.derive("try_map_partitions", move |s, b| {
+                    let f = f.clone();
+                    let shared = b.env.shared.clone();
+                    let name = b.env.operator_name();
+                    $crate::ops::per_time(
+                        s,
+                        $crate::ops::local(),
+                        "try_map_partitions",
+                        &b.env,
+                        $crate::ops::EmitEmpty::AllWorkers,
+                        Vec::new,
+                        |acc: &mut Vec<T>, data: &mut Vec<T>| acc.append(data),
+                        move |t, part, out: &mut Vec<U>| match f(part) {
+                            Ok(records) => out.extend(records),
+                            Err(e) => shared.fail($crate::Error::Operator {
+                                operator: format!("{name} (batch {t} ms)"),
+                                error: Box::new($crate::Error::Function(e.to_string())),
+                            }),
+                        },
+                    )
+                }))
+            }
+
             /// Turns each partition (one per worker) of every batch into one `Vec`.
             pub fn glom(&self) -> $ty<Vec<T>> {
                 self.map_partitions(|part| std::iter::once(part))

@@ -253,6 +253,11 @@ pub enum Error {
         #[source]
         error: Arc<std::io::Error>,
     },
+    /// A fallible user function (such as the one given to
+    /// [`try_map_partitions`](crate::DStream::try_map_partitions)) returned an error for a
+    /// batch; it comes wrapped in an [`Error::Operator`] naming the operator and the batch.
+    #[error("{0}")]
+    Function(String),
     /// The dataflow runtime failed to start or run.
     #[error("runtime error: {0}")]
     Runtime(String),
@@ -332,6 +337,7 @@ impl Error {
             | Error::Plan(_)
             | Error::Pattern { .. }
             | Error::Decode { .. }
+            | Error::Function(_)
             | Error::StateTimingOut { .. } => ErrorDomain::User,
             Error::Source { error, .. } | Error::Sink { error, .. } => error.domain(),
             Error::Operator { error, .. } => error.domain(),

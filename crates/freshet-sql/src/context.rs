@@ -1,0 +1,329 @@
+//! [`SqlContext`]: the tables a query can read (streams, datasets, static tables) and the
+//! queries over them.
+
+use crate::error::{Result, SqlError};
+use crate::exec::{session_config, InputTable};
+use crate::explain::explain_shape;
+use crate::output::{SqlDataset, SqlStream};
+use crate::rows::Rows;
+use crate::split::{split, Shape};
+use crate::stages::to_rows;
+use crate::windows::window_udfs;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{FieldRef, Schema, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use freshet::event_time::{LatePolicy, WatermarkOptions};
+use freshet::{DStream, Data, Dataset};
+use serde::Serialize;
+use serde_arrow::schema::{SchemaLike, TracingOptions};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How a registered stream's event time is judged by windowed queries (see
+/// [`freshet::event_time`]).
+#[derive(Clone, Debug, Default)]
+pub struct StreamOptions {
+    allowed_delay: Duration,
+    idle_timeout: Option<Duration>,
+    late_policy: LatePolicy,
+}
+
+impl StreamOptions {
+    /// A watermark trailing the largest event time seen by nothing: each partition's records
+    /// must come in event-time order, or they are late.
+    pub fn new() -> StreamOptions {
+        StreamOptions::default()
+    }
+
+    /// How far the watermark trails the largest event time seen (Flink's `WATERMARK FOR ts AS
+    /// ts - INTERVAL ...`).
+    pub fn allowed_delay(mut self, delay: Duration) -> StreamOptions {
+        self.allowed_delay = delay;
+        self
+    }
+
+    /// After how much batch time without records a partition stops holding the watermark
+    /// back (default: 10 batch intervals).
+    pub fn idle_timeout(mut self, timeout: Duration) -> StreamOptions {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// What happens to late records (default: dropped and counted).
+    pub fn late_policy(mut self, policy: LatePolicy) -> StreamOptions {
+        self.late_policy = policy;
+        self
+    }
+
+    /// The watermark's allowed delay.
+    pub fn delay(&self) -> Duration {
+        self.allowed_delay
+    }
+
+    pub(crate) fn watermark(&self) -> WatermarkOptions {
+        let w = WatermarkOptions::new(self.allowed_delay).late_policy(self.late_policy);
+        match self.idle_timeout {
+            Some(t) => w.idle_timeout(t),
+            None => w,
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Input {
+    Stream(DStream<Rows>, StreamOptions),
+    Dataset(Dataset<Rows>),
+}
+
+/// The tables SQL queries read, and the queries: register streams (or datasets) and static
+/// tables, then [`sql_stream`](Self::sql_stream) (or [`sql_dataset`](Self::sql_dataset)) turns
+/// a query into a stream (dataset) of rows.
+///
+/// ```
+/// use std::time::Duration;
+/// use freshet::{StreamingConfig, StreamingContext};
+/// use freshet_sql::SqlContext;
+///
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// struct Click { page: String, ms: u64 }
+///
+/// let ctx = StreamingContext::new(StreamingConfig::new(Duration::from_millis(10)))?;
+/// let clicks = ctx.queue_stream(vec![
+///     vec![Click { page: "/a".into(), ms: 5 }, Click { page: "/b".into(), ms: 7 }],
+///     vec![Click { page: "/a".into(), ms: 9 }],
+/// ]);
+/// let sql = SqlContext::new();
+/// sql.register_stream("clicks", &clicks)?;
+/// let counts = sql.sql_stream("SELECT page, count(*) AS n FROM clicks GROUP BY page")?;
+/// let out = counts.records::<(String, i64)>().collect_batches();
+/// ctx.run_available_now()?;
+/// // A running count: each batch gives the groups it changed.
+/// assert_eq!(out.sorted_batches(), vec![
+///     vec![("/a".to_string(), 1), ("/b".to_string(), 1)],
+///     vec![("/a".to_string(), 2)],
+/// ]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SqlContext {
+    session: SessionContext,
+    inputs: Mutex<HashMap<String, Input>>,
+}
+
+impl Default for SqlContext {
+    fn default() -> Self {
+        SqlContext::new()
+    }
+}
+
+impl SqlContext {
+    /// A context with no table.
+    pub fn new() -> SqlContext {
+        let session = SessionContext::new_with_config(session_config());
+        for udf in window_udfs() {
+            session.register_udf(udf);
+        }
+        SqlContext {
+            session,
+            inputs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Registers `stream` as the table `name`, its columns the fields of `T` (traced by
+    /// serde_arrow: structs of numbers, strings, booleans, options, nested structs and lists).
+    pub fn register_stream<T: Data + Serialize>(&self, name: &str, stream: &DStream<T>) -> Result<()> {
+        self.register_stream_with(name, stream, StreamOptions::default())
+    }
+
+    /// [`register_stream`](Self::register_stream) with options for windowed queries.
+    pub fn register_stream_with<T: Data + Serialize>(
+        &self,
+        name: &str,
+        stream: &DStream<T>,
+        options: StreamOptions,
+    ) -> Result<()> {
+        let fields = fields_of::<T>(name)?;
+        let schema = Arc::new(Schema::new(fields.clone()));
+        let rows = stream.try_map_partitions(move |records: Vec<T>| to_rows(&fields, &records));
+        self.register_rows(name, &rows, schema, options)
+    }
+
+    /// Registers a stream of Arrow rows of `schema` as the table `name`.
+    pub fn register_rows(
+        &self,
+        name: &str,
+        stream: &DStream<Rows>,
+        schema: SchemaRef,
+        options: StreamOptions,
+    ) -> Result<()> {
+        self.register_input(name, schema, Input::Stream(stream.clone(), options))
+    }
+
+    /// Registers `dataset` as the table `name`, for [`sql_dataset`](Self::sql_dataset).
+    pub fn register_dataset<T: Data + Serialize>(&self, name: &str, dataset: &Dataset<T>) -> Result<()> {
+        let fields = fields_of::<T>(name)?;
+        let schema = Arc::new(Schema::new(fields.clone()));
+        let rows = dataset.try_map_partitions(move |records: Vec<T>| to_rows(&fields, &records));
+        self.register_dataset_rows(name, &rows, schema)
+    }
+
+    /// Registers a dataset of Arrow rows of `schema` as the table `name`.
+    pub fn register_dataset_rows(
+        &self,
+        name: &str,
+        dataset: &Dataset<Rows>,
+        schema: SchemaRef,
+    ) -> Result<()> {
+        self.register_input(name, schema, Input::Dataset(dataset.clone()))
+    }
+
+    /// Registers a static table (a dimension table loaded at start), which every worker holds
+    /// whole: a stream can be joined with it.
+    pub fn register_table(&self, name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<()> {
+        self.check_free(name)?;
+        let table = MemTable::try_new(schema, vec![batches]).map_err(SqlError::plan)?;
+        self.session
+            .register_table(name, Arc::new(table))
+            .map_err(SqlError::plan)?;
+        Ok(())
+    }
+
+    /// Registers `records` as a static table `name`, its columns the fields of `T`.
+    pub fn register_table_records<T: Data + Serialize>(&self, name: &str, records: &[T]) -> Result<()> {
+        let fields = fields_of::<T>(name)?;
+        let schema = Arc::new(Schema::new(fields.clone()));
+        let batches = to_rows(&fields, records)?.map(|r| r.0).into_iter().collect();
+        self.register_table(name, schema, batches)
+    }
+
+    /// Plans `query` over the registered streams: the stream of its results. The query reads
+    /// one stream (joined, if it likes, with static tables); what streaming SQL supports is in
+    /// the crate's documentation, and anything else is refused here with an error naming it.
+    pub fn sql_stream(&self, query: &str) -> Result<SqlStream> {
+        let (shape, name, input) = self.plan(query)?;
+        let schema = output_schema(&shape);
+        match input {
+            Input::Stream(stream, options) => Ok(SqlStream::new(
+                crate::pipeline::stream(shape, &name, &stream, &options.watermark())?,
+                schema,
+            )),
+            Input::Dataset(_) => Err(SqlError::Catalog(format!(
+                "`{name}` is a dataset: query it with sql_dataset"
+            ))),
+        }
+    }
+
+    /// Plans `query` over the registered datasets, as a batch job: the same operators as
+    /// [`sql_stream`](Self::sql_stream) over one finite batch.
+    pub fn sql_dataset(&self, query: &str) -> Result<SqlDataset> {
+        let (shape, name, input) = self.plan(query)?;
+        let schema = output_schema(&shape);
+        match input {
+            Input::Dataset(dataset) => Ok(SqlDataset::new(
+                crate::pipeline::dataset(shape, &name, &dataset)?,
+                schema,
+            )),
+            Input::Stream(..) => Err(SqlError::Catalog(format!(
+                "`{name}` is a stream: query it with sql_stream"
+            ))),
+        }
+    }
+
+    /// How `query` maps onto Freshet's operators: what DataFusion evaluates on each worker,
+    /// where records are exchanged, and what is kept as state.
+    pub fn explain(&self, query: &str) -> Result<String> {
+        let (shape, name, input) = self.plan(query)?;
+        let options = match &input {
+            Input::Stream(_, options) => Some(options.clone()),
+            Input::Dataset(_) => None,
+        };
+        Ok(explain_shape(&shape, &name, options.as_ref()))
+    }
+
+    fn plan(&self, query: &str) -> Result<(Shape, String, Input)> {
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| SqlError::Execution(format!("cannot start a runtime: {e}")))?;
+        let plan: LogicalPlan = runtime.block_on(async {
+            let df = self
+                .session
+                .sql_with_options(query, options)
+                .await
+                .map_err(SqlError::plan)?;
+            df.into_optimized_plan().map_err(SqlError::plan)
+        })?;
+        let inputs = self.inputs.lock().expect("the inputs' lock is never poisoned").clone();
+        let names: HashSet<String> = inputs.keys().cloned().collect();
+        let shape = split(&plan, &names)?;
+        let name = read_input(&shape, &names).expect("split checked the query reads one input");
+        let input = inputs[&name].clone();
+        Ok((shape, name, input))
+    }
+
+    fn register_input(&self, name: &str, schema: SchemaRef, input: Input) -> Result<()> {
+        self.check_free(name)?;
+        self.session
+            .register_table(name, Arc::new(InputTable::new(name, schema)))
+            .map_err(SqlError::plan)?;
+        self.inputs
+            .lock()
+            .expect("the inputs' lock is never poisoned")
+            .insert(name.to_string(), input);
+        Ok(())
+    }
+
+    fn check_free(&self, name: &str) -> Result<()> {
+        match self.session.table_exist(name) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(SqlError::Catalog(format!(
+                "a table named `{name}` is already registered"
+            ))),
+            Err(e) => Err(SqlError::plan(e)),
+        }
+    }
+}
+
+/// The input a split query reads (the one scan of a registered input in its plan).
+fn read_input(shape: &Shape, names: &HashSet<String>) -> Option<String> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    let plan = match shape {
+        Shape::Stateless { plan } => plan,
+        Shape::Aggregate(a) => &a.pre,
+    };
+    let mut found = None;
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let table = scan.table_name.table();
+            if names.contains(table) {
+                found = Some(table.to_string());
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
+
+fn output_schema(shape: &Shape) -> SchemaRef {
+    let plan = match shape {
+        Shape::Stateless { plan } => plan,
+        Shape::Aggregate(a) => &a.post,
+    };
+    Arc::new(plan.schema().as_arrow().clone())
+}
+
+fn fields_of<T: Data>(name: &str) -> Result<Vec<FieldRef>> {
+    Vec::<FieldRef>::from_type::<T>(TracingOptions::default().allow_null_fields(true)).map_err(|e| {
+        SqlError::Arrow(format!(
+            "the records of `{name}` ({}) have no Arrow schema: {e}",
+            std::any::type_name::<T>()
+        ))
+    })
+}

@@ -1,0 +1,151 @@
+//! The Freshet pipeline of a split query, built the same way for a stream and a dataset.
+
+use crate::accumulate::{Acc, AggKind};
+use crate::error::Result;
+use crate::rows::Rows;
+use crate::split::{AggregateShape, Shape};
+use crate::stages::{self, Group, TimedArgs};
+use crate::value::Value;
+use freshet::event_time::WatermarkOptions;
+use freshet::{DStream, Dataset, State, StateSpec};
+use std::sync::Arc;
+
+fn start(kinds: &Arc<[AggKind]>) -> impl Fn(Vec<Value>) -> Vec<Acc> + Send + Sync + 'static {
+    let kinds = kinds.clone();
+    move |args| stages::start(&kinds, args)
+}
+
+fn add(mut accs: Vec<Acc>, args: Vec<Value>) -> Vec<Acc> {
+    stages::add(&mut accs, args);
+    accs
+}
+
+fn merge(mut a: Vec<Acc>, b: Vec<Acc>) -> Vec<Acc> {
+    stages::merge(&mut a, b);
+    a
+}
+
+fn kinds(shape: &AggregateShape) -> Arc<[AggKind]> {
+    shape.aggs.clone().into()
+}
+
+/// The rows of `query` over `input` (the records of the registered stream `name`): each
+/// batch's rows for a stateless query, the groups updated in each batch for a running
+/// aggregation, the windows the watermark closed in each batch for a windowed one.
+pub fn stream(
+    shape: Shape,
+    name: &str,
+    input: &DStream<Rows>,
+    watermark: &WatermarkOptions,
+) -> Result<DStream<Rows>> {
+    let name: Arc<str> = name.into();
+    let shape = match shape {
+        Shape::Stateless { plan } => {
+            return Ok(input.try_map_partitions(move |parts| {
+                stages::run_stateless(&plan, &name, parts)
+            }))
+        }
+        Shape::Aggregate(shape) => Arc::new(*shape),
+    };
+    let kinds = kinds(&shape);
+    let groups: DStream<Group> = match &shape.window {
+        None => {
+            let pre = {
+                let (shape, name) = (shape.clone(), name.clone());
+                input.try_map_partitions(move |parts| stages::run_pre(&shape, &name, parts))
+            };
+            let partials = pre.combine_by_key(start(&kinds), add, merge);
+            let empty = kinds.clone();
+            let spec = StateSpec::function(
+                move |keys: &Vec<Value>, partial: Option<Vec<Acc>>, state: &mut State<Vec<Acc>>| {
+                    let mut accs = state
+                        .get()
+                        .cloned()
+                        .unwrap_or_else(|| empty.iter().map(|k| k.empty()).collect());
+                    if let Some(partial) = partial {
+                        stages::merge(&mut accs, partial);
+                    }
+                    let values = stages::finish(&accs);
+                    state.update(accs);
+                    Group {
+                        keys: keys.clone(),
+                        window: None,
+                        values,
+                    }
+                },
+            );
+            partials.map_with_state(spec).values()
+        }
+        Some((_, window)) => {
+            let pre = {
+                let (shape, name) = (shape.clone(), name.clone());
+                input.try_map_partitions(move |parts| stages::run_pre_timed(&shape, &name, parts))
+            };
+            let first = start(&kinds);
+            pre.with_event_time(|r: &TimedArgs| r.1 .0, watermark.clone())
+                .aggregate_by_key_and_window(
+                    window.spec.clone(),
+                    move |(_, args)| first(args),
+                    |accs, (_, args)| add(accs, args),
+                    merge,
+                )?
+                .windows()
+                .map(|(keys, window, accs)| Group {
+                    keys,
+                    window: Some(window),
+                    values: stages::finish(&accs),
+                })
+        }
+    };
+    Ok(groups.try_map_partitions(move |groups| stages::run_post(&shape, groups)))
+}
+
+/// The rows of `query` over the dataset `input` (registered as `name`): the same operators as
+/// [`stream`], over one finite batch (a running aggregation gives each group once; every
+/// window is closed at the end of the input).
+pub fn dataset(shape: Shape, name: &str, input: &Dataset<Rows>) -> Result<Dataset<Rows>> {
+    let name: Arc<str> = name.into();
+    let shape = match shape {
+        Shape::Stateless { plan } => {
+            return Ok(input.try_map_partitions(move |parts| {
+                stages::run_stateless(&plan, &name, parts)
+            }))
+        }
+        Shape::Aggregate(shape) => Arc::new(*shape),
+    };
+    let kinds = kinds(&shape);
+    let groups: Dataset<Group> = match &shape.window {
+        None => {
+            let pre = {
+                let (shape, name) = (shape.clone(), name.clone());
+                input.try_map_partitions(move |parts| stages::run_pre(&shape, &name, parts))
+            };
+            pre.combine_by_key(start(&kinds), add, merge)
+                .map(|(keys, accs)| Group {
+                    keys,
+                    window: None,
+                    values: stages::finish(&accs),
+                })
+        }
+        Some((_, window)) => {
+            let pre = {
+                let (shape, name) = (shape.clone(), name.clone());
+                input.try_map_partitions(move |parts| stages::run_pre_timed(&shape, &name, parts))
+            };
+            let first = start(&kinds);
+            pre.with_event_time(|r: &TimedArgs| r.1 .0)
+                .aggregate_by_key_and_window(
+                    window.spec.clone(),
+                    move |(_, args)| first(args),
+                    |accs, (_, args)| add(accs, args),
+                    merge,
+                )?
+                .map(|(keys, window, accs)| Group {
+                    keys,
+                    window: Some(window),
+                    values: stages::finish(&accs),
+                })
+        }
+    };
+    Ok(groups.try_map_partitions(move |groups| stages::run_post(&shape, groups)))
+}

@@ -8,6 +8,7 @@ mod history;
 mod job;
 mod ranges;
 mod report;
+mod sql;
 mod wordcount;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -67,6 +68,9 @@ enum Command {
     /// Counts the words of the text files in a directory, as a batch job or, with `--watch`,
     /// as a stream over the files that appear there.
     Wordcount(wordcount::WordcountArgs),
+    /// Runs a continuous SQL query over streams of files (or the demo's clicks), printing
+    /// each batch's results or writing them to files. See docs/sql.md.
+    Sql(sql::SqlArgs),
     /// Tools for checkpoint directories.
     #[command(subcommand)]
     Checkpoint(checkpoint::CheckpointCommand),
@@ -113,6 +117,7 @@ fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Wordcount(args) => wordcount::run(args),
+        Command::Sql(args) => sql::run(args),
         Command::Checkpoint(cmd) => checkpoint::run(cmd),
         Command::History(args) => history::run(args),
         Command::Cluster(cmd) => cluster::run(cmd),

@@ -4,6 +4,7 @@
 use crate::error::{Result, SqlError};
 use crate::exec::{session_config, InputTable};
 use crate::explain::explain_shape;
+use crate::formats::LineFormat;
 use crate::output::{SqlDataset, SqlStream};
 use crate::rows::Rows;
 use crate::split::{split, Shape};
@@ -134,7 +135,11 @@ impl SqlContext {
 
     /// Registers `stream` as the table `name`, its columns the fields of `T` (traced by
     /// serde_arrow: structs of numbers, strings, booleans, options, nested structs and lists).
-    pub fn register_stream<T: Data + Serialize>(&self, name: &str, stream: &DStream<T>) -> Result<()> {
+    pub fn register_stream<T: Data + Serialize>(
+        &self,
+        name: &str,
+        stream: &DStream<T>,
+    ) -> Result<()> {
         self.register_stream_with(name, stream, StreamOptions::default())
     }
 
@@ -162,8 +167,30 @@ impl SqlContext {
         self.register_input(name, schema, Input::Stream(stream.clone(), options))
     }
 
+    /// Registers a stream of text lines as the table `name`, each line decoded as `format`
+    /// into rows of `schema` (see [`formats`](crate::formats) for inferring it). A line that
+    /// does not decode fails the job, naming it.
+    pub fn register_lines(
+        &self,
+        name: &str,
+        lines: &DStream<String>,
+        format: LineFormat,
+        schema: SchemaRef,
+        options: StreamOptions,
+    ) -> Result<()> {
+        let columns = schema.clone();
+        let rows = lines.try_map_partitions(move |lines: Vec<String>| {
+            crate::formats::decode(&format, &columns, lines)
+        });
+        self.register_rows(name, &rows, schema, options)
+    }
+
     /// Registers `dataset` as the table `name`, for [`sql_dataset`](Self::sql_dataset).
-    pub fn register_dataset<T: Data + Serialize>(&self, name: &str, dataset: &Dataset<T>) -> Result<()> {
+    pub fn register_dataset<T: Data + Serialize>(
+        &self,
+        name: &str,
+        dataset: &Dataset<T>,
+    ) -> Result<()> {
         let fields = fields_of::<T>(name)?;
         let schema = Arc::new(Schema::new(fields.clone()));
         let rows = dataset.try_map_partitions(move |records: Vec<T>| to_rows(&fields, &records));
@@ -182,7 +209,12 @@ impl SqlContext {
 
     /// Registers a static table (a dimension table loaded at start), which every worker holds
     /// whole: a stream can be joined with it.
-    pub fn register_table(&self, name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<()> {
+    pub fn register_table(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<()> {
         self.check_free(name)?;
         let table = MemTable::try_new(schema, vec![batches]).map_err(SqlError::plan)?;
         self.session
@@ -192,10 +224,17 @@ impl SqlContext {
     }
 
     /// Registers `records` as a static table `name`, its columns the fields of `T`.
-    pub fn register_table_records<T: Data + Serialize>(&self, name: &str, records: &[T]) -> Result<()> {
+    pub fn register_table_records<T: Data + Serialize>(
+        &self,
+        name: &str,
+        records: &[T],
+    ) -> Result<()> {
         let fields = fields_of::<T>(name)?;
         let schema = Arc::new(Schema::new(fields.clone()));
-        let batches = to_rows(&fields, records)?.map(|r| r.0).into_iter().collect();
+        let batches = to_rows(&fields, records)?
+            .map(|r| r.0)
+            .into_iter()
+            .collect();
         self.register_table(name, schema, batches)
     }
 
@@ -257,9 +296,17 @@ impl SqlContext {
                 .sql_with_options(query, options)
                 .await
                 .map_err(SqlError::plan)?;
-            df.into_optimized_plan().map_err(SqlError::plan)
+            let plan = df.into_unoptimized_plan();
+            // The optimizer turns `count(DISTINCT x)` into two aggregations: refuse it by name
+            // before that.
+            crate::split::check_no_distinct_aggregate(&plan)?;
+            self.session.state().optimize(&plan).map_err(SqlError::plan)
         })?;
-        let inputs = self.inputs.lock().expect("the inputs' lock is never poisoned").clone();
+        let inputs = self
+            .inputs
+            .lock()
+            .expect("the inputs' lock is never poisoned")
+            .clone();
         let names: HashSet<String> = inputs.keys().cloned().collect();
         let shape = split(&plan, &names)?;
         let name = read_input(&shape, &names).expect("split checked the query reads one input");
@@ -320,10 +367,12 @@ fn output_schema(shape: &Shape) -> SchemaRef {
 }
 
 fn fields_of<T: Data>(name: &str) -> Result<Vec<FieldRef>> {
-    Vec::<FieldRef>::from_type::<T>(TracingOptions::default().allow_null_fields(true)).map_err(|e| {
-        SqlError::Arrow(format!(
-            "the records of `{name}` ({}) have no Arrow schema: {e}",
-            std::any::type_name::<T>()
-        ))
-    })
+    Vec::<FieldRef>::from_type::<T>(TracingOptions::default().allow_null_fields(true)).map_err(
+        |e| {
+            SqlError::Arrow(format!(
+                "the records of `{name}` ({}) have no Arrow schema: {e}",
+                std::any::type_name::<T>()
+            ))
+        },
+    )
 }

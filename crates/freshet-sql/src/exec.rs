@@ -92,7 +92,10 @@ impl TableProvider for InputTable {
 }
 
 /// Runs `plan` (already optimized) with the input tables set to `inputs`, on this thread.
-pub fn run_plan(plan: &LogicalPlan, inputs: Vec<(String, Vec<RecordBatch>)>) -> Result<Vec<RecordBatch>> {
+pub fn run_plan(
+    plan: &LogicalPlan,
+    inputs: Vec<(String, Vec<RecordBatch>)>,
+) -> Result<Vec<RecordBatch>> {
     INPUTS.with(|cell| {
         let mut map = cell.borrow_mut();
         map.clear();

@@ -10,7 +10,11 @@ use std::fmt::Write;
 /// dataset), one stage per line, with the DataFusion plans each worker evaluates.
 pub fn explain_shape(shape: &Shape, name: &str, stream: Option<&StreamOptions>) -> String {
     let mut out = String::new();
-    let kind = if stream.is_some() { "stream" } else { "dataset" };
+    let kind = if stream.is_some() {
+        "stream"
+    } else {
+        "dataset"
+    };
     let _ = writeln!(out, "Freshet pipeline over the {kind} `{name}`:");
     match shape {
         Shape::Stateless { plan } => {

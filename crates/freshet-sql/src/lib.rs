@@ -40,6 +40,8 @@ mod context;
 mod error;
 mod exec;
 mod explain;
+pub mod files;
+pub mod formats;
 mod output;
 mod pipeline;
 mod rows;

@@ -36,15 +36,17 @@ impl SqlStream {
     /// are named as the columns, or a tuple of the columns in order). A row that does not fit
     /// `T` fails the job with an error naming the column.
     pub fn records<T: Data>(&self) -> DStream<T> {
-        self.rows.try_map_partitions(|parts: Vec<Rows>| records_of::<T>(parts))
+        self.rows
+            .try_map_partitions(|parts: Vec<Rows>| records_of::<T>(parts))
     }
 
     /// Prints each batch's results as a table under the batch time (empty batches print a
     /// header only).
     pub fn print(&self) -> Output {
-        self.rows.foreach_batch(|time: BatchTime, parts: Vec<Rows>| {
-            println!("{}", table(time, &parts));
-        })
+        self.rows
+            .foreach_batch(|time: BatchTime, parts: Vec<Rows>| {
+                println!("{}", table(time, &parts));
+            })
     }
 }
 

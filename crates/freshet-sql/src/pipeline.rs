@@ -41,9 +41,9 @@ pub fn stream(
     let name: Arc<str> = name.into();
     let shape = match shape {
         Shape::Stateless { plan } => {
-            return Ok(input.try_map_partitions(move |parts| {
-                stages::run_stateless(&plan, &name, parts)
-            }))
+            return Ok(
+                input.try_map_partitions(move |parts| stages::run_stateless(&plan, &name, parts))
+            )
         }
         Shape::Aggregate(shape) => Arc::new(*shape),
     };
@@ -107,9 +107,9 @@ pub fn dataset(shape: Shape, name: &str, input: &Dataset<Rows>) -> Result<Datase
     let name: Arc<str> = name.into();
     let shape = match shape {
         Shape::Stateless { plan } => {
-            return Ok(input.try_map_partitions(move |parts| {
-                stages::run_stateless(&plan, &name, parts)
-            }))
+            return Ok(
+                input.try_map_partitions(move |parts| stages::run_stateless(&plan, &name, parts))
+            )
         }
         Shape::Aggregate(shape) => Arc::new(*shape),
     };

@@ -43,7 +43,9 @@ impl<'de> Deserialize<'de> for Rows {
         let mut reader = StreamReader::try_new(bytes.as_slice(), None).map_err(D::Error::custom)?;
         match reader.next() {
             Some(batch) => Ok(Rows(batch.map_err(D::Error::custom)?)),
-            None => Err(D::Error::custom("an Arrow IPC stream without a record batch")),
+            None => Err(D::Error::custom(
+                "an Arrow IPC stream without a record batch",
+            )),
         }
     }
 }

@@ -63,12 +63,10 @@ pub fn split(plan: &LogicalPlan, inputs: &HashSet<String>) -> Result<Shape> {
             ))
         }
         1 => {}
-        _ => {
-            return Err(SqlError::Unsupported(format!(
-                "a query reading more than one stream ({}); join a stream with a static table instead",
-                reads.join(", ")
-            )))
-        }
+        _ => return Err(SqlError::Unsupported(format!(
+            "a query reading more than one stream ({}); join a stream with a static table instead",
+            reads.join(", ")
+        ))),
     }
     let aggregates = count_nodes(plan, |n| matches!(n, LogicalPlan::Aggregate(_)));
     if aggregates == 0 {
@@ -109,9 +107,9 @@ fn windows_in_projections(input: &LogicalPlan) -> Result<(LogicalPlan, Vec<Named
             let mut changed = false;
             let mut exprs = Vec::with_capacity(p.expr.len());
             for (e, (qualifier, field)) in p.expr.iter().zip(p.schema.iter()) {
-                match window_group(e).map_err(|e| {
-                    datafusion::error::DataFusionError::Plan(e.to_string())
-                })? {
+                match window_group(e)
+                    .map_err(|e| datafusion::error::DataFusionError::Plan(e.to_string()))?
+                {
                     Some(w) => {
                         changed = true;
                         exprs.push(
@@ -127,13 +125,37 @@ fn windows_in_projections(input: &LogicalPlan) -> Result<(LogicalPlan, Vec<Named
             if !changed {
                 return Ok(Transformed::no(node.recompute_schema()?));
             }
-            let projection =
-                datafusion::logical_expr::Projection::try_new(exprs, p.input.clone())?;
+            let projection = datafusion::logical_expr::Projection::try_new(exprs, p.input.clone())?;
             Ok(Transformed::yes(LogicalPlan::Projection(projection)))
         })
         .map_err(SqlError::plan)?
         .data;
     Ok((plan, found))
+}
+
+/// Refuses aggregate functions over `DISTINCT` values anywhere in `plan`.
+pub fn check_no_distinct_aggregate(plan: &LogicalPlan) -> Result<()> {
+    let mut distinct = None;
+    plan.apply(|node| {
+        node.apply_expressions(|e| {
+            e.apply(|e| {
+                if let Expr::AggregateFunction(f) = e {
+                    if f.params.distinct {
+                        distinct = Some(f.func.name().to_string());
+                        return Ok(TreeNodeRecursion::Stop);
+                    }
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })
+    .map_err(SqlError::plan)?;
+    match distinct {
+        Some(name) => Err(SqlError::Unsupported(format!(
+            "{name}(DISTINCT ...): group by the value in a subquery first"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The names of the inputs `plan` scans; an error for a join that would not be evaluated
@@ -305,7 +327,9 @@ fn aggregate_shape(
             e => e,
         };
         let Expr::AggregateFunction(f) = inner else {
-            return Err(SqlError::Unsupported(format!("the aggregate expression {e}")));
+            return Err(SqlError::Unsupported(format!(
+                "the aggregate expression {e}"
+            )));
         };
         let kind = AggKind::from_name(f.func.name())?;
         let params = &f.params;

@@ -173,8 +173,8 @@ pub fn run_post(shape: &AggregateShape, groups: Vec<Group>) -> Result<Vec<Rows>>
         };
         columns.push(array);
     }
-    let batch = RecordBatch::try_new(Arc::clone(&shape.groups_schema), columns)
-        .map_err(SqlError::arrow)?;
+    let batch =
+        RecordBatch::try_new(Arc::clone(&shape.groups_schema), columns).map_err(SqlError::arrow)?;
     let out = run_plan(&shape.post, vec![(GROUPS_TABLE.to_string(), vec![batch])])?;
     Ok(out
         .into_iter()

@@ -118,7 +118,9 @@ pub fn values_of(array: &dyn Array) -> Result<Vec<Value>> {
         DataType::Null => vec![Value::Null; n],
         DataType::Boolean => {
             let a = array.as_boolean();
-            (0..n).map(|i| nullable(i, Value::Bool(a.value(i)))).collect()
+            (0..n)
+                .map(|i| nullable(i, Value::Bool(a.value(i))))
+                .collect()
         }
         DataType::Int8 => ints!(Int8Type, Int, i64),
         DataType::Int16 => ints!(Int16Type, Int, i64),

@@ -54,8 +54,10 @@ pub fn window_type() -> DataType {
 
 /// Window values for `windows`, as an array of [`window_type`].
 pub fn window_array(windows: &[EventWindow]) -> ArrayRef {
-    let starts: TimestampMillisecondArray = TimestampMillisecondArray::from_iter_values(windows.iter().map(|w| w.start as i64));
-    let ends: TimestampMillisecondArray = TimestampMillisecondArray::from_iter_values(windows.iter().map(|w| w.end as i64));
+    let starts: TimestampMillisecondArray =
+        TimestampMillisecondArray::from_iter_values(windows.iter().map(|w| w.start as i64));
+    let ends: TimestampMillisecondArray =
+        TimestampMillisecondArray::from_iter_values(windows.iter().map(|w| w.end as i64));
     let DataType::Struct(fields) = window_type() else {
         unreachable!("a window is a struct")
     };

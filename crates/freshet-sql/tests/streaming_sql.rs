@@ -99,10 +99,7 @@ fn a_filter_and_projection_give_each_batch_its_rows() {
     assert_eq!(
         out,
         vec![
-            vec![
-                (s("ANN"), s("/cart"), 40.0),
-                (s("BOB"), s("/cart"), 60.0)
-            ],
+            vec![(s("ANN"), s("/cart"), 40.0), (s("BOB"), s("/cart"), 60.0)],
             vec![(s("BOB"), s("/home"), 30.0)],
             vec![],
             vec![(s("ANN"), s("/pay"), 80.0)],

@@ -1,0 +1,167 @@
+//! `freshet sql` as a user runs it: a query over a directory of JSON lines with
+//! `--available-now`, EXPLAIN, a join with a static table, results written to files, and the
+//! errors of a bad query or source.
+
+use std::path::Path;
+use std::process::Command;
+
+fn freshet(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_freshet"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Two files of page views: 10 lines, pages /p0 (2), /p1 (4), /p2 (4).
+fn logs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for f in 1..=2 {
+        let lines: Vec<String> = (1..=5)
+            .map(|j| {
+                format!(
+                    r#"{{"page":"/p{}","user":"u{j}","ms":{},"bytes":{}}}"#,
+                    j % 3,
+                    f * 1000 + j * 100,
+                    j * 10
+                )
+            })
+            .collect();
+        std::fs::write(dir.join(format!("f{f}.json")), lines.join("\n") + "\n").unwrap();
+    }
+}
+
+#[test]
+fn a_query_over_json_files_prints_each_page_s_count() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("logs");
+    logs(&dir);
+    let source = format!("events=json:{}", dir.display());
+    let (code, out, err) = freshet(&[
+        "sql",
+        "--source",
+        &source,
+        "--available-now",
+        "--ui-addr",
+        "off",
+        "SELECT page, count(*) AS n, sum(bytes) AS b FROM events GROUP BY page",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for row in [
+        "| /p0  | 2 | 60  |",
+        "| /p1  | 4 | 100 |",
+        "| /p2  | 4 | 140 |",
+    ] {
+        assert!(out.contains(row), "{row} in:\n{out}");
+    }
+}
+
+#[test]
+fn explain_prints_the_operators_and_runs_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("logs");
+    logs(&dir);
+    let source = format!("events=json:{}", dir.display());
+    let (code, out, err) = freshet(&[
+        "sql",
+        "--source",
+        &source,
+        "explain SELECT count(*) FROM events GROUP BY tumble(ms, INTERVAL '1' SECOND)",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("event-time window Tumble"), "{out}");
+    assert!(out.contains("TableScan: events"), "{out}");
+}
+
+#[test]
+fn a_join_with_a_static_table_writes_its_results_to_files() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("logs");
+    logs(&dir);
+    let pages = root.path().join("pages.csv");
+    std::fs::write(&pages, "page,section\n/p0,home\n/p1,shop\n").unwrap();
+    let out_dir = root.path().join("out");
+    let (source, table, sink) = (
+        format!("events=json:{}", dir.display()),
+        format!("pages=csv:{}", pages.display()),
+        format!("json:{}", out_dir.display()),
+    );
+    let (code, _, err) = freshet(&[
+        "sql",
+        "--source",
+        &source,
+        "--table",
+        &table,
+        "--sink",
+        &sink,
+        "--workers",
+        "2",
+        "--available-now",
+        "--ui-addr",
+        "off",
+        "SELECT p.section, count(*) AS n FROM events e JOIN pages p ON e.page = p.page GROUP BY p.section",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut rows = Vec::new();
+    for batch in std::fs::read_dir(&out_dir).unwrap() {
+        for part in std::fs::read_dir(batch.unwrap().path()).unwrap() {
+            let text = std::fs::read_to_string(part.unwrap().path()).unwrap();
+            rows.extend(text.lines().map(str::to_owned));
+        }
+    }
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            r#"{"section":"home","n":2}"#.to_string(),
+            r#"{"section":"shop","n":4}"#.to_string()
+        ]
+    );
+}
+
+#[test]
+fn a_bad_query_or_source_fails_at_once_naming_the_problem() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("logs");
+    logs(&dir);
+    let source = format!("events=json:{}", dir.display());
+    let (code, _, err) = freshet(&["sql", "--source", &source, "SELECT pag FROM events"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("pag") && err.contains("events.page"), "{err}");
+    let (code, _, err) = freshet(&[
+        "sql",
+        "--source",
+        &source,
+        "SELECT * FROM events ORDER BY ms",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("not supported in streaming SQL: ORDER BY"),
+        "{err}"
+    );
+    let empty = root.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let source = format!("events=json:{}", empty.display());
+    let (code, _, err) = freshet(&["sql", "--source", &source, "SELECT * FROM events"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--source events=json:") && err.contains("holds no file"),
+        "{err}"
+    );
+    let (code, _, err) = freshet(&["sql", "--source", "events=kafka", "SELECT 1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("SPEC must be"), "{err}");
+    let (code, _, err) = freshet(&[
+        "sql",
+        "--source",
+        "c=demo",
+        "--available-now",
+        "SELECT * FROM c",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("never does"), "{err}");
+}

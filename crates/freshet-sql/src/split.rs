@@ -63,10 +63,12 @@ pub fn split(plan: &LogicalPlan, inputs: &HashSet<String>) -> Result<Shape> {
             ))
         }
         1 => {}
-        _ => return Err(SqlError::Unsupported(format!(
+        _ => {
+            return Err(SqlError::Unsupported(format!(
             "a query reading more than one stream ({}); join a stream with a static table instead",
             reads.join(", ")
-        ))),
+        )))
+        }
     }
     let aggregates = count_nodes(plan, |n| matches!(n, LogicalPlan::Aggregate(_)));
     if aggregates == 0 {

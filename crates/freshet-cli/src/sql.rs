@@ -30,6 +30,11 @@ pub struct SqlArgs {
     /// `json:PATH` or `csv:PATH`, a file or the files of a directory.
     #[arg(long = "table", value_name = "NAME=SPEC")]
     tables: Vec<String>,
+    /// Read the stream NAME as a tumbling window of MS milliseconds of processing time (a
+    /// multiple of --batch-ms), as NAME=MS (repeatable): how two streams are joined over more
+    /// than one batch.
+    #[arg(long = "window", value_name = "NAME=MS")]
+    windows: Vec<String>,
     /// Where the results go: `print` (a table per batch on standard output), `json:DIR` or
     /// `csv:DIR` (a file per batch and worker, exactly once across restarts with --checkpoint).
     #[arg(long, value_name = "SPEC", default_value = "print")]
@@ -84,8 +89,11 @@ fn register_source(
     args: &SqlArgs,
 ) -> anyhow::Result<bool> {
     let (name, spec) = name_and_spec("--source", value)?;
-    let options =
+    let mut options =
         StreamOptions::new().allowed_delay(Duration::from_millis(args.watermark_delay_ms));
+    if let Some(len) = window_of(name, args)? {
+        options = options.window(len, len);
+    }
     let files = |dir: &str| {
         ctx.text_file_stream_with(
             PathBuf::from(dir),
@@ -129,6 +137,28 @@ fn register_source(
     Ok(false)
 }
 
+/// The window `--window` gives the stream `name`, if any.
+fn window_of(name: &str, args: &SqlArgs) -> anyhow::Result<Option<Duration>> {
+    for value in &args.windows {
+        let (stream, ms) = name_and_spec("--window", value)?;
+        if stream != name {
+            continue;
+        }
+        let ms: u64 = ms
+            .parse()
+            .ok()
+            .filter(|ms| (1..=86_400_000).contains(ms) && ms % args.batch_ms == 0)
+            .with_context(|| {
+                format!(
+                    "--window {value}: MS must be a multiple of --batch-ms ({}) in 1..=86400000",
+                    args.batch_ms
+                )
+            })?;
+        return Ok(Some(Duration::from_millis(ms)));
+    }
+    Ok(None)
+}
+
 fn register_table(sql: &SqlContext, value: &str) -> anyhow::Result<()> {
     let (name, spec) = name_and_spec("--table", value)?;
     let (format, path) = match spec.split_once(':') {
@@ -145,12 +175,26 @@ fn register_table(sql: &SqlContext, value: &str) -> anyhow::Result<()> {
 /// Runs the query.
 pub fn run(args: SqlArgs) -> anyhow::Result<()> {
     let interval = Duration::from_millis(args.batch_ms);
-    let ctx = StreamingContext::new(StreamingConfig::new(interval).workers(args.workers))
-        .context("invalid settings")?;
+    // An available-now run emits the processing-time windows (--window) holding its input
+    // before it stops.
+    let config = StreamingConfig::new(interval)
+        .workers(args.workers)
+        .drain_windows(true);
+    let ctx = StreamingContext::new(config).context("invalid settings")?;
     let sql = SqlContext::new();
     let mut endless = false;
     for source in &args.sources {
         endless |= register_source(&ctx, &sql, source, &args)?;
+    }
+    for value in &args.windows {
+        let (name, _) = name_and_spec("--window", value)?;
+        if !args
+            .sources
+            .iter()
+            .any(|s| s.split_once('=').is_some_and(|(n, _)| n == name))
+        {
+            bail!("--window {value}: no --source is named {name}");
+        }
     }
     for table in &args.tables {
         register_table(&sql, table)?;

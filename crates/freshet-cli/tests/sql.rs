@@ -165,3 +165,59 @@ fn a_bad_query_or_source_fails_at_once_naming_the_problem() {
     assert_eq!(code, 1);
     assert!(err.contains("never does"), "{err}");
 }
+
+#[test]
+fn two_streams_join_within_a_window() {
+    let root = tempfile::tempdir().unwrap();
+    let (orders, payments) = (root.path().join("orders"), root.path().join("payments"));
+    std::fs::create_dir_all(&orders).unwrap();
+    std::fs::create_dir_all(&payments).unwrap();
+    std::fs::write(
+        orders.join("a.json"),
+        "{\"id\":1,\"who\":\"ann\"}\n{\"id\":2,\"who\":\"bob\"}\n{\"id\":3,\"who\":\"ann\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        payments.join("a.json"),
+        "{\"order\":1,\"paid\":10}\n{\"order\":3,\"paid\":30}\n",
+    )
+    .unwrap();
+    let (o, p) = (
+        format!("orders=json:{}", orders.display()),
+        format!("payments=json:{}", payments.display()),
+    );
+    let query = "SELECT o.who, sum(p.paid) AS paid FROM orders o \
+                 JOIN payments p ON o.id = p.order GROUP BY o.who";
+    let (code, out, err) = freshet(&[
+        "sql",
+        "--source",
+        &o,
+        "--source",
+        &p,
+        "--window",
+        "orders=200",
+        "--window",
+        "payments=200",
+        "--batch-ms",
+        "100",
+        "--available-now",
+        "--ui-addr",
+        "off",
+        query,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("| ann | 40   |"), "{out}");
+    assert!(!out.contains("bob"), "{out}");
+    let (code, _, err) = freshet(&[
+        "sql",
+        "--source",
+        &o,
+        "--window",
+        "orders=150",
+        "--batch-ms",
+        "100",
+        query,
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("multiple of --batch-ms"), "{err}");
+}

@@ -31,6 +31,7 @@ pub struct StreamOptions {
     allowed_delay: Duration,
     idle_timeout: Option<Duration>,
     late_policy: LatePolicy,
+    window: Option<(Duration, Duration)>,
 }
 
 impl StreamOptions {
@@ -57,6 +58,15 @@ impl StreamOptions {
     /// What happens to late records (default: dropped and counted).
     pub fn late_policy(mut self, policy: LatePolicy) -> StreamOptions {
         self.late_policy = policy;
+        self
+    }
+
+    /// Queries read the stream as a sliding window of processing time: at every `slide`, the
+    /// records of the last `len` (both multiples of the batch interval; Spark's
+    /// `window(len, slide)`). With `slide == len` (tumbling), each record is read once. This is
+    /// how two streams are joined over more than one batch.
+    pub fn window(mut self, len: Duration, slide: Duration) -> StreamOptions {
+        self.window = Some((len, slide));
         self
     }
 
@@ -164,7 +174,11 @@ impl SqlContext {
         schema: SchemaRef,
         options: StreamOptions,
     ) -> Result<()> {
-        self.register_input(name, schema, Input::Stream(stream.clone(), options))
+        let stream = match options.window {
+            Some((len, slide)) => stream.window(len, slide),
+            None => stream.clone(),
+        };
+        self.register_input(name, schema, Input::Stream(stream, options))
     }
 
     /// Registers a stream of text lines as the table `name`, each line decoded as `format`
@@ -242,47 +256,67 @@ impl SqlContext {
     /// one stream (joined, if it likes, with static tables); what streaming SQL supports is in
     /// the crate's documentation, and anything else is refused here with an error naming it.
     pub fn sql_stream(&self, query: &str) -> Result<SqlStream> {
-        let (shape, name, input) = self.plan(query)?;
+        let (shape, inputs) = self.plan(query)?;
         let schema = output_schema(&shape);
-        match input {
-            Input::Stream(stream, options) => Ok(SqlStream::new(
-                crate::pipeline::stream(shape, &name, &stream, &options.watermark())?,
-                schema,
-            )),
-            Input::Dataset(_) => Err(SqlError::Catalog(format!(
-                "`{name}` is a dataset: query it with sql_dataset"
-            ))),
+        let mut streams = Vec::new();
+        let mut watermark = None;
+        for (name, input) in inputs {
+            match input {
+                Input::Stream(stream, options) => {
+                    // A windowed aggregation after a join of streams follows the watermark of
+                    // the first stream the query names.
+                    watermark.get_or_insert_with(|| options.watermark());
+                    streams.push((name, stream));
+                }
+                Input::Dataset(_) => {
+                    return Err(SqlError::Catalog(format!(
+                        "`{name}` is a dataset: query it with sql_dataset"
+                    )))
+                }
+            }
         }
+        let watermark = watermark.expect("a query reads at least one input");
+        Ok(SqlStream::new(
+            crate::pipeline::stream(shape, &streams, &watermark)?,
+            schema,
+        ))
     }
 
     /// Plans `query` over the registered datasets, as a batch job: the same operators as
     /// [`sql_stream`](Self::sql_stream) over one finite batch.
     pub fn sql_dataset(&self, query: &str) -> Result<SqlDataset> {
-        let (shape, name, input) = self.plan(query)?;
+        let (shape, inputs) = self.plan(query)?;
         let schema = output_schema(&shape);
-        match input {
-            Input::Dataset(dataset) => Ok(SqlDataset::new(
-                crate::pipeline::dataset(shape, &name, &dataset)?,
-                schema,
-            )),
-            Input::Stream(..) => Err(SqlError::Catalog(format!(
-                "`{name}` is a stream: query it with sql_stream"
-            ))),
+        let mut datasets = Vec::new();
+        for (name, input) in inputs {
+            match input {
+                Input::Dataset(dataset) => datasets.push((name, dataset)),
+                Input::Stream(..) => {
+                    return Err(SqlError::Catalog(format!(
+                        "`{name}` is a stream: query it with sql_stream"
+                    )))
+                }
+            }
         }
+        Ok(SqlDataset::new(
+            crate::pipeline::dataset(shape, &datasets)?,
+            schema,
+        ))
     }
 
     /// How `query` maps onto Freshet's operators: what DataFusion evaluates on each worker,
     /// where records are exchanged, and what is kept as state.
     pub fn explain(&self, query: &str) -> Result<String> {
-        let (shape, name, input) = self.plan(query)?;
-        let options = match &input {
+        let (shape, inputs) = self.plan(query)?;
+        let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
+        let options = match &inputs[0].1 {
             Input::Stream(_, options) => Some(options.clone()),
             Input::Dataset(_) => None,
         };
-        Ok(explain_shape(&shape, &name, options.as_ref()))
+        Ok(explain_shape(&shape, &names, options.as_ref()))
     }
 
-    fn plan(&self, query: &str) -> Result<(Shape, String, Input)> {
+    fn plan(&self, query: &str) -> Result<(Shape, Vec<(String, Input)>)> {
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -308,10 +342,22 @@ impl SqlContext {
             .expect("the inputs' lock is never poisoned")
             .clone();
         let names: HashSet<String> = inputs.keys().cloned().collect();
-        let shape = split(&plan, &names)?;
-        let name = read_input(&shape, &names).expect("split checked the query reads one input");
-        let input = inputs[&name].clone();
-        Ok((shape, name, input))
+        let (shape, reads) = split(&plan, &names)?;
+        if reads.len() > usize::from(u8::MAX) {
+            return Err(SqlError::Unsupported(format!(
+                "a query reading {} streams (at most {})",
+                reads.len(),
+                u8::MAX
+            )));
+        }
+        let reads = reads
+            .into_iter()
+            .map(|name| {
+                let input = inputs[&name].clone();
+                (name, input)
+            })
+            .collect();
+        Ok((shape, reads))
     }
 
     fn register_input(&self, name: &str, schema: SchemaRef, input: Input) -> Result<()> {
@@ -335,27 +381,6 @@ impl SqlContext {
             Err(e) => Err(SqlError::plan(e)),
         }
     }
-}
-
-/// The input a split query reads (the one scan of a registered input in its plan).
-fn read_input(shape: &Shape, names: &HashSet<String>) -> Option<String> {
-    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-    let plan = match shape {
-        Shape::Stateless { plan } => plan,
-        Shape::Aggregate(a) => &a.pre,
-    };
-    let mut found = None;
-    let _ = plan.apply(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            let table = scan.table_name.table();
-            if names.contains(table) {
-                found = Some(table.to_string());
-                return Ok(TreeNodeRecursion::Stop);
-            }
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    found
 }
 
 fn output_schema(shape: &Shape) -> SchemaRef {

@@ -6,16 +6,28 @@ use crate::split::Shape;
 use datafusion::logical_expr::LogicalPlan;
 use std::fmt::Write;
 
-/// The pipeline of `shape` over the input `name` (a stream when `stream` is given, else a
+/// The pipeline of `shape` over the inputs `names` (a stream when `stream` is given, else a
 /// dataset), one stage per line, with the DataFusion plans each worker evaluates.
-pub fn explain_shape(shape: &Shape, name: &str, stream: Option<&StreamOptions>) -> String {
+pub fn explain_shape(shape: &Shape, names: &[String], stream: Option<&StreamOptions>) -> String {
     let mut out = String::new();
     let kind = if stream.is_some() {
         "stream"
     } else {
         "dataset"
     };
-    let _ = writeln!(out, "Freshet pipeline over the {kind} `{name}`:");
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.as_slice() {
+        [one] => {
+            let _ = writeln!(out, "Freshet pipeline over the {kind} {one}:");
+        }
+        many => {
+            let _ = writeln!(
+                out,
+                "Freshet pipeline over the {kind}s {}: each batch, their rows are gathered on one worker, where they meet",
+                many.join(", ")
+            );
+        }
+    }
     match shape {
         Shape::Stateless { plan } => {
             let _ = writeln!(

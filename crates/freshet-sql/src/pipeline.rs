@@ -4,7 +4,7 @@ use crate::accumulate::{Acc, AggKind};
 use crate::error::Result;
 use crate::rows::Rows;
 use crate::split::{AggregateShape, Shape};
-use crate::stages::{self, Group, TimedArgs};
+use crate::stages::{self, Group, Tagged, TimedArgs};
 use crate::value::Value;
 use freshet::event_time::WatermarkOptions;
 use freshet::{DStream, Dataset, State, StateSpec};
@@ -29,16 +29,32 @@ fn kinds(shape: &AggregateShape) -> Arc<[AggKind]> {
     shape.aggs.clone().into()
 }
 
-/// The rows of `query` over `input` (the records of the registered stream `name`): each
-/// batch's rows for a stateless query, the groups updated in each batch for a running
-/// aggregation, the windows the watermark closed in each batch for a windowed one.
+/// The rows of the query over `inputs` (the registered streams it reads, by name, in the
+/// order of its plan): each batch's rows for a stateless query, the groups updated in each
+/// batch for a running aggregation, the windows the watermark closed in each batch for a
+/// windowed one. Two streams or more meet on one worker per batch.
 pub fn stream(
     shape: Shape,
-    name: &str,
-    input: &DStream<Rows>,
+    inputs: &[(String, DStream<Rows>)],
     watermark: &WatermarkOptions,
 ) -> Result<DStream<Rows>> {
-    let name: Arc<str> = name.into();
+    let name: Arc<[String]> = inputs.iter().map(|(n, _)| n.clone()).collect();
+    let tagged: Vec<DStream<Tagged>> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, (_, s))| {
+            let tag = i as u8;
+            s.map(move |rows| (tag, rows))
+        })
+        .collect();
+    let input = match tagged.as_slice() {
+        [one] => one.clone(),
+        [first, rest @ ..] => rest
+            .iter()
+            .fold(first.clone(), |all, s| all.union(s))
+            .repartition(1),
+        [] => unreachable!("split checked the query reads an input"),
+    };
     let shape = match shape {
         Shape::Stateless { plan } => {
             return Ok(
@@ -84,7 +100,7 @@ pub fn stream(
             let first = start(&kinds);
             pre.with_event_time(|r: &TimedArgs| r.1 .0, watermark.clone())
                 .aggregate_by_key_and_window(
-                    window.spec.clone(),
+                    window.spec,
                     move |(_, args)| first(args),
                     |accs, (_, args)| add(accs, args),
                     merge,
@@ -100,11 +116,27 @@ pub fn stream(
     Ok(groups.try_map_partitions(move |groups| stages::run_post(&shape, groups)))
 }
 
-/// The rows of `query` over the dataset `input` (registered as `name`): the same operators as
-/// [`stream`], over one finite batch (a running aggregation gives each group once; every
-/// window is closed at the end of the input).
-pub fn dataset(shape: Shape, name: &str, input: &Dataset<Rows>) -> Result<Dataset<Rows>> {
-    let name: Arc<str> = name.into();
+/// The rows of the query over the datasets `inputs`: the same operators as [`stream`], over
+/// one finite batch (a running aggregation gives each group once; every window is closed at
+/// the end of the input).
+pub fn dataset(shape: Shape, inputs: &[(String, Dataset<Rows>)]) -> Result<Dataset<Rows>> {
+    let name: Arc<[String]> = inputs.iter().map(|(n, _)| n.clone()).collect();
+    let tagged: Vec<Dataset<Tagged>> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, (_, s))| {
+            let tag = i as u8;
+            s.map(move |rows| (tag, rows))
+        })
+        .collect();
+    let input = match tagged.as_slice() {
+        [one] => one.clone(),
+        [first, rest @ ..] => rest
+            .iter()
+            .fold(first.clone(), |all, s| all.union(s))
+            .repartition(1),
+        [] => unreachable!("split checked the query reads an input"),
+    };
     let shape = match shape {
         Shape::Stateless { plan } => {
             return Ok(
@@ -135,7 +167,7 @@ pub fn dataset(shape: Shape, name: &str, input: &Dataset<Rows>) -> Result<Datase
             let first = start(&kinds);
             pre.with_event_time(|r: &TimedArgs| r.1 .0)
                 .aggregate_by_key_and_window(
-                    window.spec.clone(),
+                    window.spec,
                     move |(_, args)| first(args),
                     |accs, (_, args)| add(accs, args),
                     merge,

@@ -51,25 +51,27 @@ pub struct AggregateShape {
     pub post: LogicalPlan,
 }
 
-/// Splits the optimized `plan`, which must read exactly one of `inputs` (the streams or
-/// datasets registered), once.
-pub fn split(plan: &LogicalPlan, inputs: &HashSet<String>) -> Result<Shape> {
+/// Splits the optimized `plan`, which must read at least one of `inputs` (the streams or
+/// datasets registered), each once; returns the inputs it reads, in the order of its plan.
+pub fn split(plan: &LogicalPlan, inputs: &HashSet<String>) -> Result<(Shape, Vec<String>)> {
     let mut reads = Vec::new();
     input_scans(plan, inputs, &mut reads)?;
-    match reads.len() {
-        0 => {
-            return Err(SqlError::Catalog(
-                "the query reads no stream: its FROM must name a registered stream".into(),
-            ))
-        }
-        1 => {}
-        _ => {
-            return Err(SqlError::Unsupported(format!(
-            "a query reading more than one stream ({}); join a stream with a static table instead",
-            reads.join(", ")
-        )))
-        }
+    if reads.is_empty() {
+        return Err(SqlError::Catalog(
+            "the query reads no stream: its FROM must name a registered stream".into(),
+        ));
     }
+    let mut seen = HashSet::new();
+    if let Some(twice) = reads.iter().find(|r| !seen.insert(r.as_str())) {
+        return Err(SqlError::Unsupported(format!(
+            "a query reading the stream `{twice}` twice (a self-join)"
+        )));
+    }
+    let shape = split_reads(plan, inputs)?;
+    Ok((shape, reads))
+}
+
+fn split_reads(plan: &LogicalPlan, inputs: &HashSet<String>) -> Result<Shape> {
     let aggregates = count_nodes(plan, |n| matches!(n, LogicalPlan::Aggregate(_)));
     if aggregates == 0 {
         check_per_batch(plan, inputs)?;
@@ -208,7 +210,9 @@ fn check_per_batch(plan: &LogicalPlan, inputs: &HashSet<String>) -> Result<()> {
             let left = reads_input(&join.left, inputs);
             let right = reads_input(&join.right, inputs);
             let keeps_stream = match (left, right) {
-                (true, true) => false,
+                // Two streams meet on one worker per batch: every join type is evaluated
+                // over all their rows.
+                (true, true) => true,
                 (true, false) => matches!(
                     join.join_type,
                     JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti

@@ -42,21 +42,33 @@ pub fn to_rows<T: Serialize>(fields: &[FieldRef], records: &[T]) -> Result<Optio
         .map_err(SqlError::arrow)
 }
 
-fn batches(parts: Vec<Rows>) -> Vec<RecordBatch> {
-    parts
-        .into_iter()
-        .map(|r| r.0)
-        .filter(|b| b.num_rows() > 0)
-        .collect()
+/// Rows of the query's input number `.0` (the order of [`split`](crate::split::split)).
+pub type Tagged = (u8, Rows);
+
+/// The record batches of each input in `parts`, by name; `None` when there is no row at all.
+fn inputs_of(names: &[String], parts: Vec<Tagged>) -> Option<Vec<(String, Vec<RecordBatch>)>> {
+    let mut inputs: Vec<(String, Vec<RecordBatch>)> =
+        names.iter().map(|n| (n.clone(), Vec::new())).collect();
+    let mut any = false;
+    for (tag, rows) in parts {
+        if rows.num_rows() > 0 {
+            any = true;
+            inputs[usize::from(tag)].1.push(rows.0);
+        }
+    }
+    any.then_some(inputs)
 }
 
-/// Runs a whole stateless `plan` over one partition of `input`.
-pub fn run_stateless(plan: &LogicalPlan, input: &str, parts: Vec<Rows>) -> Result<Vec<Rows>> {
-    let batches = batches(parts);
-    if batches.is_empty() {
+/// Runs a whole stateless `plan` over one partition of its inputs.
+pub fn run_stateless(
+    plan: &LogicalPlan,
+    names: &[String],
+    parts: Vec<Tagged>,
+) -> Result<Vec<Rows>> {
+    let Some(inputs) = inputs_of(names, parts) else {
         return Ok(Vec::new());
-    }
-    let out = run_plan(plan, vec![(input.to_string(), batches)])?;
+    };
+    let out = run_plan(plan, inputs)?;
     Ok(out
         .into_iter()
         .filter(|b| b.num_rows() > 0)
@@ -65,9 +77,13 @@ pub fn run_stateless(plan: &LogicalPlan, input: &str, parts: Vec<Rows>) -> Resul
 }
 
 /// Runs the pre plan over one partition: one `(keys, arguments)` per row.
-pub fn run_pre(shape: &AggregateShape, input: &str, parts: Vec<Rows>) -> Result<Vec<KeyedArgs>> {
+pub fn run_pre(
+    shape: &AggregateShape,
+    names: &[String],
+    parts: Vec<Tagged>,
+) -> Result<Vec<KeyedArgs>> {
     let mut out = Vec::new();
-    for batch in pre_batches(shape, input, parts)? {
+    for batch in pre_batches(shape, names, parts)? {
         let keys = columns(&batch, 0..shape.keys)?;
         let args = columns(&batch, shape.keys..batch.num_columns())?;
         for row in 0..batch.num_rows() {
@@ -81,11 +97,11 @@ pub fn run_pre(shape: &AggregateShape, input: &str, parts: Vec<Rows>) -> Result<
 /// arguments))` per row with an event time (rows whose time is `NULL` belong to no window).
 pub fn run_pre_timed(
     shape: &AggregateShape,
-    input: &str,
-    parts: Vec<Rows>,
+    names: &[String],
+    parts: Vec<Tagged>,
 ) -> Result<Vec<TimedArgs>> {
     let mut out = Vec::new();
-    for batch in pre_batches(shape, input, parts)? {
+    for batch in pre_batches(shape, names, parts)? {
         let keys = columns(&batch, 0..shape.keys)?;
         let times = event_millis(batch.column(shape.keys).as_ref())?;
         let args = columns(&batch, shape.keys + 1..batch.num_columns())?;
@@ -102,12 +118,15 @@ pub fn run_pre_timed(
     Ok(out)
 }
 
-fn pre_batches(shape: &AggregateShape, input: &str, parts: Vec<Rows>) -> Result<Vec<RecordBatch>> {
-    let batches = batches(parts);
-    if batches.is_empty() {
-        return Ok(Vec::new());
+fn pre_batches(
+    shape: &AggregateShape,
+    names: &[String],
+    parts: Vec<Tagged>,
+) -> Result<Vec<RecordBatch>> {
+    match inputs_of(names, parts) {
+        Some(inputs) => run_plan(&shape.pre, inputs),
+        None => Ok(Vec::new()),
     }
-    run_plan(&shape.pre, vec![(input.to_string(), batches)])
 }
 
 fn columns(batch: &RecordBatch, range: std::ops::Range<usize>) -> Result<Vec<Vec<Value>>> {

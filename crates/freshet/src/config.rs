@@ -81,6 +81,7 @@ pub struct StreamingConfig {
     dead_letter_dir: Option<std::path::PathBuf>,
     backpressure: crate::rate::Backpressure,
     cluster: Option<crate::cluster::ClusterConfig>,
+    drain_windows: bool,
 }
 
 impl Default for StreamingConfig {
@@ -115,7 +116,23 @@ impl StreamingConfig {
             dead_letter_dir: None,
             backpressure: crate::rate::Backpressure::off(),
             cluster: None,
+            drain_windows: false,
         }
+    }
+
+    /// Whether an [available-now run](crate::StreamingContext::run_available_now) ends with
+    /// empty batches until its longest processing-time window has slid past the input, so
+    /// that every window holding input is emitted (default `false`: the run stops after the
+    /// input, and a later available-now run on the same checkpoint continues the windows as if
+    /// the two runs were one).
+    pub fn drain_windows(mut self, yes: bool) -> Self {
+        self.drain_windows = yes;
+        self
+    }
+
+    /// Whether available-now runs drain processing-time windows.
+    pub fn drains_windows(&self) -> bool {
+        self.drain_windows
     }
 
     /// Adapts the rate each source admits to what the pipeline keeps up with (see

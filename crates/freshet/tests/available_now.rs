@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use freshet::source::file_stream::FileStreamOptions;
 use freshet::source::generator::{click, GeneratorOptions};
-use freshet::Error;
+use freshet::{Error, StreamingConfig};
 
 #[test]
 fn queue_is_drained_then_the_run_stops() {
@@ -173,4 +173,43 @@ fn a_file_stream_reads_the_files_already_there_without_being_told() {
     let out = ctx.text_file_stream(dir.path()).collect_batches();
     ctx.run_available_now().unwrap();
     assert_eq!(sorted(&out, 1), vec![strings(&["one", "two"])]);
+}
+
+#[test]
+fn drained_processing_time_windows_holding_the_input_are_emitted_before_the_run_stops() {
+    for workers in WORKERS {
+        let (ctx, _clock) = context_with(
+            StreamingConfig::new(std::time::Duration::from_millis(I))
+                .workers(workers)
+                .drain_windows(true),
+        );
+        let interval = ctx.batch_interval();
+        let records = ctx.queue_stream(vec![vec![1], vec![2], vec![3]]);
+        // Tumbling windows of 4 batches: the input fills the first one only partly.
+        let tumbling = records.window(interval * 4, interval * 4).collect_batches();
+        let sliding = records
+            .count_by_window(interval * 2, interval)
+            .collect_batches();
+        ctx.run_available_now().unwrap();
+        let mut seen: Vec<i32> = tumbling
+            .batches()
+            .into_iter()
+            .flat_map(|(_, b)| b)
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![1, 2, 3],
+            "{workers} workers: every record in a window"
+        );
+        let counts: Vec<u64> = sliding.batches().into_iter().flat_map(|(_, b)| b).collect();
+        // Windows of 2 batches at every batch; the run drains for the longest window (4
+        // batches), so the sliding windows after the input are empty.
+        assert_eq!(counts, vec![1, 2, 2, 1, 0, 0], "{workers} workers");
+        assert_eq!(
+            ctx.batches_completed(),
+            6,
+            "3 batches with records, 3 to drain"
+        );
+    }
 }

@@ -192,6 +192,9 @@ impl StreamingContext {
     /// A queue is drained, a file stream takes the files present (at most its per-batch cap in
     /// each batch), a socket is read until the peer closes it, and a generator emits until its
     /// limit. Batch times advance one interval per batch without waiting for the clock.
+    /// Event-time windows still open are emitted in one last batch; processing-time windows
+    /// are emitted at their slide, so a window the input fills only partly is emitted only
+    /// with [`StreamingConfig::drain_windows`](crate::StreamingConfig::drain_windows).
     pub fn run_available_now(&self) -> Result<()> {
         self.launch(true)?;
         self.await_termination()

@@ -158,6 +158,10 @@ pub(super) struct Driver {
     pub senders: Vec<Sender<ToWorker>>,
     pub threads: Vec<Thread>,
     pub available_now: bool,
+    /// In an available-now run, how many empty batches follow the last one that read records,
+    /// so that every processing-time window holding them is emitted (the longest window's
+    /// length, in batches, less one).
+    pub window_drain: u64,
     pub flush_at_end: bool,
     pub coordinator: Option<Coordinator>,
     pub parts: Receiver<(u64, std::result::Result<PartInfo, String>)>,
@@ -215,7 +219,8 @@ impl Driver {
             let tick = Instant::now();
             if self.available_now {
                 match self.availability() {
-                    Availability::Exhausted => break,
+                    Availability::Exhausted if self.window_drain == 0 => break,
+                    Availability::Exhausted => self.window_drain -= 1,
                     Availability::Pending => {
                         std::thread::sleep(Duration::from_millis(self.interval().clamp(1, 5)));
                         continue;

@@ -289,6 +289,7 @@ pub(crate) fn launch(spec: LaunchSpec) -> Result<RunHandle> {
         senders: workers.senders,
         threads: workers.threads,
         available_now: spec.available_now,
+        window_drain: window_drain(&spec.pipeline, &spec.pipeline.config),
         flush_at_end: spec
             .pipeline
             .flush_at_end
@@ -491,4 +492,24 @@ fn execute(
             }
         }
     }
+}
+
+/// The empty batches an available-now run adds after its input is exhausted, when the
+/// configuration asks for it: enough for the longest processing-time window to slide past the
+/// last batch that read records.
+fn window_drain(pipeline: &crate::pipeline::Pipeline, config: &crate::StreamingConfig) -> u64 {
+    if !config.drains_windows() {
+        return 0;
+    }
+    let interval = crate::time::millis(config.batch_interval()).max(1);
+    let windows = pipeline
+        .remember
+        .windows
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    windows
+        .values()
+        .map(|(len, _)| len.div_ceil(interval).saturating_sub(1))
+        .max()
+        .unwrap_or(0)
 }

@@ -19,8 +19,8 @@
 //!   each line into a struct borrowing its strings ([`BidRef`]), then the filter and sum, or an
 //!   `FxHashMap<(u64, &str), u64>` per file merged into one with owned keys;
 //! - Freshet streaming, run available-now with 1 and with 2 workers over
-//!   `text_file_stream_with(dir, include_existing, max_files_per_batch)`, in two forms
-//!   ([`Form`]): the textbook one (parse into an owned [`Bid`] with `map`, then `filter` and
+//!   `text_file_stream_with(dir, include_existing, max_files_per_batch)`, in the forms of
+//!   [`Form`] (`--forms`), the SQL one among them: the textbook one (parse into an owned [`Bid`] with `map`, then `filter` and
 //!   `map`, or `map` to `(channel, date_time)` and the event-time window API), and the collector
 //!   one (`flat_map_into` parsing into [`BidRef`] and pushing only what the query needs).
 
@@ -65,6 +65,13 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,2",
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub workers: Vec<usize>,
+    /// The Freshet forms measured, comma separated: textbook, collector, typed, sql.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "textbook,collector,typed,sql"
+    )]
+    pub forms: Vec<String>,
 }
 
 /// Query A keeps the bids priced above this (prices run from 1 to 100,000, skewed towards low
@@ -160,6 +167,8 @@ enum Form {
     /// The typed JSON-lines source (`freshet_connectors::files`) parsing each line straight
     /// into the owned [`Bid`], then the textbook form's `filter` and `map` (A) or `map` (B).
     Typed,
+    /// The query in SQL (`freshet_sql`) over the lines decoded by Arrow's JSON reader.
+    Sql,
 }
 
 /// What a query found.
@@ -199,6 +208,13 @@ struct Input {
 
 /// Runs the scenario and prints its figures.
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    if let Some(f) = args
+        .forms
+        .iter()
+        .find(|f| !["textbook", "collector", "typed", "sql"].contains(&f.as_str()))
+    {
+        bail!("--forms {f}: expected textbook, collector, typed or sql");
+    }
     println!("\n== json ==");
     let dir = ensure_input(args)?;
     let files = input_files(&dir)?;
@@ -232,7 +248,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             (Form::Textbook, textbook_label(query)),
             (Form::Collector, "flat_map_into"),
             (Form::Typed, "typed JSON source"),
+            (Form::Sql, "SQL"),
         ] {
+            let key = match form {
+                Form::Textbook => "textbook",
+                Form::Collector => "collector",
+                Form::Typed => "typed",
+                Form::Sql => "sql",
+            };
+            if !args.forms.iter().any(|f| f == key) {
+                continue;
+            }
             for &w in &args.workers {
                 measure(
                     &mut rows,
@@ -467,6 +493,15 @@ fn freshet_filter(
     form: Form,
 ) -> anyhow::Result<Answer> {
     let ctx = context(workers)?;
+    if form == Form::Sql {
+        let sql = sql_context(&ctx, dir, files_per_batch, 0)?;
+        let kept = sql
+            .sql_stream(&format!(
+                "SELECT auction, price FROM bids WHERE price > {PRICE_THRESHOLD}"
+            ))?
+            .records::<(u64, u64)>();
+        return sum_kept(&ctx, &kept);
+    }
     if form == Form::Typed {
         let kept = bids(&ctx, dir, files_per_batch)
             .filter(|b: &Bid| b.price > PRICE_THRESHOLD)
@@ -475,7 +510,7 @@ fn freshet_filter(
     }
     let lines = bid_lines(&ctx, dir, files_per_batch);
     let kept = match form {
-        Form::Typed => unreachable!("the typed form returned above"),
+        Form::Typed | Form::Sql => unreachable!("returned above"),
         Form::Textbook => lines
             .map(parse_owned)
             .filter(|b: &Bid| b.price > PRICE_THRESHOLD)
@@ -514,7 +549,11 @@ fn freshet_windows(
     form: Form,
 ) -> anyhow::Result<Answer> {
     let ctx = context(workers)?;
+    if form == Form::Sql {
+        return sql_windows(&ctx, dir, files_per_batch);
+    }
     let pairs = match form {
+        Form::Sql => unreachable!("the SQL form returned above"),
         Form::Typed => bids(&ctx, dir, files_per_batch).map(|b: Bid| (b.channel, b.date_time)),
         Form::Textbook => bid_lines(&ctx, dir, files_per_batch)
             .map(parse_owned)
@@ -543,6 +582,52 @@ fn freshet_windows(
     if counted.late_count() != 0 {
         bail!("{} bids were late", counted.late_count());
     }
+    let windows = std::mem::take(&mut *windows.lock().unwrap_or_else(PoisonError::into_inner));
+    Ok(sorted_windows(windows))
+}
+
+/// A SQL context with the lines of the files of `dir` registered as the table `bids`, its
+/// columns inferred from the files.
+fn sql_context(
+    ctx: &StreamingContext,
+    dir: &Path,
+    files_per_batch: usize,
+    watermark_delay_ms: u64,
+) -> anyhow::Result<freshet_sql::SqlContext> {
+    let schema = freshet_sql::formats::infer_json_lines(dir)?;
+    let sql = freshet_sql::SqlContext::new();
+    sql.register_lines(
+        "bids",
+        &bid_lines(ctx, dir, files_per_batch),
+        freshet_sql::formats::LineFormat::JsonLines,
+        schema,
+        freshet_sql::StreamOptions::new().allowed_delay(Duration::from_millis(watermark_delay_ms)),
+    )?;
+    Ok(sql)
+}
+
+/// Freshet query B in SQL, run available-now.
+fn sql_windows(
+    ctx: &StreamingContext,
+    dir: &Path,
+    files_per_batch: usize,
+) -> anyhow::Result<Answer> {
+    let sql = sql_context(ctx, dir, files_per_batch, WATERMARK_DELAY_MS)?;
+    let rows = sql
+        .sql_stream(&format!(
+            "SELECT CAST(w['start'] AS BIGINT), channel, count(*) FROM \
+             (SELECT tumble(date_time, INTERVAL '{WINDOW_MS}' MILLISECOND) AS w, channel FROM bids) \
+             GROUP BY w, channel"
+        ))?
+        .records::<(u64, String, u64)>();
+    let windows = Arc::new(Mutex::new(Vec::new()));
+    let w = Arc::clone(&windows);
+    rows.foreach_batch(move |_t, batch| {
+        w.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(batch);
+    });
+    ctx.run_available_now()?;
     let windows = std::mem::take(&mut *windows.lock().unwrap_or_else(PoisonError::into_inner));
     Ok(sorted_windows(windows))
 }

@@ -6,6 +6,7 @@ mod config;
 mod demo;
 mod history;
 mod job;
+mod kafka_sample;
 mod ranges;
 mod report;
 mod sql;

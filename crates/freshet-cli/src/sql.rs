@@ -7,8 +7,11 @@ use clap::Args;
 use freshet::source::file_stream::FileStreamOptions;
 use freshet::source::generator::GeneratorOptions;
 use freshet::{BatchTime, StreamingConfig, StreamingContext};
+use freshet_connectors::kafka::KafkaSource;
 use freshet_sql::files::{FileFormat, RowsFileSink};
-use freshet_sql::formats::{infer_csv, infer_json_lines, text_schema, LineFormat};
+use freshet_sql::formats::{
+    infer_csv, infer_json_lines, infer_json_lines_from, text_schema, LineFormat, INFER_LINES,
+};
 use freshet_sql::{SqlContext, StreamOptions};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -22,7 +25,8 @@ pub struct SqlArgs {
     /// A stream the query can read, as NAME=SPEC (repeatable). SPEC is `json:DIR` (JSON
     /// lines), `csv:DIR` (CSV with a header line) or `text:DIR` (one column, `line`): the files
     /// of DIR, those present at start and each new one; columns are inferred from the files
-    /// present. Or `demo`: the demo's synthetic clicks (seq, user, page, dwell_ms, and ts, the
+    /// present. `kafka:BROKERS/TOPIC`: the JSON values of a topic's records, from the oldest
+    /// (columns inferred from its first records). Or `demo`: the demo's synthetic clicks (seq, user, page, dwell_ms, and ts, the
     /// batch time in milliseconds).
     #[arg(long = "source", value_name = "NAME=SPEC", required = true)]
     sources: Vec<String>,
@@ -119,6 +123,16 @@ fn register_source(
         Some(("text", dir)) => {
             sql.register_lines(name, &files(dir), LineFormat::Text, text_schema(), options)?;
         }
+        Some(("kafka", at)) => {
+            let Some((brokers, topic)) = at.rsplit_once('/').filter(|(b, t)| !b.is_empty() && !t.is_empty()) else {
+                bail!("--source {value}: expected kafka:BROKERS/TOPIC");
+            };
+            let sample = crate::kafka_sample::sample_values(brokers, topic, INFER_LINES)
+                .with_context(context)?;
+            let schema = infer_json_lines_from(&sample).with_context(context)?;
+            let values = ctx.direct_stream(KafkaSource::direct(brokers, [topic]).utf8_values());
+            sql.register_lines(name, &values, LineFormat::JsonLines, schema, options)?;
+        }
         None if spec == "demo" => {
             let clicks = ctx
                 .click_stream(GeneratorOptions::rate(args.rate))
@@ -132,7 +146,9 @@ fn register_source(
             sql.register_stream_with(name, &clicks, options)?;
             return Ok(true);
         }
-        _ => bail!("--source {value}: SPEC must be json:DIR, csv:DIR, text:DIR or demo"),
+        _ => bail!(
+            "--source {value}: SPEC must be json:DIR, csv:DIR, text:DIR, kafka:BROKERS/TOPIC or demo"
+        ),
     }
     Ok(false)
 }

@@ -221,3 +221,58 @@ fn two_streams_join_within_a_window() {
     assert_eq!(code, 1);
     assert!(err.contains("multiple of --batch-ms"), "{err}");
 }
+
+/// A topic of JSON values on librdkafka's mock cluster (in this process, on loopback ports),
+/// queried from `freshet sql` with `--source NAME=kafka:BROKERS/TOPIC`.
+#[test]
+fn a_query_over_a_kafka_topic_of_json_values() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
+    let cluster: MockCluster<'static, DefaultProducerContext> =
+        MockCluster::new(1).expect("start librdkafka's mock cluster");
+    cluster
+        .create_topic("views", 3, 1)
+        .expect("create the topic");
+    let brokers = cluster.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("linger.ms", "0")
+        .create()
+        .expect("a producer");
+    for i in 0..300 {
+        let value = format!(r#"{{"page":"/p{}","ms":{}}}"#, i % 4, i * 10);
+        producer
+            .send(
+                BaseRecord::to("views")
+                    .partition(i % 3)
+                    .key("")
+                    .payload(&value),
+            )
+            .expect("queue a record");
+    }
+    producer.flush(std::time::Duration::from_secs(10)).unwrap();
+    let source = format!("v=kafka:{brokers}/views");
+    let (code, out, err) = freshet(&[
+        "sql",
+        "--source",
+        &source,
+        "--available-now",
+        "--ui-addr",
+        "off",
+        "SELECT page, count(*) AS n, max(ms) AS last FROM v GROUP BY page",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for row in [
+        "| /p0  | 75 | 2960 |",
+        "| /p1  | 75 | 2970 |",
+        "| /p2  | 75 | 2980 |",
+        "| /p3  | 75 | 2990 |",
+    ] {
+        assert!(out.contains(row), "{row} in:\n{out}");
+    }
+    let missing = format!("v=kafka:{brokers}/nosuch");
+    let (code, _, err) = freshet(&["sql", "--source", &missing, "SELECT * FROM v"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nosuch"), "{err}");
+}

@@ -5,9 +5,9 @@
 
 use crate::rows::Rows;
 use datafusion::arrow::array::RecordBatch;
-use freshet::sink::{Guarantee, Sink, SinkContext, SinkWriter};
-use freshet::{BatchTime, ErrorDomain, RetryHint, SinkError};
-use std::path::{Path, PathBuf};
+use freshet::sink::{write_file_once, Guarantee, Sink, SinkContext, SinkWriter};
+use freshet::{BatchTime, SinkError};
+use std::path::PathBuf;
 
 /// The format of result files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,20 +73,6 @@ impl Sink<Rows> for RowsFileSink {
     }
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SinkError + '_ {
-    move |e| SinkError::io(path.display(), e)
-}
-
-fn arrow(path: &Path) -> impl FnOnce(datafusion::arrow::error::ArrowError) -> SinkError + '_ {
-    move |e| {
-        SinkError::new(
-            ErrorDomain::User,
-            RetryHint::NoRetry,
-            format!("{}: {e}", path.display()),
-        )
-    }
-}
-
 impl SinkWriter<Rows> for RowsFileWriter {
     fn write(&mut self, time: BatchTime, records: &[Rows]) -> Result<(), SinkError> {
         let batches: Vec<&RecordBatch> = records
@@ -94,43 +80,28 @@ impl SinkWriter<Rows> for RowsFileWriter {
             .map(|r| &r.0)
             .filter(|b| b.num_rows() > 0)
             .collect();
-        let dir = self.sink.batch_dir(time);
+        if batches.is_empty() {
+            return Ok(());
+        }
         let name = format!(
             "part-{:05}.{}",
             self.partition,
             self.sink.format.extension()
         );
-        let path = dir.join(&name);
-        if batches.is_empty() || path.exists() {
-            // Nothing to write, or written before (a replayed batch: the same rows).
-            return Ok(());
-        }
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let tmp = dir.join(format!(".{name}.tmp"));
-        let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        let mut out = std::io::BufWriter::new(file);
-        match self.sink.format {
-            FileFormat::JsonLines => {
-                let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut out);
-                w.write_batches(&batches).map_err(arrow(&tmp))?;
-                w.finish().map_err(arrow(&tmp))?;
-            }
-            FileFormat::Csv => {
-                let mut w = datafusion::arrow::csv::Writer::new(&mut out);
-                for b in batches {
-                    w.write(b).map_err(arrow(&tmp))?;
+        let format = self.sink.format;
+        write_file_once(&self.sink.batch_dir(time), &name, true, |out| {
+            let arrow = std::io::Error::other;
+            match format {
+                FileFormat::JsonLines => {
+                    let mut w = datafusion::arrow::json::LineDelimitedWriter::new(out);
+                    w.write_batches(&batches).map_err(arrow)?;
+                    w.finish().map_err(arrow)
+                }
+                FileFormat::Csv => {
+                    let mut w = datafusion::arrow::csv::Writer::new(out);
+                    batches.iter().try_for_each(|b| w.write(b)).map_err(arrow)
                 }
             }
-        }
-        let file = out
-            .into_inner()
-            .map_err(|e| SinkError::io(tmp.display(), e.into_error()))?;
-        file.sync_all().map_err(io(&tmp))?;
-        drop(file);
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            d.sync_all().map_err(io(&dir))?;
-        }
-        Ok(())
+        })
     }
 }

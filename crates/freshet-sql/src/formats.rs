@@ -80,9 +80,25 @@ pub fn infer_json_lines(dir: &Path) -> Result<SchemaRef> {
             break;
         }
     }
+    infer_json_lines_from(&lines).map_err(|e| SqlError::Arrow(format!("{}: {e}", dir.display())))
+}
+
+/// The columns of JSON objects `lines` (a sample of a stream, such as the first records of a
+/// topic).
+pub fn infer_json_lines_from(lines: &[String]) -> Result<SchemaRef> {
+    let lines: Vec<&str> = lines
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    if lines.is_empty() {
+        return Err(SqlError::Catalog(
+            "cannot infer the columns: no JSON line to infer them from".into(),
+        ));
+    }
     let text = lines.join("\n");
     let (schema, _) = datafusion::arrow::json::reader::infer_json_schema(text.as_bytes(), None)
-        .map_err(|e| SqlError::Arrow(format!("JSON lines in {}: {e}", dir.display())))?;
+        .map_err(|e| SqlError::Arrow(format!("JSON lines: {e}")))?;
     Ok(Arc::new(schema))
 }
 

@@ -10,6 +10,29 @@ use freshet::event_time::WatermarkOptions;
 use freshet::{DStream, Dataset, State, StateSpec};
 use std::sync::Arc;
 
+/// The inputs' names, and their rows tagged with the input's index; when the query reads more
+/// than one input, all of them on one worker, where they meet. The same for streams and
+/// datasets, which share their operators but no trait.
+macro_rules! tagged {
+    ($inputs:expr) => {{
+        let inputs = $inputs;
+        let names: Arc<[String]> = inputs.iter().map(|(n, _)| n.clone()).collect();
+        let mut tagged = inputs.iter().enumerate().map(|(i, (_, s))| {
+            let tag = i as u8;
+            s.map(move |rows: Rows| -> Tagged { (tag, rows) })
+        });
+        let first = tagged
+            .next()
+            .expect("split checked the query reads an input");
+        let input = if inputs.len() == 1 {
+            first
+        } else {
+            tagged.fold(first, |all, s| all.union(&s)).repartition(1)
+        };
+        (names, input)
+    }};
+}
+
 fn start(kinds: &Arc<[AggKind]>) -> impl Fn(Vec<Value>) -> Vec<Acc> + Send + Sync + 'static {
     let kinds = kinds.clone();
     move |args| stages::start(&kinds, args)
@@ -38,23 +61,7 @@ pub fn stream(
     inputs: &[(String, DStream<Rows>)],
     watermark: &WatermarkOptions,
 ) -> Result<DStream<Rows>> {
-    let name: Arc<[String]> = inputs.iter().map(|(n, _)| n.clone()).collect();
-    let tagged: Vec<DStream<Tagged>> = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, (_, s))| {
-            let tag = i as u8;
-            s.map(move |rows| (tag, rows))
-        })
-        .collect();
-    let input = match tagged.as_slice() {
-        [one] => one.clone(),
-        [first, rest @ ..] => rest
-            .iter()
-            .fold(first.clone(), |all, s| all.union(s))
-            .repartition(1),
-        [] => unreachable!("split checked the query reads an input"),
-    };
+    let (name, input) = tagged!(inputs);
     let shape = match shape {
         Shape::Stateless { plan } => {
             return Ok(
@@ -120,23 +127,7 @@ pub fn stream(
 /// one finite batch (a running aggregation gives each group once; every window is closed at
 /// the end of the input).
 pub fn dataset(shape: Shape, inputs: &[(String, Dataset<Rows>)]) -> Result<Dataset<Rows>> {
-    let name: Arc<[String]> = inputs.iter().map(|(n, _)| n.clone()).collect();
-    let tagged: Vec<Dataset<Tagged>> = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, (_, s))| {
-            let tag = i as u8;
-            s.map(move |rows| (tag, rows))
-        })
-        .collect();
-    let input = match tagged.as_slice() {
-        [one] => one.clone(),
-        [first, rest @ ..] => rest
-            .iter()
-            .fold(first.clone(), |all, s| all.union(s))
-            .repartition(1),
-        [] => unreachable!("split checked the query reads an input"),
-    };
+    let (name, input) = tagged!(inputs);
     let shape = match shape {
         Shape::Stateless { plan } => {
             return Ok(

@@ -140,31 +140,47 @@ impl<T: Display> SinkWriter<T> for FileSinkWriter {
     fn write(&mut self, time: BatchTime, records: &[T]) -> Result<(), SinkError> {
         let dir = self.sink.batch_dir(time);
         let name = format!("part-{:05}", self.partition);
-        let path = dir.join(&name);
-        if path.exists() {
-            // Written before (a replayed batch): the same records, nothing to do.
-            return Ok(());
-        }
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let tmp = dir.join(format!(".{name}.tmp"));
-        let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        let mut w = std::io::BufWriter::new(file);
-        for r in records {
-            writeln!(w, "{r}").map_err(io(&tmp))?;
-        }
-        let file = w
-            .into_inner()
-            .map_err(|e| SinkError::io(tmp.display(), e.into_error()))?;
-        if self.sink.sync {
-            file.sync_all().map_err(io(&tmp))?;
-        }
-        drop(file);
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        if self.sink.sync {
-            if let Ok(d) = std::fs::File::open(&dir) {
-                d.sync_all().map_err(io(&dir))?;
+        write_file_once(&dir, &name, self.sink.sync, |w| {
+            for r in records {
+                writeln!(w, "{r}")?;
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
+}
+
+/// Writes the file `dir/name` once: if it exists (a batch replayed after a crash), nothing is
+/// done; otherwise `write` fills a temporary file in `dir` that is then renamed to `name`, so
+/// the file is whole or absent. With `sync`, the file and the directory are fsynced, so a
+/// written file survives a power loss. The building block of idempotent file sinks.
+pub fn write_file_once(
+    dir: &Path,
+    name: &str,
+    sync: bool,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), SinkError> {
+    let path = dir.join(name);
+    if path.exists() {
+        // Written before (a replayed batch): the same records, nothing to do.
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    let mut w = std::io::BufWriter::new(file);
+    write(&mut w).map_err(io(&tmp))?;
+    let file = w
+        .into_inner()
+        .map_err(|e| SinkError::io(tmp.display(), e.into_error()))?;
+    if sync {
+        file.sync_all().map_err(io(&tmp))?;
+    }
+    drop(file);
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    if sync {
+        if let Ok(d) = std::fs::File::open(dir) {
+            d.sync_all().map_err(io(dir))?;
+        }
+    }
+    Ok(())
 }

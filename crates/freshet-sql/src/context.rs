@@ -84,9 +84,42 @@ impl StreamOptions {
     }
 }
 
+/// Where a registered stream's rows come from.
+#[derive(Clone)]
+enum StreamRows {
+    /// Arrow rows.
+    Rows(DStream<Rows>),
+    /// Text lines, decoded by each query into the columns it reads.
+    Lines {
+        lines: DStream<String>,
+        format: LineFormat,
+        schema: SchemaRef,
+    },
+}
+
+impl StreamRows {
+    /// The stream's rows, with the columns `needed` (indices of its schema; `None`: all)
+    /// decoded.
+    fn rows(&self, needed: Option<Vec<usize>>) -> DStream<Rows> {
+        match self {
+            StreamRows::Rows(rows) => rows.clone(),
+            StreamRows::Lines {
+                lines,
+                format,
+                schema,
+            } => {
+                let (format, schema) = (format.clone(), schema.clone());
+                lines.try_map_partitions(move |lines: Vec<String>| {
+                    crate::formats::decode_columns(&format, &schema, needed.as_deref(), lines)
+                })
+            }
+        }
+    }
+}
+
 #[derive(Clone)]
 enum Input {
-    Stream(DStream<Rows>, StreamOptions),
+    Stream(StreamRows, StreamOptions),
     Dataset(Dataset<Rows>),
 }
 
@@ -178,7 +211,11 @@ impl SqlContext {
             Some((len, slide)) => stream.window(len, slide),
             None => stream.clone(),
         };
-        self.register_input(name, schema, Input::Stream(stream, options))
+        self.register_input(
+            name,
+            schema,
+            Input::Stream(StreamRows::Rows(stream), options),
+        )
     }
 
     /// Registers a stream of text lines as the table `name`, each line decoded as `format`
@@ -192,11 +229,16 @@ impl SqlContext {
         schema: SchemaRef,
         options: StreamOptions,
     ) -> Result<()> {
-        let columns = schema.clone();
-        let rows = lines.try_map_partitions(move |lines: Vec<String>| {
-            crate::formats::decode(&format, &columns, lines)
-        });
-        self.register_rows(name, &rows, schema, options)
+        let lines = match options.window {
+            Some((len, slide)) => lines.window(len, slide),
+            None => lines.clone(),
+        };
+        let input = StreamRows::Lines {
+            lines,
+            format,
+            schema: schema.clone(),
+        };
+        self.register_input(name, schema, Input::Stream(input, options))
     }
 
     /// Registers `dataset` as the table `name`, for [`sql_dataset`](Self::sql_dataset).
@@ -260,13 +302,13 @@ impl SqlContext {
         let schema = output_schema(&shape);
         let mut streams = Vec::new();
         let mut watermark = None;
-        for (name, input) in inputs {
+        for (name, input, needed) in inputs {
             match input {
                 Input::Stream(stream, options) => {
                     // A windowed aggregation after a join of streams follows the watermark of
                     // the first stream the query names.
                     watermark.get_or_insert_with(|| options.watermark());
-                    streams.push((name, stream));
+                    streams.push((name, stream.rows(needed)));
                 }
                 Input::Dataset(_) => {
                     return Err(SqlError::Catalog(format!(
@@ -288,7 +330,7 @@ impl SqlContext {
         let (shape, inputs) = self.plan(query)?;
         let schema = output_schema(&shape);
         let mut datasets = Vec::new();
-        for (name, input) in inputs {
+        for (name, input, _) in inputs {
             match input {
                 Input::Dataset(dataset) => datasets.push((name, dataset)),
                 Input::Stream(..) => {
@@ -308,7 +350,7 @@ impl SqlContext {
     /// where records are exchanged, and what is kept as state.
     pub fn explain(&self, query: &str) -> Result<String> {
         let (shape, inputs) = self.plan(query)?;
-        let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
+        let names: Vec<String> = inputs.iter().map(|(n, _, _)| n.clone()).collect();
         let options = match &inputs[0].1 {
             Input::Stream(_, options) => Some(options.clone()),
             Input::Dataset(_) => None,
@@ -316,7 +358,9 @@ impl SqlContext {
         Ok(explain_shape(&shape, &names, options.as_ref()))
     }
 
-    fn plan(&self, query: &str) -> Result<(Shape, Vec<(String, Input)>)> {
+    /// The query's shape, and the inputs it reads with the columns it reads of each.
+    #[allow(clippy::type_complexity)]
+    fn plan(&self, query: &str) -> Result<(Shape, Vec<(String, Input, Option<Vec<usize>>)>)> {
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -354,7 +398,8 @@ impl SqlContext {
             .into_iter()
             .map(|name| {
                 let input = inputs[&name].clone();
-                (name, input)
+                let needed = columns_read(&plan, &name);
+                (name, input, needed)
             })
             .collect();
         Ok((shape, reads))
@@ -381,6 +426,22 @@ impl SqlContext {
             Err(e) => Err(SqlError::plan(e)),
         }
     }
+}
+
+/// The columns of `table` that `plan` reads (`None`: all of them).
+fn columns_read(plan: &LogicalPlan, table: &str) -> Option<Vec<usize>> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    let mut needed = None;
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            if scan.table_name.table() == table {
+                needed = scan.projection.clone();
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    needed
 }
 
 fn output_schema(shape: &Shape) -> SchemaRef {

@@ -145,6 +145,74 @@ pub fn read_table(
     Ok((schema, batches))
 }
 
+/// Decodes one partition of `lines` into rows of `schema`, decoding only the columns of
+/// `needed` (indices into `schema`; `None`: all); the others are `NULL`. A query reads only
+/// the columns it uses, so the others are not parsed.
+pub fn decode_columns(
+    format: &LineFormat,
+    schema: &SchemaRef,
+    needed: Option<&[usize]>,
+    lines: Vec<String>,
+) -> Result<Vec<Rows>> {
+    let needed = match (format, needed) {
+        (LineFormat::Text, _) | (_, None) => None,
+        (_, Some(n)) if n.is_empty() || n.len() >= schema.fields().len() => None,
+        (_, Some(n)) => {
+            let mut n = n.to_vec();
+            n.sort_unstable();
+            n.dedup();
+            Some(n)
+        }
+    };
+    let Some(needed) = needed.as_deref() else {
+        return decode(format, schema, lines);
+    };
+    let part: SchemaRef = Arc::new(schema.project(needed).map_err(SqlError::arrow)?);
+    let decoded = match format {
+        LineFormat::Csv { header } => {
+            // CSV is positional: the decoder reads the whole line and keeps the columns asked.
+            let mut decoder = datafusion::arrow::csv::ReaderBuilder::new(schema.clone())
+                .with_header(false)
+                .with_projection(needed.to_vec())
+                .build_decoder();
+            let lines = lines
+                .into_iter()
+                .filter(|l| l.trim_end_matches('\r') != header && !l.is_empty());
+            decode_with(lines, &mut decoder)
+                .map_err(|e| SqlError::Arrow(format!("a CSV line: {e}")))?
+                .into_iter()
+                .map(Rows)
+                .collect()
+        }
+        _ => decode(format, &part, lines)?,
+    };
+    decoded
+        .into_iter()
+        .map(|rows| {
+            let n = rows.num_rows();
+            let mut columns = Vec::with_capacity(schema.fields().len());
+            let mut from = rows.0.columns().iter();
+            for (i, field) in schema.fields().iter().enumerate() {
+                if needed.contains(&i) {
+                    columns.push(
+                        from.next()
+                            .expect("a decoded column per needed one")
+                            .clone(),
+                    );
+                } else {
+                    columns.push(datafusion::arrow::array::new_null_array(
+                        field.data_type(),
+                        n,
+                    ));
+                }
+            }
+            RecordBatch::try_new(schema.clone(), columns)
+                .map(Rows)
+                .map_err(SqlError::arrow)
+        })
+        .collect()
+}
+
 /// Decodes one partition of `lines` into rows of `schema`.
 pub fn decode(format: &LineFormat, schema: &SchemaRef, lines: Vec<String>) -> Result<Vec<Rows>> {
     if lines.is_empty() {
@@ -235,7 +303,7 @@ fn decode_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::Int64Type;
 
     #[test]
@@ -269,6 +337,33 @@ mod tests {
         let rows = decode(&LineFormat::Csv { header }, &schema, lines).unwrap();
         let n = rows[0].0.column(1).as_primitive::<Int64Type>();
         assert_eq!(n.values().to_vec(), vec![7, 8]);
+    }
+
+    #[test]
+    fn only_the_columns_a_query_reads_are_decoded() {
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, true),
+            Field::new("b", DataType::Utf8, true),
+            Field::new("c", DataType::Int64, true),
+        ]));
+        let json = vec!["{\"a\":1,\"b\":\"x\",\"c\":3}".to_string()];
+        let csv = vec!["1,x,3".to_string()];
+        for (format, lines) in [
+            (LineFormat::JsonLines, json),
+            (
+                LineFormat::Csv {
+                    header: "a,b,c".into(),
+                },
+                csv,
+            ),
+        ] {
+            let rows = decode_columns(&format, &schema, Some(&[2, 0]), lines).unwrap();
+            let batch = &rows[0].0;
+            assert_eq!(batch.schema(), schema, "{format:?}");
+            assert_eq!(batch.column(0).as_primitive::<Int64Type>().value(0), 1);
+            assert!(batch.column(1).is_null(0), "{format:?}: b is not read");
+            assert_eq!(batch.column(2).as_primitive::<Int64Type>().value(0), 3);
+        }
     }
 
     #[test]

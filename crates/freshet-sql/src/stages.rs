@@ -84,10 +84,10 @@ pub fn run_pre(
 ) -> Result<Vec<KeyedArgs>> {
     let mut out = Vec::new();
     for batch in pre_batches(shape, names, parts)? {
-        let keys = columns(&batch, 0..shape.keys)?;
-        let args = columns(&batch, shape.keys..batch.num_columns())?;
-        for row in 0..batch.num_rows() {
-            out.push((pick(&keys, row), pick(&args, row)));
+        let mut keys = columns(&batch, 0..shape.keys)?;
+        let mut args = columns(&batch, shape.keys..batch.num_columns())?;
+        for _ in 0..batch.num_rows() {
+            out.push((next_row(&mut keys), next_row(&mut args)));
         }
     }
     Ok(out)
@@ -102,17 +102,18 @@ pub fn run_pre_timed(
 ) -> Result<Vec<TimedArgs>> {
     let mut out = Vec::new();
     for batch in pre_batches(shape, names, parts)? {
-        let keys = columns(&batch, 0..shape.keys)?;
+        let mut keys = columns(&batch, 0..shape.keys)?;
         let times = event_millis(batch.column(shape.keys).as_ref())?;
-        let args = columns(&batch, shape.keys + 1..batch.num_columns())?;
-        for (row, time) in times.into_iter().enumerate() {
+        let mut args = columns(&batch, shape.keys + 1..batch.num_columns())?;
+        for time in times {
+            let (keys, args) = (next_row(&mut keys), next_row(&mut args));
             let Some(time) = time else { continue };
             let time = u64::try_from(time).map_err(|_| {
                 SqlError::Execution(format!(
                     "an event time before 1970 ({time} ms): windows start at the Unix epoch"
                 ))
             })?;
-            out.push((pick(&keys, row), (time, pick(&args, row))));
+            out.push((keys, (time, args)));
         }
     }
     Ok(out)
@@ -129,12 +130,22 @@ fn pre_batches(
     }
 }
 
-fn columns(batch: &RecordBatch, range: std::ops::Range<usize>) -> Result<Vec<Vec<Value>>> {
-    range.map(|i| values_of(batch.column(i).as_ref())).collect()
+/// The values of the columns `range` of `batch`, each column's in row order.
+fn columns(
+    batch: &RecordBatch,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<std::vec::IntoIter<Value>>> {
+    range
+        .map(|i| values_of(batch.column(i).as_ref()).map(Vec::into_iter))
+        .collect()
 }
 
-fn pick(columns: &[Vec<Value>], row: usize) -> Vec<Value> {
-    columns.iter().map(|c| c[row].clone()).collect()
+/// The next row's values of `columns`, moved out.
+fn next_row(columns: &mut [std::vec::IntoIter<Value>]) -> Vec<Value> {
+    columns
+        .iter_mut()
+        .map(|c| c.next().unwrap_or(Value::Null))
+        .collect()
 }
 
 /// The accumulators of `kinds` started from one row's arguments.

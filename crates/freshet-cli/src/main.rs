@@ -7,6 +7,7 @@ mod demo;
 mod history;
 mod job;
 mod kafka_sample;
+mod pg_table;
 mod ranges;
 mod report;
 mod sql;

@@ -31,7 +31,9 @@ pub struct SqlArgs {
     #[arg(long = "source", value_name = "NAME=SPEC", required = true)]
     sources: Vec<String>,
     /// A static table the query can join, as NAME=SPEC (repeatable), loaded once at start:
-    /// `json:PATH` or `csv:PATH`, a file or the files of a directory.
+    /// `json:PATH` or `csv:PATH`, a file or the files of a directory; or `postgres:URL`, the
+    /// PostgreSQL table NAME in the database at URL (e.g.
+    /// `postgres:postgresql://user@localhost/db`).
     #[arg(long = "table", value_name = "NAME=SPEC")]
     tables: Vec<String>,
     /// Read the stream NAME as a tumbling window of MS milliseconds of processing time (a
@@ -177,10 +179,16 @@ fn window_of(name: &str, args: &SqlArgs) -> anyhow::Result<Option<Duration>> {
 
 fn register_table(sql: &SqlContext, value: &str) -> anyhow::Result<()> {
     let (name, spec) = name_and_spec("--table", value)?;
+    if let Some(url) = spec.strip_prefix("postgres:") {
+        let (schema, batches) =
+            crate::pg_table::load(url, name).with_context(|| format!("--table {value}"))?;
+        sql.register_table(name, schema, batches)?;
+        return Ok(());
+    }
     let (format, path) = match spec.split_once(':') {
         Some(("json", p)) => (FileFormat::JsonLines, PathBuf::from(p)),
         Some(("csv", p)) => (FileFormat::Csv, PathBuf::from(p)),
-        _ => bail!("--table {value}: SPEC must be json:PATH or csv:PATH"),
+        _ => bail!("--table {value}: SPEC must be json:PATH, csv:PATH or postgres:URL"),
     };
     let (schema, batches) = freshet_sql::formats::read_table(&path, format)
         .with_context(|| format!("--table {value}"))?;

@@ -276,3 +276,76 @@ fn a_query_over_a_kafka_topic_of_json_values() {
     assert_eq!(code, 1);
     assert!(err.contains("nosuch"), "{err}");
 }
+
+/// A PostgreSQL table (on 127.0.0.1:5432, database `test`) loaded at start and joined with a
+/// stream of JSON files.
+#[test]
+fn a_stream_joins_a_postgresql_table_loaded_at_start() {
+    let table = format!("freshet_sql_pages_{}", std::process::id());
+    let url = "postgresql://postgres@127.0.0.1:5432/test";
+    let psql = |sql: &str| {
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "test",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    psql(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (page text, section text, weight numeric, since timestamp); \
+         INSERT INTO {table} VALUES ('/p0', 'home', 1.5, '2026-01-01 10:00'), ('/p1', 'shop', 2, '2026-02-01 00:00')"
+    ));
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("logs");
+    logs(&dir);
+    let (source, pages) = (
+        format!("events=json:{}", dir.display()),
+        format!("{table}=postgres:{url}"),
+    );
+    let query = format!(
+        "SELECT p.section, count(*) AS n, sum(p.weight) AS w, min(p.since) AS since FROM events e \
+         JOIN {table} p ON e.page = p.page GROUP BY p.section"
+    );
+    let (code, out, err) = freshet(&[
+        "sql",
+        "--source",
+        &source,
+        "--table",
+        &pages,
+        "--available-now",
+        "--ui-addr",
+        "off",
+        &query,
+    ]);
+    psql(&format!("DROP TABLE {table}"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("| home    | 2 | 3.0 | 2026-01-01T10:00:00 |"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| shop    | 4 | 8.0 | 2026-02-01T00:00:00 |"),
+        "{out}"
+    );
+    let missing = format!("nosuch_{}=postgres:{url}", std::process::id());
+    let (code, _, err) = freshet(&["sql", "--source", &source, "--table", &missing, "SELECT 1"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("nosuch") && err.contains("cannot read the table"),
+        "{err}"
+    );
+}

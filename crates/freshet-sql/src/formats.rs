@@ -169,21 +169,11 @@ pub fn decode_columns(
     };
     let part: SchemaRef = Arc::new(schema.project(needed).map_err(SqlError::arrow)?);
     let decoded = match format {
-        LineFormat::Csv { header } => {
-            // CSV is positional: the decoder reads the whole line and keeps the columns asked.
-            let mut decoder = datafusion::arrow::csv::ReaderBuilder::new(schema.clone())
-                .with_header(false)
-                .with_projection(needed.to_vec())
-                .build_decoder();
-            let lines = lines
-                .into_iter()
-                .filter(|l| l.trim_end_matches('\r') != header && !l.is_empty());
-            decode_with(lines, &mut decoder)
-                .map_err(|e| SqlError::Arrow(format!("a CSV line: {e}")))?
-                .into_iter()
-                .map(Rows)
-                .collect()
-        }
+        // CSV is positional: the decoder reads the whole line and keeps the columns asked.
+        LineFormat::Csv { header } => decode_csv(schema, Some(needed), header, lines)?
+            .into_iter()
+            .map(Rows)
+            .collect(),
         _ => decode(format, &part, lines)?,
     };
     decoded
@@ -233,22 +223,32 @@ pub fn decode(format: &LineFormat, schema: &SchemaRef, lines: Vec<String>) -> Re
             decode_with(lines, &mut decoder)
                 .map_err(|e| SqlError::Arrow(format!("a JSON line: {e}")))?
         }
-        LineFormat::Csv { header } => {
-            let mut decoder = datafusion::arrow::csv::ReaderBuilder::new(schema.clone())
-                .with_header(false)
-                .build_decoder();
-            let lines = lines
-                .into_iter()
-                .filter(|l| l.trim_end_matches('\r') != header && !l.is_empty());
-            decode_with(lines, &mut decoder)
-                .map_err(|e| SqlError::Arrow(format!("a CSV line: {e}")))?
-        }
+        LineFormat::Csv { header } => decode_csv(schema, None, header, lines)?,
     };
     Ok(batches
         .into_iter()
         .filter(|b| b.num_rows() > 0)
         .map(Rows)
         .collect())
+}
+
+/// Decodes CSV `lines` of `schema` (skipping the header lines), keeping the columns `needed`
+/// (all with `None`).
+fn decode_csv(
+    schema: &SchemaRef,
+    needed: Option<&[usize]>,
+    header: &str,
+    lines: Vec<String>,
+) -> Result<Vec<RecordBatch>> {
+    let mut builder = datafusion::arrow::csv::ReaderBuilder::new(schema.clone()).with_header(false);
+    if let Some(needed) = needed {
+        builder = builder.with_projection(needed.to_vec());
+    }
+    let mut decoder = builder.build_decoder();
+    let lines = lines
+        .into_iter()
+        .filter(|l| l.trim_end_matches('\r') != header && !l.is_empty());
+    decode_with(lines, &mut decoder).map_err(|e| SqlError::Arrow(format!("a CSV line: {e}")))
 }
 
 /// An Arrow decoder of bytes (JSON or CSV).

@@ -48,6 +48,17 @@ fn merge(mut a: Vec<Acc>, b: Vec<Acc>) -> Vec<Acc> {
     a
 }
 
+/// The per-partition function running the pre plan of `shape` with `run` (keyed, or keyed
+/// with event times).
+fn pre<R: 'static>(
+    shape: &Arc<AggregateShape>,
+    names: &Arc<[String]>,
+    run: fn(&AggregateShape, &[String], Vec<Tagged>) -> Result<Vec<R>>,
+) -> impl Fn(Vec<Tagged>) -> Result<Vec<R>> + Send + Sync + 'static {
+    let (shape, names) = (shape.clone(), names.clone());
+    move |parts| run(&shape, &names, parts)
+}
+
 fn kinds(shape: &AggregateShape) -> Arc<[AggKind]> {
     shape.aggs.clone().into()
 }
@@ -73,10 +84,7 @@ pub fn stream(
     let kinds = kinds(&shape);
     let groups: DStream<Group> = match &shape.window {
         None => {
-            let pre = {
-                let (shape, name) = (shape.clone(), name.clone());
-                input.try_map_partitions(move |parts| stages::run_pre(&shape, &name, parts))
-            };
+            let pre = input.try_map_partitions(pre(&shape, &name, stages::run_pre));
             let partials = pre.combine_by_key(start(&kinds), add, merge);
             let empty = kinds.clone();
             let spec = StateSpec::function(
@@ -100,10 +108,7 @@ pub fn stream(
             partials.map_with_state(spec).values()
         }
         Some((_, window)) => {
-            let pre = {
-                let (shape, name) = (shape.clone(), name.clone());
-                input.try_map_partitions(move |parts| stages::run_pre_timed(&shape, &name, parts))
-            };
+            let pre = input.try_map_partitions(pre(&shape, &name, stages::run_pre_timed));
             let first = start(&kinds);
             pre.with_event_time(|r: &TimedArgs| r.1 .0, watermark.clone())
                 .aggregate_by_key_and_window(
@@ -139,10 +144,7 @@ pub fn dataset(shape: Shape, inputs: &[(String, Dataset<Rows>)]) -> Result<Datas
     let kinds = kinds(&shape);
     let groups: Dataset<Group> = match &shape.window {
         None => {
-            let pre = {
-                let (shape, name) = (shape.clone(), name.clone());
-                input.try_map_partitions(move |parts| stages::run_pre(&shape, &name, parts))
-            };
+            let pre = input.try_map_partitions(pre(&shape, &name, stages::run_pre));
             pre.combine_by_key(start(&kinds), add, merge)
                 .map(|(keys, accs)| Group {
                     keys,
@@ -151,10 +153,7 @@ pub fn dataset(shape: Shape, inputs: &[(String, Dataset<Rows>)]) -> Result<Datas
                 })
         }
         Some((_, window)) => {
-            let pre = {
-                let (shape, name) = (shape.clone(), name.clone());
-                input.try_map_partitions(move |parts| stages::run_pre_timed(&shape, &name, parts))
-            };
+            let pre = input.try_map_partitions(pre(&shape, &name, stages::run_pre_timed));
             let first = start(&kinds);
             pre.with_event_time(|r: &TimedArgs| r.1 .0)
                 .aggregate_by_key_and_window(

@@ -302,9 +302,11 @@ impl SqlContext {
         let schema = output_schema(&shape);
         let mut streams = Vec::new();
         let mut watermark = None;
+        let mut windowed = false;
         for (name, input, needed) in inputs {
             match input {
                 Input::Stream(stream, options) => {
+                    windowed |= options.window.is_some();
                     // A windowed aggregation after a join of streams follows the watermark of
                     // the first stream the query names.
                     watermark.get_or_insert_with(|| options.watermark());
@@ -319,7 +321,7 @@ impl SqlContext {
         }
         let watermark = watermark.expect("a query reads at least one input");
         Ok(SqlStream::new(
-            crate::pipeline::stream(shape, &streams, &watermark)?,
+            crate::pipeline::stream(shape, &streams, &watermark, windowed)?,
             schema,
         ))
     }

@@ -1,7 +1,7 @@
 //! The Freshet pipeline of a split query, built the same way for a stream and a dataset.
 
 use crate::accumulate::{Acc, AggKind};
-use crate::error::Result;
+use crate::error::{Result, SqlError};
 use crate::rows::Rows;
 use crate::split::{AggregateShape, Shape};
 use crate::stages::{self, Group, Tagged, TimedArgs};
@@ -48,15 +48,29 @@ fn merge(mut a: Vec<Acc>, b: Vec<Acc>) -> Vec<Acc> {
     a
 }
 
+/// A function running the pre plan over one partition of the inputs.
+type PreRun<R> = fn(&AggregateShape, &[String], Vec<Tagged>) -> Result<Vec<R>>;
+
 /// The per-partition function running the pre plan of `shape` with `run` (keyed, or keyed
 /// with event times).
 fn pre<R: 'static>(
     shape: &Arc<AggregateShape>,
     names: &Arc<[String]>,
-    run: fn(&AggregateShape, &[String], Vec<Tagged>) -> Result<Vec<R>>,
+    run: PreRun<R>,
 ) -> impl Fn(Vec<Tagged>) -> Result<Vec<R>> + Send + Sync + 'static {
     let (shape, names) = (shape.clone(), names.clone());
     move |parts| run(&shape, &names, parts)
+}
+
+/// Each group's final aggregates.
+macro_rules! finished_groups {
+    ($partials:expr) => {
+        $partials.map(|(keys, accs): (Vec<Value>, Vec<Acc>)| Group {
+            keys,
+            window: None,
+            values: stages::finish(&accs),
+        })
+    };
 }
 
 fn kinds(shape: &AggregateShape) -> Arc<[AggKind]> {
@@ -71,6 +85,7 @@ pub fn stream(
     shape: Shape,
     inputs: &[(String, DStream<Rows>)],
     watermark: &WatermarkOptions,
+    windowed: bool,
 ) -> Result<DStream<Rows>> {
     let (name, input) = tagged!(inputs);
     let shape = match shape {
@@ -86,6 +101,12 @@ pub fn stream(
         None => {
             let pre = input.try_map_partitions(pre(&shape, &name, stages::run_pre));
             let partials = pre.combine_by_key(start(&kinds), add, merge);
+            if windowed {
+                // Each batch of a processing-time window holds the whole window: its groups
+                // are aggregated afresh, not added to those of earlier windows.
+                return Ok(finished_groups!(partials)
+                    .try_map_partitions(move |groups| stages::run_post(&shape, groups)));
+            }
             let empty = kinds.clone();
             let spec = StateSpec::function(
                 move |keys: &Vec<Value>, partial: Option<Vec<Acc>>, state: &mut State<Vec<Acc>>| {
@@ -108,6 +129,12 @@ pub fn stream(
             partials.map_with_state(spec).values()
         }
         Some((_, window)) => {
+            if windowed {
+                return Err(SqlError::Unsupported(format!(
+                    "an event-time window ({:?}) over a stream read as a processing-time window",
+                    window.kind
+                )));
+            }
             let pre = input.try_map_partitions(pre(&shape, &name, stages::run_pre_timed));
             let first = start(&kinds);
             pre.with_event_time(|r: &TimedArgs| r.1 .0, watermark.clone())
@@ -145,12 +172,7 @@ pub fn dataset(shape: Shape, inputs: &[(String, Dataset<Rows>)]) -> Result<Datas
     let groups: Dataset<Group> = match &shape.window {
         None => {
             let pre = input.try_map_partitions(pre(&shape, &name, stages::run_pre));
-            pre.combine_by_key(start(&kinds), add, merge)
-                .map(|(keys, accs)| Group {
-                    keys,
-                    window: None,
-                    values: stages::finish(&accs),
-                })
+            finished_groups!(pre.combine_by_key(start(&kinds), add, merge))
         }
         Some((_, window)) => {
             let pre = input.try_map_partitions(pre(&shape, &name, stages::run_pre_timed));

@@ -233,3 +233,23 @@ fn hopping_and_session_windows_and_an_allowed_delay() {
         ]]
     );
 }
+
+#[test]
+fn a_group_by_over_a_processing_time_window_aggregates_each_window_afresh() {
+    let ms = Duration::from_millis;
+    // Windows of 2 batches every batch: [1], [1, 2], [2, 3], [3, 4].
+    let out = each_worker_count::<(String, i64)>(
+        "SELECT page, count(*) AS n FROM clicks GROUP BY page",
+        StreamOptions::new().window(ms(20), ms(10)),
+    );
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        out,
+        vec![
+            vec![(s("/cart"), 2), (s("/home"), 1)],
+            vec![(s("/cart"), 2), (s("/home"), 3)],
+            vec![(s("/home"), 2)],
+            vec![(s("/pay"), 1)],
+        ]
+    );
+}

@@ -1,7 +1,7 @@
 //! `EXPLAIN` for streaming SQL: how a query maps onto Freshet's operators.
 
 use crate::accumulate::AggKind;
-use crate::context::StreamOptions;
+use crate::options::StreamOptions;
 use crate::split::Shape;
 use datafusion::logical_expr::LogicalPlan;
 use std::fmt::Write;

@@ -42,6 +42,7 @@ mod exec;
 mod explain;
 pub mod files;
 pub mod formats;
+mod options;
 mod output;
 mod pipeline;
 mod rows;
@@ -50,8 +51,9 @@ mod stages;
 mod value;
 mod windows;
 
-pub use context::{SqlContext, StreamOptions};
+pub use context::SqlContext;
 pub use error::{Result, SqlError};
+pub use options::StreamOptions;
 pub use output::{SqlDataset, SqlStream};
 pub use rows::Rows;
 pub use value::Value;

@@ -20,9 +20,10 @@
 //!   `FxHashMap<(u64, &str), u64>` per file merged into one with owned keys;
 //! - Freshet streaming, run available-now with 1 and with 2 workers over
 //!   `text_file_stream_with(dir, include_existing, max_files_per_batch)`, in the forms of
-//!   [`Form`] (`--forms`), the SQL one among them: the textbook one (parse into an owned [`Bid`] with `map`, then `filter` and
-//!   `map`, or `map` to `(channel, date_time)` and the event-time window API), and the collector
-//!   one (`flat_map_into` parsing into [`BidRef`] and pushing only what the query needs).
+//!   [`Form`] that `--forms` selects: the textbook one (parse into an owned [`Bid`] with `map`,
+//!   then `filter` and `map`, or `map` to `(channel, date_time)` and the event-time window API),
+//!   the collector one (`flat_map_into` parsing into [`BidRef`] and pushing only what the query
+//!   needs), the typed JSON-lines source, and SQL (`freshet_sql`, the lines decoded by Arrow).
 
 use crate::stats::{
     best_and_median, generated, millions, per_sec, timed, warn_if_busy, write_file, Timed,

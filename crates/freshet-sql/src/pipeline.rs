@@ -172,7 +172,19 @@ pub fn dataset(shape: Shape, inputs: &[(String, Dataset<Rows>)]) -> Result<Datas
     let groups: Dataset<Group> = match &shape.window {
         None => {
             let pre = input.try_map_partitions(pre(&shape, &name, stages::run_pre));
-            finished_groups!(pre.combine_by_key(start(&kinds), add, merge))
+            let partials = pre.combine_by_key(start(&kinds), add, merge);
+            let partials = if shape.keys == 0 {
+                // An aggregate without GROUP BY has one row even over no rows (`count` 0,
+                // the others NULL): the empty key's empty accumulators, merged with the
+                // input's.
+                let empty: Vec<Acc> = kinds.iter().map(|k| k.empty()).collect();
+                partials
+                    .union(&Dataset::parallelize(vec![(Vec::new(), empty)], 1))
+                    .reduce_by_key(merge)
+            } else {
+                partials
+            };
+            finished_groups!(partials)
         }
         Some((_, window)) => {
             let pre = input.try_map_partitions(pre(&shape, &name, stages::run_pre_timed));

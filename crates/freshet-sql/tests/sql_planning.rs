@@ -386,3 +386,21 @@ fn two_streams_are_joined_within_a_window() {
         );
     }
 }
+
+#[test]
+fn an_aggregate_without_group_by_over_a_dataset_has_one_row_even_over_no_rows() {
+    let none: Vec<(i64, Option<i64>)> = dataset_rows(
+        2,
+        "SELECT count(*), sum(amount) FROM orders WHERE amount > 1000000",
+    );
+    assert_eq!(none, vec![(0, None)]);
+    let all: Vec<(i64, Option<i64>)> = dataset_rows(3, "SELECT count(*), sum(amount) FROM orders");
+    let orders: Vec<Order> = orders().into_iter().flatten().collect();
+    assert_eq!(
+        all,
+        vec![(
+            orders.len() as i64,
+            Some(orders.iter().map(|o| o.amount).sum::<i64>())
+        )]
+    );
+}

@@ -35,12 +35,18 @@ fn logs(dir: &Path) {
     }
 }
 
-#[test]
-fn a_query_over_json_files_prints_each_page_s_count() {
+/// A directory of [`logs`] and the `--source` naming it `events`.
+fn events() -> (tempfile::TempDir, String) {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("logs");
     logs(&dir);
     let source = format!("events=json:{}", dir.display());
+    (root, source)
+}
+
+#[test]
+fn a_query_over_json_files_prints_each_page_s_count() {
+    let (_logs, source) = events();
     let (code, out, err) = freshet(&[
         "sql",
         "--source",
@@ -62,10 +68,7 @@ fn a_query_over_json_files_prints_each_page_s_count() {
 
 #[test]
 fn explain_prints_the_operators_and_runs_nothing() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("logs");
-    logs(&dir);
-    let source = format!("events=json:{}", dir.display());
+    let (_logs, source) = events();
     let (code, out, err) = freshet(&[
         "sql",
         "--source",
@@ -125,10 +128,7 @@ fn a_join_with_a_static_table_writes_its_results_to_files() {
 
 #[test]
 fn a_bad_query_or_source_fails_at_once_naming_the_problem() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("logs");
-    logs(&dir);
-    let source = format!("events=json:{}", dir.display());
+    let (root, source) = events();
     let (code, _, err) = freshet(&["sql", "--source", &source, "SELECT pag FROM events"]);
     assert_eq!(code, 1);
     assert!(err.contains("pag") && err.contains("events.page"), "{err}");

@@ -166,63 +166,28 @@ pub fn values_of(array: &dyn Array) -> Result<Vec<Value>> {
 /// An Arrow array of type `to` holding `values` (all of one variant, or `NULL`).
 pub fn array_of(values: &[Value], to: &DataType) -> Result<ArrayRef> {
     let first = values.iter().find(|v| !v.is_null());
+    // The values of one variant as an array of `$array`, others (`NULL`) as nulls.
+    macro_rules! array {
+        ($variant:ident, $array:ty, $value:expr) => {
+            Arc::new(
+                values
+                    .iter()
+                    .map(|v| match v {
+                        Value::$variant(x) => Some($value(x)),
+                        _ => None,
+                    })
+                    .collect::<$array>(),
+            )
+        };
+    }
     let raw: ArrayRef = match first {
-        None => Arc::new(NullArray::new(values.len())),
-        Some(Value::Bool(_)) => Arc::new(
-            values
-                .iter()
-                .map(|v| match v {
-                    Value::Bool(b) => Some(*b),
-                    _ => None,
-                })
-                .collect::<BooleanArray>(),
-        ),
-        Some(Value::Int(_)) => Arc::new(
-            values
-                .iter()
-                .map(|v| match v {
-                    Value::Int(i) => Some(*i),
-                    _ => None,
-                })
-                .collect::<Int64Array>(),
-        ),
-        Some(Value::UInt(_)) => Arc::new(
-            values
-                .iter()
-                .map(|v| match v {
-                    Value::UInt(u) => Some(*u),
-                    _ => None,
-                })
-                .collect::<UInt64Array>(),
-        ),
-        Some(Value::Float(_)) => Arc::new(
-            values
-                .iter()
-                .map(|v| match v {
-                    Value::Float(f) => Some(*f),
-                    _ => None,
-                })
-                .collect::<Float64Array>(),
-        ),
-        Some(Value::Text(_)) => Arc::new(
-            values
-                .iter()
-                .map(|v| match v {
-                    Value::Text(s) => Some(s.as_str()),
-                    _ => None,
-                })
-                .collect::<StringArray>(),
-        ),
-        Some(Value::Bytes(_)) => Arc::new(
-            values
-                .iter()
-                .map(|v| match v {
-                    Value::Bytes(b) => Some(b.as_slice()),
-                    _ => None,
-                })
-                .collect::<BinaryArray>(),
-        ),
-        Some(Value::Null) => unreachable!("found a non-null value"),
+        None | Some(Value::Null) => Arc::new(NullArray::new(values.len())),
+        Some(Value::Bool(_)) => array!(Bool, BooleanArray, |b: &bool| *b),
+        Some(Value::Int(_)) => array!(Int, Int64Array, |i: &i64| *i),
+        Some(Value::UInt(_)) => array!(UInt, UInt64Array, |u: &u64| *u),
+        Some(Value::Float(_)) => array!(Float, Float64Array, |f: &f64| *f),
+        Some(Value::Text(_)) => array!(Text, StringArray, String::as_str),
+        Some(Value::Bytes(_)) => array!(Bytes, BinaryArray, Vec::as_slice),
     };
     if raw.data_type() == to {
         return Ok(raw);

@@ -47,6 +47,7 @@ mod durability;
 mod each_batch;
 mod error;
 pub mod event_time;
+mod job_failure;
 mod listener;
 pub mod metrics;
 mod ops;
@@ -78,6 +79,7 @@ pub use error::{ConnectorError, Error, ErrorDomain, Result, RetryHint, SinkError
 pub use event_time::{
     EventTimeStream, EventWindow, EventWindows, LatePolicy, WatermarkOptions, WindowSpec,
 };
+pub use job_failure::{fail_job, JobFailure};
 pub use listener::{
     BatchInfo, CheckpointInfo, OutputOperationInfo, ReceiverEvent, StreamingListener,
 };

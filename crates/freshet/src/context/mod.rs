@@ -200,6 +200,14 @@ impl StreamingContext {
         self.await_termination()
     }
 
+    /// Starts what [`run_available_now`](Self::run_available_now) runs without waiting for it:
+    /// [`await_termination`](Self::await_termination) (or its timeout form) then waits for the
+    /// run to end. For callers that must stay responsive while it runs (an interpreter checking
+    /// for Ctrl-C, a UI).
+    pub fn start_available_now(&self) -> Result<()> {
+        self.launch(true)
+    }
+
     fn launch(&self, available_now: bool) -> Result<()> {
         let fresh = self.inner.status.update(|st| {
             let fresh = st.phase == Phase::Created;

@@ -1,6 +1,6 @@
 //! Runs a batch job: a plan over static datasets, executed once as a single batch (time 0).
 
-use super::{abandon_dataflows, panic_message};
+use super::{abandon_dataflows, unwind_error};
 use crate::error::{Error, Result};
 use crate::plan::{Builder, WorkerEnv};
 use crate::run::Shared;
@@ -51,10 +51,7 @@ pub(crate) fn run_batch_job(workers: usize, install: InstallJob) -> Result<()> {
             crate::metrics::local::discard();
         }));
         if let Err(payload) = result {
-            sh.fail(Error::WorkerPanicked {
-                worker: index,
-                message: panic_message(&*payload),
-            });
+            sh.fail(unwind_error(index, &*payload));
         }
         if sh.stopping_now() {
             abandon_dataflows(worker);

@@ -6,6 +6,8 @@
 //! driver) and returns a [`RunHandle`] from which the context reads snapshots and through which
 //! it asks the run to stop.
 
+use crate::error::Error;
+
 pub(crate) mod batch_job;
 mod driver;
 mod follower;
@@ -16,6 +18,18 @@ pub(crate) mod worker;
 
 pub(crate) use handle::RunHandle;
 pub(crate) use launch::{launch, LaunchSpec};
+
+/// The error a worker's unwinding payload stands for: the [`JobFailure`](crate::JobFailure) a
+/// user function raised with [`fail_job`](crate::fail_job), or a panic.
+pub(crate) fn unwind_error(worker: usize, payload: &(dyn std::any::Any + Send)) -> Error {
+    match payload.downcast_ref::<crate::JobFailure>() {
+        Some(failure) => Error::Function(failure.0.clone()),
+        None => Error::WorkerPanicked {
+            worker,
+            message: panic_message(payload),
+        },
+    }
+}
 
 /// The text of a panic payload.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -1,7 +1,7 @@
 //! The loop each worker thread runs for a streaming context: install the plan, then feed the
 //! batches the driver sends and step the dataflow until the inputs close and every batch is done.
 
-use super::{abandon_dataflows, panic_message};
+use super::{abandon_dataflows, unwind_error};
 use crate::disk::retry_when_full;
 use crate::durability::{encode_part, RestoredState};
 use crate::error::Error;
@@ -66,10 +66,7 @@ pub(crate) fn run_worker(worker: &mut timely::worker::Worker, setup: &WorkerSetu
     let index = worker.index();
     let result = catch_unwind(AssertUnwindSafe(|| worker_loop(worker, setup)));
     if let Err(payload) = result {
-        setup.shared.fail(Error::WorkerPanicked {
-            worker: index,
-            message: panic_message(&*payload),
-        });
+        setup.shared.fail(unwind_error(index, &*payload));
     }
     if setup.shared.stopping_now() {
         abandon_dataflows(worker);

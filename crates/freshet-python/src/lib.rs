@@ -20,7 +20,9 @@ pub mod context;
 pub mod convert;
 pub mod errors;
 pub mod function;
+pub mod json;
 pub mod sources;
+pub mod sql;
 pub mod steps;
 pub mod time;
 pub mod value;
@@ -33,6 +35,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<context::Context>()?;
     m.add_class::<coll::Coll>()?;
     m.add_class::<collected::Collected>()?;
+    m.add_class::<sql::Sql>()?;
+    m.add_class::<sql::SqlOut>()?;
     m.add("FreshetError", m.py().get_type::<errors::FreshetError>())?;
     m.add(
         "UserFunctionError",

@@ -23,11 +23,15 @@ from .context import StreamingContext
 from .dataset import Dataset, parallelize, text_file
 from .dstream import DStream
 from .results import to_arrow, to_pandas
+from .sql import SqlContext, SqlDataset, SqlStream
 
 __all__ = [
     "Dataset",
     "DStream",
     "FreshetError",
+    "SqlContext",
+    "SqlDataset",
+    "SqlStream",
     "StreamingContext",
     "UserFunctionError",
     "parallelize",

@@ -38,6 +38,11 @@ impl Reducer {
         })
     }
 
+    /// The Python function.
+    pub fn function(&self) -> &PyFunction {
+        &self.func
+    }
+
     /// Whether the function runs in Rust (for the rare operands it cannot, Python is called).
     pub fn is_native(&self) -> bool {
         self.native.is_some()

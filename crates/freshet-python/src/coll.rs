@@ -167,35 +167,58 @@ fn unpair(part: Vec<(Value, Value)>) -> Vec<Value> {
     part.into_iter().map(|(k, v)| Value::pair(k, v)).collect()
 }
 
-/// `reduce_by_key` with a Python function: each partition is combined by key under one hold
-/// of the GIL, the partial results are routed by key, and each key's partials are folded under
-/// one more: two GIL holds per partition and batch, not one call per record from the engine.
-fn reduce_pairs_py(pairs: Pairs, r: Reducer) -> Base {
-    let r2 = r.clone();
-    let combine = move |part: Vec<(Value, Value)>| -> Result<Vec<(Value, Value)>, String> {
-        let mut groups: rustc_hash::FxHashMap<Value, Vec<Value>> = Default::default();
-        for (k, v) in part {
-            groups.entry(k).or_default().push(v);
+/// `reduce_by_key` when Python runs per record: with a Python function, or after a chain of
+/// steps that ends in Python's.
+///
+/// Each partition is combined by key under one hold of the GIL (together with the chain's
+/// Python steps, in a Python dict: [`steps::run_combining`]), so only each key's partial result
+/// becomes an engine value; the partials are then merged by the engine (a built-in function,
+/// without the GIL) or routed by key and folded under one more hold of the GIL. Never a call
+/// from the engine per record.
+fn reduce_py(coll: &Coll, r: Reducer) -> Base {
+    let fused = coll.steps.last().is_some_and(|s| !s.is_native());
+    let combined = if fused {
+        let steps = coll.steps.clone();
+        let f = r.function().clone();
+        let combine = move |part: Vec<Value>| steps::run_combining(&steps, part, &f);
+        match &coll.base {
+            Base::Stream(s) => Pairs::Stream(s.try_map_partitions(combine)),
+            Base::Batch(d) => Pairs::Batch(d.try_map_partitions(combine)),
         }
-        Python::attach(|py| {
-            groups
-                .into_iter()
-                .filter_map(|(k, vs)| r.fold_py(py, vs).map(|v| v.map(|v| (k, v))).transpose())
-                .collect()
-        })
+    } else {
+        let r = r.clone();
+        let combine = move |part: Vec<(Value, Value)>| -> Result<Vec<(Value, Value)>, String> {
+            let mut groups: rustc_hash::FxHashMap<Value, Vec<Value>> = Default::default();
+            for (k, v) in part {
+                groups.entry(k).or_default().push(v);
+            }
+            Python::attach(|py| {
+                groups
+                    .into_iter()
+                    .filter_map(|(k, vs)| r.fold_py(py, vs).map(|v| v.map(|v| (k, v))).transpose())
+                    .collect()
+            })
+        };
+        match coll.pairs("reduce_by_key") {
+            Pairs::Stream(s) => Pairs::Stream(s.try_map_partitions(combine)),
+            Pairs::Batch(d) => Pairs::Batch(d.try_map_partitions(combine)),
+        }
     };
+    if r.is_native() {
+        return both_pairs!(combined, p => p.reduce_by_key(r.closure()).map_partitions(unpair));
+    }
     let fold = move |part: Vec<(Value, Vec<Value>)>| -> Result<Vec<Value>, String> {
         Python::attach(|py| {
             part.into_iter()
                 .filter_map(|(k, vs)| {
-                    r2.fold_py(py, vs)
+                    r.fold_py(py, vs)
                         .map(|v| v.map(|v| Value::pair(k, v)))
                         .transpose()
                 })
                 .collect()
         })
     };
-    both_pairs!(pairs, p => p.try_map_partitions(combine).group_by_key().try_map_partitions(fold))
+    both_pairs!(combined, p => p.group_by_key().try_map_partitions(fold.clone()))
 }
 
 #[pymethods]
@@ -274,11 +297,12 @@ impl Coll {
             positive("num_partitions", n, 1 << 16)?;
         }
         let r = Reducer::new(f)?;
-        let pairs = self.pairs("reduce_by_key");
-        Ok(Coll::new(if r.is_native() {
+        let python_tail = self.steps.last().is_some_and(|s| !s.is_native());
+        Ok(Coll::new(if r.is_native() && !python_tail {
+            let pairs = self.pairs("reduce_by_key");
             both_pairs!(pairs, p => p.reduce_by_key(r.closure()).map_partitions(unpair))
         } else {
-            reduce_pairs_py(pairs, r)
+            reduce_py(self, r)
         }))
     }
 

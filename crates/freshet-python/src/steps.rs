@@ -12,7 +12,7 @@ use crate::convert::{from_py, to_py};
 use crate::function::PyFunction;
 use crate::value::Value;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyDict, PyTuple};
 
 /// What a step does with each record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +151,45 @@ fn run_native(steps: &[Step], mut records: Vec<Value>) -> Result<Vec<Value>, Str
     Ok(records)
 }
 
+/// Runs `steps` over one partition's records and combines the resulting `(key, value)` pairs
+/// by key with `f`, as `reduce_by_key` does before routing: when the last steps are Python's,
+/// they and the combining run under one hold of the GIL, in a Python dict, and only each key's
+/// combined value becomes a value of the engine.
+pub fn run_combining(
+    steps: &[Step],
+    records: Vec<Value>,
+    f: &PyFunction,
+) -> Result<Vec<(Value, Value)>, String> {
+    let python_tail = steps.iter().rev().take_while(|s| !s.is_native()).count();
+    let (head, tail) = steps.split_at(steps.len() - python_tail);
+    let records = run(head, records)?;
+    Python::attach(|py| {
+        let mut objs = records
+            .iter()
+            .map(|v| to_py(py, v))
+            .collect::<PyResult<Vec<_>>>()
+            .map_err(|e| format!("cannot pass a record to Python: {e}"))?;
+        drop(records);
+        for step in tail {
+            objs = run_python_step(py, step, objs)?;
+        }
+        let acc = PyDict::new(py);
+        for o in objs {
+            let (k, v) = py_pair_of("reduce_by_key", &o)?;
+            let merged = match acc.get_item(&k).map_err(|e| f.failure(py, &e))? {
+                Some(a) => f.call(py, (a, v))?,
+                None => v,
+            };
+            acc.set_item(k, merged)
+                .map_err(|e| format!("reduce_by_key cannot use a key: {e}"))?;
+        }
+        acc.iter()
+            .map(|(k, v)| Ok((from_py(&k)?, from_py(&v)?)))
+            .collect::<PyResult<Vec<_>>>()
+            .map_err(|e| format!("a record returned by a Python function cannot be kept: {e}"))
+    })
+}
+
 /// Runs steps with Python functions, holding the GIL: records become Python objects once, go
 /// through every step, and come back as values.
 fn run_python(py: Python<'_>, steps: &[Step], records: Vec<Value>) -> Result<Vec<Value>, String> {
@@ -194,6 +233,14 @@ fn py_pair<'py>(
     step: &Step,
     obj: &Bound<'py, PyAny>,
 ) -> Result<(Bound<'py, PyAny>, Bound<'py, PyAny>), String> {
+    py_pair_of(step.kind.name(), obj)
+}
+
+/// The two items of a Python pair, or an error naming the operator `op`.
+fn py_pair_of<'py>(
+    op: &str,
+    obj: &Bound<'py, PyAny>,
+) -> Result<(Bound<'py, PyAny>, Bound<'py, PyAny>), String> {
     let pair = obj
         .cast::<PyTuple>()
         .ok()
@@ -201,10 +248,13 @@ fn py_pair<'py>(
         .map(|t| (t.get_item(0), t.get_item(1)));
     match pair {
         Some((Ok(k), Ok(v))) => Ok((k, v)),
-        _ => Err(not_a_pair(
-            step.kind,
-            &from_py(obj).unwrap_or(Value::Str(obj.to_string())),
-        )),
+        _ => {
+            let v = from_py(obj).unwrap_or(Value::Str(obj.to_string()));
+            Err(format!(
+                "{op} expects (key, value) pairs; got a {}: {v}",
+                v.type_name()
+            ))
+        }
     }
 }
 

@@ -184,3 +184,13 @@ def test_union_of_streams_from_the_context():
     out = ssc.union(a, b).collect_batches()
     ssc.run_available_now()
     assert sorted(out.batches()[0][1]) == [1, 2]
+
+
+def test_sums_beyond_64_bits_stay_exact(workers):
+    # Combined in Python (after a Python step) and merged by the engine, which hands the
+    # operands it cannot add in 64 bits back to Python.
+    fused = run_batches(
+        [[1, 2, 3, 4]], lambda s: s.map(lambda x: ("k", 2**62)).reduce_by_key(operator.add), workers
+    )
+    plain = run_batches([[("k", 2**62)] * 4], lambda s: s.reduce_by_key(operator.add), workers)
+    assert fused == plain == [[("k", 2**64)]]

@@ -57,6 +57,8 @@ import threading
 import time
 from pathlib import Path
 
+from rates import fmt_rate
+
 GLOB = "[!._]*"
 
 
@@ -231,14 +233,6 @@ def run_processes(args):
     words = sum(r["words"] for r in results)
     seconds = max(r["end"] for r in results) - min(r["start"] for r in results)
     return words, seconds
-
-
-def fmt_rate(x):
-    if x >= 1e6:
-        return f"{x / 1e6:.2f}M"
-    if x >= 1e3:
-        return f"{x / 1e3:.2f}k"
-    return f"{x:.2f}"
 
 
 def main():

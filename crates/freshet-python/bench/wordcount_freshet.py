@@ -21,6 +21,7 @@ import statistics
 import time
 
 import freshet
+from rates import fmt_rate
 
 
 def build(form, lines):
@@ -51,10 +52,6 @@ def run_once(args, form):
     start = time.perf_counter()
     ssc.run_available_now()
     return total[0], time.perf_counter() - start
-
-
-def fmt_rate(r):
-    return f"{r / 1e6:.2f}M" if r >= 1e6 else f"{r / 1e3:.2f}k"
 
 
 def main():

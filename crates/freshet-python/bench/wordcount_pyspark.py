@@ -58,6 +58,8 @@ import threading
 import time
 from datetime import datetime
 
+from rates import fmt_rate
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -93,14 +95,6 @@ def list_files(d):
     if not names:
         sys.exit(f"no input files in {d}")
     return [os.path.abspath(os.path.join(d, n)) for n in names]
-
-
-def fmt_rate(x):
-    if x >= 1e6:
-        return f"{x / 1e6:.2f}M"
-    if x >= 1e3:
-        return f"{x / 1e3:.2f}k"
-    return f"{x:.2f}"
 
 
 def main():

@@ -228,28 +228,19 @@ impl Coll {
         matches!(self.base, Base::Stream(_))
     }
 
-    fn map(&self, f: &Bound<'_, PyAny>) -> PyResult<Coll> {
-        self.with_step(StepKind::Map, f)
-    }
-
-    fn flat_map(&self, f: &Bound<'_, PyAny>) -> PyResult<Coll> {
-        self.with_step(StepKind::FlatMap, f)
-    }
-
-    fn filter(&self, f: &Bound<'_, PyAny>) -> PyResult<Coll> {
-        self.with_step(StepKind::Filter, f)
-    }
-
-    fn map_values(&self, f: &Bound<'_, PyAny>) -> PyResult<Coll> {
-        self.with_step(StepKind::MapValues, f)
-    }
-
-    fn flat_map_values(&self, f: &Bound<'_, PyAny>) -> PyResult<Coll> {
-        self.with_step(StepKind::FlatMapValues, f)
-    }
-
-    fn map_partitions(&self, f: &Bound<'_, PyAny>) -> PyResult<Coll> {
-        self.with_step(StepKind::MapPartitions, f)
+    /// A per-record step (`map`, `flat_map`, `filter`, `map_values`, `flat_map_values`,
+    /// `map_partitions`) with the function `f`.
+    fn step(&self, kind: &str, f: &Bound<'_, PyAny>) -> PyResult<Coll> {
+        let kind = match kind {
+            "map" => StepKind::Map,
+            "flat_map" => StepKind::FlatMap,
+            "filter" => StepKind::Filter,
+            "map_values" => StepKind::MapValues,
+            "flat_map_values" => StepKind::FlatMapValues,
+            "map_partitions" => StepKind::MapPartitions,
+            other => return Err(PyValueError::new_err(format!("no step {other:?}"))),
+        };
+        self.with_step(kind, f)
     }
 
     fn glom(&self) -> Coll {

@@ -87,22 +87,8 @@ pub fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>>
         Value::Float(f) => PyFloat::new(py, *f).into_any(),
         Value::Str(s) => PyString::new(py, s).into_any(),
         Value::Bytes(b) => PyBytes::new(py, b).into_any(),
-        Value::Tuple(items) => PyTuple::new(
-            py,
-            items
-                .iter()
-                .map(|v| to_py(py, v))
-                .collect::<PyResult<Vec<_>>>()?,
-        )?
-        .into_any(),
-        Value::List(items) => PyList::new(
-            py,
-            items
-                .iter()
-                .map(|v| to_py(py, v))
-                .collect::<PyResult<Vec<_>>>()?,
-        )?
-        .into_any(),
+        Value::Tuple(items) => PyTuple::new(py, objects(py, items)?)?.into_any(),
+        Value::List(items) => PyList::new(py, objects(py, items)?)?.into_any(),
         Value::Dict(entries) => {
             let d = PyDict::new(py);
             for (k, v) in entries {
@@ -117,15 +103,14 @@ pub fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>>
     })
 }
 
+/// The Python objects for `values`.
+fn objects<'py>(py: Python<'py>, values: &[Value]) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    values.iter().map(|v| to_py(py, v)).collect()
+}
+
 /// A list of Python objects for `values`.
 pub fn to_py_list<'py>(py: Python<'py>, values: &[Value]) -> PyResult<Bound<'py, PyList>> {
-    PyList::new(
-        py,
-        values
-            .iter()
-            .map(|v| to_py(py, v))
-            .collect::<PyResult<Vec<_>>>()?,
-    )
+    PyList::new(py, objects(py, values)?)
 }
 
 /// The values of the items of a Python iterable.

@@ -27,6 +27,19 @@ def mock_cluster_binary() -> Path:
     return path
 
 
+def await_records(ssc, collected, n, timeout=60):
+    """The records the running ``ssc`` collected, sorted, once there are ``n`` (or the
+    timeout has passed)."""
+    deadline = time.monotonic() + timeout
+    got = []
+    while time.monotonic() < deadline:
+        got = sorted(r for _, batch in collected.batches() for r in batch)
+        if len(got) >= n:
+            break
+        ssc.await_termination(0.1)
+    return got
+
+
 @pytest.fixture
 def kafka():
     """Bootstrap servers of a mock cluster holding the topic `words` (3 partitions)."""
@@ -111,14 +124,7 @@ def test_mqtt_stream():
                 ["mosquitto_pub", "-h", "127.0.0.1", "-q", "1", "-t", topic, "-m", f"m{i}"],
                 check=True,
             )
-        deadline = time.monotonic() + 60
-        got = []
-        while time.monotonic() < deadline:
-            got = sorted(r for _, batch in collected.batches() for r in batch)
-            if len(got) >= 20:
-                break
-            ssc.await_termination(0.1)
-        assert got == sorted(f"M{i}" for i in range(20))
+        assert await_records(ssc, collected, 20) == sorted(f"M{i}" for i in range(20))
     finally:
         ssc.stop()
 
@@ -175,14 +181,7 @@ def test_rabbitmq_stream():
         collected = ssc.rabbitmq_stream("amqp://guest:guest@127.0.0.1:5672/%2f", queue).collect_batches()
         ssc.start()
         try:
-            deadline = time.monotonic() + 60
-            got = []
-            while time.monotonic() < deadline:
-                got = sorted(r for _, batch in collected.batches() for r in batch)
-                if len(got) >= 25:
-                    break
-                ssc.await_termination(0.1)
-            assert got == sorted(f"r{i}" for i in range(25))
+            assert await_records(ssc, collected, 25) == sorted(f"r{i}" for i in range(25))
         finally:
             ssc.stop()
     finally:

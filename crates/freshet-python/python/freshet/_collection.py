@@ -25,27 +25,27 @@ class _Collection:
 
     def map(self, f: Callable[[Any], Any]):
         """``f(x)`` for every record ``x``."""
-        return self._new(self._coll.map(f))
+        return self._new(self._coll.step("map", f))
 
     def flat_map(self, f: Callable[[Any], Any]):
         """The items of the iterable ``f(x)``, for every record ``x``."""
-        return self._new(self._coll.flat_map(f))
+        return self._new(self._coll.step("flat_map", f))
 
     def filter(self, f: Optional[Callable[[Any], Any]]):
         """The records for which ``f(x)`` is true (``None``: the true records)."""
-        return self._new(self._coll.filter(f))
+        return self._new(self._coll.step("filter", f))
 
     def map_values(self, f: Callable[[Any], Any]):
         """``(k, f(v))`` for every pair ``(k, v)``."""
-        return self._new(self._coll.map_values(f))
+        return self._new(self._coll.step("map_values", f))
 
     def flat_map_values(self, f: Callable[[Any], Any]):
         """``(k, y)`` for every item ``y`` of ``f(v)``, for every pair ``(k, v)``."""
-        return self._new(self._coll.flat_map_values(f))
+        return self._new(self._coll.step("flat_map_values", f))
 
     def map_partitions(self, f: Callable[[list], Any]):
         """The items of ``f(records)``, called once per partition (one per worker) and batch."""
-        return self._new(self._coll.map_partitions(f))
+        return self._new(self._coll.step("map_partitions", f))
 
     def glom(self):
         """Each partition's records as one list."""

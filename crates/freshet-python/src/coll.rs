@@ -489,17 +489,8 @@ impl Coll {
     fn transform(&self, py: Python<'_>, f: &Bound<'_, PyAny>) -> PyResult<Coll> {
         let s = self.stream("transform")?;
         let mut failure = None;
-        let out = s.transform(|batch| match call_transform(py, f, vec![batch]) {
-            Ok(d) => d,
-            Err(e) => {
-                failure = Some(e);
-                Dataset::parallelize(Vec::new(), 1)
-            }
-        });
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(Coll::new(Base::Stream(out))),
-        }
+        let out = s.transform(|batch| or_note(call_transform(py, f, vec![batch]), &mut failure));
+        built(out, failure)
     }
 
     fn transform_with(&self, py: Python<'_>, f: &Bound<'_, PyAny>, other: &Coll) -> PyResult<Coll> {
@@ -508,17 +499,10 @@ impl Coll {
             return Err(PyTypeError::new_err("transform_with needs a stream"));
         };
         let mut failure = None;
-        let out = a.transform_with(&b, |x, y| match call_transform(py, f, vec![x, y]) {
-            Ok(d) => d,
-            Err(e) => {
-                failure = Some(e);
-                Dataset::parallelize(Vec::new(), 1)
-            }
+        let out = a.transform_with(&b, |x, y| {
+            or_note(call_transform(py, f, vec![x, y]), &mut failure)
         });
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(Coll::new(Base::Stream(out))),
-        }
+        built(out, failure)
     }
 
     // ---- outputs of streams ----
@@ -642,6 +626,23 @@ impl Coll {
             seconds("window_duration", len)?,
             seconds("slide_duration", slide)?,
         ))
+    }
+}
+
+/// The dataset a `transform` function returned, or an empty one with its error noted in
+/// `failure` (the engine's `transform` takes a function that cannot fail).
+fn or_note(result: PyResult<Dataset<Value>>, failure: &mut Option<PyErr>) -> Dataset<Value> {
+    result.unwrap_or_else(|e| {
+        *failure = Some(e);
+        Dataset::parallelize(Vec::new(), 1)
+    })
+}
+
+/// The stream a `transform` made, or the error its function raised.
+fn built(out: DStream<Value>, failure: Option<PyErr>) -> PyResult<Coll> {
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(Coll::new(Base::Stream(out))),
     }
 }
 

@@ -27,6 +27,15 @@ def mock_cluster_binary() -> Path:
     return path
 
 
+def summed(collected):
+    """The counts of every batch of ``(value, count)`` records, added up per value."""
+    totals = {}
+    for _, batch in collected.batches():
+        for v, n in batch:
+            totals[v] = totals.get(v, 0) + n
+    return totals
+
+
 def await_records(ssc, collected, n, timeout=60):
     """The records the running ``ssc`` collected, sorted, once there are ``n`` (or the
     timeout has passed)."""
@@ -103,10 +112,7 @@ def test_redis_stream(workers):
         counts = ssc.redis_stream("redis://127.0.0.1:6379", key, "v").count_by_value()
         collected = counts.collect_batches()
         ssc.run_available_now()
-        totals = {}
-        for _, batch in collected.batches():
-            for v, n in batch:
-                totals[v] = totals.get(v, 0) + n
+        totals = summed(collected)
         assert totals == {f"item-{i}": 10 for i in range(5)}
     finally:
         subprocess.run(["redis-cli", "-h", "127.0.0.1", "DEL", key], stdout=subprocess.DEVNULL)
@@ -158,10 +164,7 @@ def test_nats_jetstream_stream(workers):
         ).count_by_value()
         collected = counts.collect_batches()
         ssc.run_available_now()
-        totals = {}
-        for _, batch in collected.batches():
-            for v, n in batch:
-                totals[v] = totals.get(v, 0) + n
+        totals = summed(collected)
         assert totals == {"n0": 10, "n1": 10, "n2": 10}
     finally:
         asyncio.run(delete())
